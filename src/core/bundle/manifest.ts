@@ -1,0 +1,70 @@
+// The model-bundle contract (see ../shared/design.md, "Model bundle"). A bundle is a directory
+// `models/<name>/` holding `manifest.json` and the files it names. The training recipe writes it;
+// the runtime validates it at load and names the bad field in every error.
+//
+// Tensor conventions (all float32 unless stated; int64 ids):
+//   encoder.onnx  inputs  input_ids [B,T] int64, attention_mask [B,T] int64
+//                 outputs chunk_vectors [B, encoder.vectorsPerChunk, encoder.hiddenSize]
+//   adapter.onnx  inputs  chunk_vectors [N, encoder.vectorsPerChunk, encoder.hiddenSize]
+//                 outputs soft_tokens [N, adapter.softTokensPerChunk, decoder.hiddenSize]
+//   decoder.onnx  Hugging Face / Optimum decoder-with-past convention:
+//                 inputs  inputs_embeds [B,T,H], attention_mask [B,P+T] int64, position_ids [B,T] int64,
+//                         past_key_values.{i}.key|value [B, numKeyValueHeads, P, headDim]
+//                 outputs logits [B,T,V], present.{i}.key|value [B, numKeyValueHeads, P+T, headDim]
+//   embeddings    raw little-endian matrix [vocabSize, hiddenSize] of `dtype` (the decoder's input
+//                 embedding table, used to embed text tokens next to soft tokens).
+
+export const MANIFEST_FORMAT_VERSION = 1;
+
+export interface ChatTemplate {
+  /** Each template is literal text with `{content}` (or `{path}`) placeholders. */
+  system: string;
+  user: string;
+  /** Prefix that starts the assistant's turn; generation continues after it. */
+  assistant: string;
+  /** Text that closes any turn (e.g. an end-of-turn token). */
+  endOfTurn: string;
+  /** Wraps the repository context: soft tokens and text chunks go between these. */
+  contextStart: string;
+  contextEnd: string;
+  /** Text header placed before a file's soft tokens / text, e.g. `<|file|>{path}\n`. */
+  fileHeader: string;
+}
+
+export interface BundleManifest {
+  formatVersion: number;
+  /** Human name, e.g. `default`. */
+  name: string;
+  /** Stable id of these weights: part of every soft-prompt cache key. Change it when any weight changes. */
+  id: string;
+  encoder: {
+    file: string;
+    tokenizer: string;
+    /** Longest chunk text in tokens the encoder was trained on; longer input is truncated. */
+    maxTokens: number;
+    hiddenSize: number;
+    vectorsPerChunk: number;
+  };
+  adapter: {
+    file: string;
+    softTokensPerChunk: number;
+  };
+  decoder: {
+    file: string;
+    tokenizer: string;
+    hiddenSize: number;
+    numLayers: number;
+    numKeyValueHeads: number;
+    headDim: number;
+    vocabSize: number;
+    maxPositions: number;
+    embeddings: { file: string; dtype: 'float32' | 'float16' };
+  };
+  chatTemplate: ChatTemplate;
+  /** Special token strings by role (bos, eos, pad, ...), as in the decoder tokenizer. */
+  specialTokens: Record<string, string>;
+  /** Generation stops at any of these token ids. */
+  eosTokenIds: number[];
+  /** How the weights were made: recipe version, data, steps, wall time, metrics. Free-form JSON. */
+  training: Record<string, unknown>;
+}
