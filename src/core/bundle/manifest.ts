@@ -13,6 +13,23 @@
 //                 outputs logits [B,T,V], present.{i}.key|value [B, numKeyValueHeads, P+T, headDim]
 //   embeddings    raw little-endian matrix [vocabSize, hiddenSize] of `dtype` (the decoder's input
 //                 embedding table, used to embed text tokens next to soft tokens).
+//
+// Prompt layout — training (models/recipe) and runtime (src/core/runtime) MUST build the same sequence:
+//   [specialTokens.bos if present]
+//   chatTemplate.system with {content}                    (only when a system text is given)
+//   chatTemplate.contextStart
+//     for each file, in planner order:
+//       chatTemplate.fileHeader with {path}               (text tokens)
+//       for each of its chunks placed as soft tokens:      adapter.softTokensPerChunk embedding rows
+//     for each chunk placed as raw text:
+//       chatTemplate.textChunkHeader with {path}, {line}  (text tokens; {line} = chunk startLine)
+//       the chunk's code (file bytes startByte..endByte, no encoder header), then "\n" if not already ending in one
+//   chatTemplate.contextEnd
+//   for each history turn: chatTemplate.user / chatTemplate.assistant with {content}, each + endOfTurn
+//   chatTemplate.user with {content} = the request, + chatTemplate.endOfTurn
+//   chatTemplate.assistant                                 <- generation starts here, stops at eosTokenIds / endOfTurn
+// Text pieces are tokenized separately (no merges across pieces) with the decoder tokenizer, without
+// adding the tokenizer's own special tokens.
 
 export const MANIFEST_FORMAT_VERSION = 1;
 
@@ -27,8 +44,10 @@ export interface ChatTemplate {
   /** Wraps the repository context: soft tokens and text chunks go between these. */
   contextStart: string;
   contextEnd: string;
-  /** Text header placed before a file's soft tokens / text, e.g. `<|file|>{path}\n`. */
+  /** Text header placed before a file's soft tokens, e.g. `<|file|>{path}\n`. */
   fileHeader: string;
+  /** Text header placed before a chunk given as raw text, e.g. `<|code|>{path}:{line}\n`. */
+  textChunkHeader: string;
 }
 
 export interface BundleManifest {
