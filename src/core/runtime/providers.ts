@@ -1,0 +1,57 @@
+// Execution-provider choice. onnxruntime-node ships CPU binaries; its CUDA provider needs libraries
+// that its install script downloads only when asked. `auto` tries CUDA and falls back to CPU (the
+// binding throws when the provider library is absent); an explicit `cuda` request fails with the fix.
+import * as ort from 'onnxruntime-node';
+
+export type DeviceChoice = 'auto' | 'cpu' | 'cuda';
+export type ProviderName = 'cuda' | 'cpu';
+
+export const CUDA_INSTALL_HINT =
+  'onnxruntime-node loads its CUDA provider from libraries its install step downloads on request: run ' +
+  '`npm_config_onnxruntime_node_install=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false` ' +
+  '(equivalently `npm install onnxruntime-node --onnxruntime-node-install=cuda12`) on a machine with CUDA 12 and cuDNN 9, ' +
+  'or use device "cpu"/"auto".';
+
+export class ProviderError extends Error {
+  readonly providerError = true;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+function baseOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: 'all',
+    ...(threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+    logSeverityLevel: 3,
+  };
+}
+
+export async function createSession(
+  file: string,
+  options: { device: DeviceChoice; threads: number },
+): Promise<{ session: ort.InferenceSession; provider: ProviderName; note?: string }> {
+  const opts = baseOptions(options.threads);
+  if (options.device === 'cpu') {
+    return { session: await ort.InferenceSession.create(file, { ...opts, executionProviders: ['cpu'] }), provider: 'cpu' };
+  }
+  try {
+    // Severity 4 (fatal only): the failed provider load is expected under `auto` and explained below.
+    const session = await ort.InferenceSession.create(file, { ...opts, logSeverityLevel: 4, executionProviders: ['cuda'] });
+    return { session, provider: 'cuda' };
+  } catch (err) {
+    const reason = (err as Error).message;
+    if (!isProviderLoadError(reason)) throw err;
+    if (options.device === 'cuda') {
+      throw new ProviderError(`device "cuda" was requested but the CUDA execution provider is not available (${reason}). ${CUDA_INSTALL_HINT}`);
+    }
+    const session = await ort.InferenceSession.create(file, { ...opts, executionProviders: ['cpu'] });
+    return { session, provider: 'cpu', note: `CUDA unavailable, using CPU (${reason})` };
+  }
+}
+
+/** True for errors about the provider itself (library, driver, device), false for a bad model file. */
+function isProviderLoadError(message: string): boolean {
+  return /cuda|provider|shared librar|libcu|driver|device|backend/i.test(message);
+}

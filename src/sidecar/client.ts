@@ -1,0 +1,329 @@
+// Client side of the sidecar protocol, shared by the CLI and the extension (so: no `vscode` import).
+// It owns the child process: spawns it, speaks JSON-RPC over its stdio, restarts it with backoff when
+// it dies (re-sending `initialize`), and fails in-flight requests with an error that says what happened.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import {
+  CancellationTokenSource,
+  createMessageConnection,
+  ResponseError,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
+import {
+  Methods,
+  Notifications,
+  type ChunksParams,
+  type ChunksResult,
+  type GenerateParams,
+  type GenerateResult,
+  type IndexParams,
+  type IndexResult,
+  type InitializeParams,
+  type InitializeResult,
+  type ProgressNotification,
+  type StatusResult,
+  type TokenNotification,
+} from '../core/protocol';
+
+export type SidecarState = 'stopped' | 'starting' | 'ready' | 'restarting' | 'dead';
+
+export interface SidecarClientOptions {
+  /** dist/sidecar.js, or src/sidecar/main.ts (run through tsx; for tests and development). */
+  sidecarPath: string;
+  /** Node binary; default process.execPath (inside VS Code that is Electron, hence ELECTRON_RUN_AS_NODE). */
+  nodePath?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Receives the sidecar's stderr lines and the client's own notes. */
+  log?: (line: string) => void;
+  /** Delays before successive restarts; the last one repeats. */
+  restartDelaysMs?: number[];
+  /** Give up (state 'dead') after this many restarts within `restartWindowMs`. */
+  maxRestarts?: number;
+  restartWindowMs?: number;
+}
+
+export interface Disposable {
+  dispose(): void;
+}
+
+/** Error of a request that could not complete because the sidecar process went away. */
+export class SidecarExitError extends Error {
+  constructor(
+    message: string,
+    readonly code: number | null,
+    readonly signal: NodeJS.Signals | null,
+  ) {
+    super(message);
+    this.name = 'SidecarExitError';
+  }
+}
+
+interface Pending {
+  method: string;
+  reject: (err: Error) => void;
+}
+
+interface Process {
+  child: ChildProcess;
+  connection: MessageConnection;
+  exited: boolean;
+}
+
+export class SidecarClient {
+  private proc: Process | undefined;
+  private initParams: InitializeParams | undefined;
+  private initResult: InitializeResult | undefined;
+  private ready: Promise<void> | undefined;
+  private currentState: SidecarState = 'stopped';
+  private readonly stateListeners = new Set<(s: SidecarState) => void>();
+  private readonly pending = new Set<Pending>();
+  private readonly tokenStreams = new Map<string, (text: string) => void>();
+  private readonly progressStreams = new Map<string, (p: ProgressNotification) => void>();
+  private restartTimes: number[] = [];
+  private disposed = false;
+  private lastExitMessage = '';
+
+  constructor(private readonly options: SidecarClientOptions) {}
+
+  get state(): SidecarState {
+    return this.currentState;
+  }
+
+  /** What `initialize` returned (bundle, provider in use); undefined before the first start. */
+  get info(): InitializeResult | undefined {
+    return this.initResult;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.child.pid;
+  }
+
+  onStateChange(listener: (state: SidecarState) => void): Disposable {
+    this.stateListeners.add(listener);
+    return { dispose: () => this.stateListeners.delete(listener) };
+  }
+
+  /** Spawns the sidecar and initializes it; resolves with the bundle and provider in use. */
+  async start(init: InitializeParams): Promise<InitializeResult> {
+    if (this.disposed) throw new Error('SidecarClient was disposed');
+    this.initParams = init;
+    this.setState('starting');
+    this.ready = this.launch();
+    try {
+      await this.ready;
+    } catch (err) {
+      // A bad bundle or device is not fixed by restarting: report it and stop.
+      this.stopProcess();
+      this.setState('dead');
+      throw err;
+    }
+    return this.initResult!;
+  }
+
+  index(params: IndexParams, onProgress?: (p: ProgressNotification) => void, signal?: AbortSignal): Promise<IndexResult> {
+    const streamId = params.streamId ?? randomUUID();
+    if (onProgress) this.progressStreams.set(streamId, onProgress);
+    return this.request<IndexResult>(Methods.index, { ...params, streamId }, signal).finally(() =>
+      this.progressStreams.delete(streamId),
+    );
+  }
+
+  generate(params: GenerateParams, onToken?: (text: string) => void, signal?: AbortSignal): Promise<GenerateResult> {
+    const streamId = params.streamId ?? randomUUID();
+    if (onToken) this.tokenStreams.set(streamId, onToken);
+    return this.request<GenerateResult>(Methods.generate, { ...params, streamId }, signal).finally(() =>
+      this.tokenStreams.delete(streamId),
+    );
+  }
+
+  status(): Promise<StatusResult> {
+    return this.request<StatusResult>(Methods.status, {});
+  }
+
+  chunks(params: ChunksParams): Promise<ChunksResult> {
+    return this.request<ChunksResult>(Methods.chunks, params);
+  }
+
+  pauseIndex(): Promise<void> {
+    return this.request<void>(Methods.pauseIndex, {});
+  }
+
+  resumeIndex(): Promise<void> {
+    return this.request<void>(Methods.resumeIndex, {});
+  }
+
+  /** Asks the sidecar to shut down, then makes sure it is gone. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const proc = this.proc;
+    if (proc && !proc.exited) {
+      const exited = new Promise<void>((resolve) => proc.child.once('exit', () => resolve()));
+      try {
+        await Promise.race([proc.connection.sendRequest(Methods.shutdown, {}), delay(2000)]);
+      } catch {
+        // It may already be exiting; the kill below covers it.
+      }
+      await Promise.race([exited, delay(2000)]);
+    }
+    this.stopProcess();
+    this.failPending('sidecar client disposed');
+    this.setState('stopped');
+    this.stateListeners.clear();
+  }
+
+  private async request<R>(method: string, params: unknown, signal?: AbortSignal): Promise<R> {
+    if (this.disposed) throw new Error('SidecarClient was disposed');
+    if (!this.ready) throw new Error(`sidecar not started: call start() before ${shortName(method)}`);
+    if (this.currentState === 'dead') throw new Error(`sidecar is not running: ${this.lastExitMessage || 'it failed to start'}`);
+    await this.ready;
+    const proc = this.proc;
+    if (!proc || proc.exited) throw new Error(`sidecar is not running: ${this.lastExitMessage}`);
+    signal?.throwIfAborted();
+    const cts = new CancellationTokenSource();
+    const onAbort = () => cts.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let entry: Pending | undefined;
+    try {
+      return await new Promise<R>((resolve, reject) => {
+        entry = { method, reject };
+        this.pending.add(entry);
+        proc.connection.sendRequest<R>(method, params, cts.token).then(resolve, (err: unknown) => {
+          if (err instanceof ResponseError) reject(new Error(err.message));
+          else reject(err instanceof Error ? err : new Error(String(err)));
+        });
+      });
+    } finally {
+      if (entry) this.pending.delete(entry);
+      signal?.removeEventListener('abort', onAbort);
+      cts.dispose();
+    }
+  }
+
+  private async launch(): Promise<void> {
+    const { sidecarPath } = this.options;
+    const nodePath = this.options.nodePath ?? process.execPath;
+    const args = sidecarPath.endsWith('.ts') ? ['--import', 'tsx', sidecarPath] : [sidecarPath];
+    const child = spawn(nodePath, args, {
+      env: { ...process.env, ...this.options.env, ELECTRON_RUN_AS_NODE: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const connection = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    const proc: Process = { child, connection, exited: false };
+    this.proc = proc;
+
+    let stderrTail = '';
+    let partial = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (data: string) => {
+      stderrTail = (stderrTail + data).slice(-4000);
+      partial += data;
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) this.options.log?.(`[sidecar] ${line}`);
+    });
+    // Writes to a dead child's stdin raise EPIPE; the exit handler reports the real cause.
+    child.stdin!.on('error', () => undefined);
+
+    connection.onNotification(Notifications.token, (n: TokenNotification) => this.tokenStreams.get(n.streamId)?.(n.text));
+    connection.onNotification(Notifications.progress, (n: ProgressNotification) => this.progressStreams.get(n.streamId)?.(n));
+    connection.onNotification(Notifications.log, (n: { message: string }) => this.options.log?.(`[sidecar] ${n.message}`));
+    connection.onError(() => undefined);
+    connection.listen();
+
+    const exitPromise = new Promise<never>((_, reject) => {
+      const onGone = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
+        if (proc.exited) return;
+        proc.exited = true;
+        connection.dispose();
+        const how = spawnError
+          ? `could not be started (${spawnError.message})`
+          : signal
+            ? `exited with signal ${signal}`
+            : `exited with code ${code}`;
+        const lastLine = stderrTail.trim().split('\n').pop() ?? '';
+        this.lastExitMessage = `sidecar ${how}${lastLine ? `; last output: ${lastLine}` : ''}`;
+        for (const p of [...this.pending]) {
+          p.reject(new SidecarExitError(`sidecar ${how} during ${shortName(p.method)}`, code, signal));
+        }
+        this.pending.clear();
+        reject(new SidecarExitError(this.lastExitMessage, code, signal));
+        if (this.proc === proc) this.onUnexpectedExit();
+      };
+      child.once('exit', (code, signal) => onGone(code, signal));
+      child.once('error', (err) => onGone(null, null, err));
+    });
+    exitPromise.catch(() => undefined);
+
+    this.initResult = await Promise.race([
+      connection.sendRequest<InitializeResult>(Methods.initialize, this.initParams).catch((err: unknown) => {
+        throw new Error(err instanceof Error ? err.message : String(err));
+      }),
+      exitPromise,
+    ]);
+    this.setState('ready');
+  }
+
+  private onUnexpectedExit(): void {
+    if (this.disposed || this.currentState === 'starting' || this.currentState === 'dead') return;
+    const now = Date.now();
+    const window = this.options.restartWindowMs ?? 60_000;
+    this.restartTimes = this.restartTimes.filter((t) => now - t < window);
+    if (this.restartTimes.length >= (this.options.maxRestarts ?? 5)) {
+      this.options.log?.(`[client] ${this.lastExitMessage}; restarted too often, giving up`);
+      this.setState('dead');
+      return;
+    }
+    const delays = this.options.restartDelaysMs ?? [200, 1000, 3000, 10_000];
+    const wait = delays[Math.min(this.restartTimes.length, delays.length - 1)];
+    this.restartTimes.push(now);
+    this.options.log?.(`[client] ${this.lastExitMessage}; restarting in ${wait} ms`);
+    this.setState('restarting');
+    this.ready = delay(wait).then(async () => {
+      if (this.disposed) throw new Error('SidecarClient was disposed');
+      try {
+        await this.launch();
+      } catch (err) {
+        // An exit during re-initialization already scheduled the next attempt (or gave up); any other
+        // failure (initialize refused) will not heal by retrying.
+        if (!(err instanceof SidecarExitError)) {
+          this.stopProcess();
+          this.setState('dead');
+        }
+        throw err;
+      }
+    });
+    this.ready.catch(() => undefined);
+  }
+
+  private stopProcess(): void {
+    const proc = this.proc;
+    this.proc = undefined;
+    if (proc && !proc.exited) {
+      proc.exited = true;
+      proc.connection.dispose();
+      proc.child.kill('SIGKILL');
+    }
+  }
+
+  private failPending(message: string): void {
+    for (const p of this.pending) p.reject(new Error(`${message} during ${shortName(p.method)}`));
+    this.pending.clear();
+  }
+
+  private setState(state: SidecarState): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    for (const l of this.stateListeners) l(state);
+  }
+}
+
+function shortName(method: string): string {
+  return method.replace(/^e2code\//, '');
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+}
