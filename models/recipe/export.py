@@ -1,0 +1,168 @@
+"""Export trained weights to a model bundle by the contract of src/core/bundle/manifest.ts.
+
+TorchScript ONNX exporter, opset 17, dynamo=False. Writes encoder.onnx, adapter.onnx, decoder.onnx
+(inputs_embeds + KV cache, HF/Optimum names), embeddings.bin (raw little-endian float32 [V,H]),
+tokenizer.json, manifest.json and parity.json (fixed inputs and PyTorch's outputs, for the Node parity test).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from common import CHAT_TEMPLATE, SPECIAL_TOKENS
+
+OPSET = 17
+
+
+class _DecoderWithPast(nn.Module):
+    def __init__(self, dec, num_layers: int):
+        super().__init__()
+        self.dec, self.n = dec, num_layers
+
+    def forward(self, inputs_embeds, attention_mask, position_ids, *past):
+        logits, presents = self.dec.forward_with_past(inputs_embeds, attention_mask, position_ids, list(past))
+        return (logits, *presents)
+
+
+class _HFDecoderWithPast(nn.Module):
+    """A transformers causal LM behind the same signature (legacy tuple cache in, tuple out)."""
+
+    def __init__(self, lm, num_layers: int):
+        super().__init__()
+        self.lm, self.n = lm, num_layers
+
+    def forward(self, inputs_embeds, attention_mask, position_ids, *past):
+        from transformers import DynamicCache
+        cache = DynamicCache()
+        for i in range(self.n):
+            cache.update(past[2 * i], past[2 * i + 1], i)
+        out = self.lm(inputs_embeds=inputs_embeds, attention_mask=attention_mask, position_ids=position_ids,
+                      past_key_values=cache, use_cache=True, return_dict=True)
+        pkv = out.past_key_values
+        presents = []
+        for i in range(self.n):
+            layer = pkv.layers[i] if hasattr(pkv, "layers") else None
+            if layer is not None:
+                presents += [layer.keys, layer.values]
+            else:
+                presents += [pkv.key_cache[i], pkv.value_cache[i]]
+        return (out.logits, *presents)
+
+
+def export_decoder(module: nn.Module, path: Path, *, num_layers: int, num_kv: int, head_dim: int, hidden: int) -> None:
+    B, T, P = 1, 3, 2
+    past = []
+    names_in = ["inputs_embeds", "attention_mask", "position_ids"]
+    names_out = ["logits"]
+    axes = {"inputs_embeds": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "total"},
+            "position_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}}
+    for i in range(num_layers):
+        for kv in ("key", "value"):
+            past.append(torch.randn(B, num_kv, P, head_dim))
+            names_in.append(f"past_key_values.{i}.{kv}")
+            names_out.append(f"present.{i}.{kv}")
+            axes[f"past_key_values.{i}.{kv}"] = {0: "batch", 2: "past"}
+            axes[f"present.{i}.{kv}"] = {0: "batch", 2: "total"}
+    args = (torch.randn(B, T, hidden), torch.ones(B, P + T, dtype=torch.long),
+            torch.arange(P, P + T).unsqueeze(0), *past)
+    _export(module, args, path, names_in, names_out, axes)
+
+
+def _export(module, args, path: Path, names_in, names_out, axes) -> None:
+    module.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, str(path), input_names=names_in, output_names=names_out,
+                          dynamic_axes=axes, opset_version=OPSET, dynamo=False, do_constant_folding=True)
+
+
+def export_encoder(module: nn.Module, path: Path, vocab: int) -> None:
+    ids = torch.randint(0, vocab, (2, 7))
+    mask = torch.ones(2, 7, dtype=torch.long)
+    _export(module, (ids, mask), path, ["input_ids", "attention_mask"], ["chunk_vectors"],
+            {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "chunk_vectors": {0: "batch"}})
+
+
+def export_adapter(module: nn.Module, path: Path, vectors: int, enc_hidden: int) -> None:
+    _export(module, (torch.randn(3, vectors, enc_hidden),), path, ["chunk_vectors"], ["soft_tokens"],
+            {"chunk_vectors": {0: "chunks"}, "soft_tokens": {0: "chunks"}})
+
+
+def bundle_id(out: Path, files: list[str]) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update((out / f).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def write_bundle(out: Path, *, name: str, encoder: nn.Module, adapter: nn.Module, decoder_module: nn.Module,
+                 embed_weight: torch.Tensor, tokenizer_path: Path, enc_info: dict, dec_info: dict,
+                 soft_tokens_per_chunk: int, training: dict, parity_inputs: dict | None = None) -> dict:
+    """enc_info: vocab, hiddenSize, vectorsPerChunk, maxTokens. dec_info: hiddenSize, numLayers,
+    numKeyValueHeads, headDim, vocabSize, maxPositions."""
+    out.mkdir(parents=True, exist_ok=True)
+    export_encoder(encoder, out / "encoder.onnx", enc_info["vocab"])
+    export_adapter(adapter, out / "adapter.onnx", enc_info["vectorsPerChunk"], enc_info["hiddenSize"])
+    export_decoder(decoder_module, out / "decoder.onnx", num_layers=dec_info["numLayers"],
+                   num_kv=dec_info["numKeyValueHeads"], head_dim=dec_info["headDim"], hidden=dec_info["hiddenSize"])
+    embed_weight.detach().cpu().to(torch.float32).numpy().astype("<f4").tofile(out / "embeddings.bin")
+    if tokenizer_path.resolve() != (out / "tokenizer.json").resolve():
+        shutil.copyfile(tokenizer_path, out / "tokenizer.json")
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(str(out / "tokenizer.json"))
+    eos_ids = [tok.token_to_id(SPECIAL_TOKENS["endOfTurn"]), tok.token_to_id(SPECIAL_TOKENS["eos"])]
+    files = ["encoder.onnx", "adapter.onnx", "decoder.onnx", "embeddings.bin", "tokenizer.json"]
+    manifest = {
+        "formatVersion": 1,
+        "name": name,
+        "id": f"{name}-{bundle_id(out, files)}",
+        "encoder": {"file": "encoder.onnx", "tokenizer": "tokenizer.json", "maxTokens": enc_info["maxTokens"],
+                    "hiddenSize": enc_info["hiddenSize"], "vectorsPerChunk": enc_info["vectorsPerChunk"]},
+        "adapter": {"file": "adapter.onnx", "softTokensPerChunk": soft_tokens_per_chunk},
+        "decoder": {"file": "decoder.onnx", "tokenizer": "tokenizer.json", **{k: dec_info[k] for k in (
+            "hiddenSize", "numLayers", "numKeyValueHeads", "headDim", "vocabSize", "maxPositions")},
+            "embeddings": {"file": "embeddings.bin", "dtype": "float32"}},
+        "chatTemplate": CHAT_TEMPLATE,
+        "specialTokens": SPECIAL_TOKENS,
+        "eosTokenIds": eos_ids,
+        "training": training,
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if parity_inputs is not None:
+        write_parity(out, encoder, adapter, decoder_module, embed_weight, parity_inputs, dec_info)
+    return manifest
+
+
+@torch.no_grad()
+def write_parity(out: Path, encoder, adapter, decoder_module, embed_weight, inp: dict, dec_info: dict) -> None:
+    """Fixed inputs and PyTorch outputs; test/recipe/parity.ts replays them through onnxruntime-node."""
+    ids = torch.tensor(inp["encoder_input_ids"], dtype=torch.long)
+    mask = torch.tensor(inp["encoder_attention_mask"], dtype=torch.long)
+    vec = encoder(ids, mask)
+    soft = adapter(vec)
+    prompt = torch.tensor(inp["decoder_input_ids"], dtype=torch.long)
+    emb = embed_weight[prompt][None]
+    # Soft tokens of every chunk first, then the text tokens: exercises inputs_embeds with both kinds.
+    embeds = torch.cat([soft.reshape(1, -1, soft.shape[-1]), emb], dim=1)
+    T = embeds.shape[1]
+    past = [torch.zeros(1, dec_info["numKeyValueHeads"], 0, dec_info["headDim"]) for _ in range(2 * dec_info["numLayers"])]
+    outs = decoder_module(embeds, torch.ones(1, T, dtype=torch.long), torch.arange(T)[None], *past)
+    logits = outs[0]
+    # One cached step on top: the greedy next token.
+    nxt = int(logits[0, -1].argmax())
+    outs2 = decoder_module(embed_weight[[nxt]][None], torch.ones(1, T + 1, dtype=torch.long), torch.tensor([[T]]), *outs[1:])
+    parity = {
+        **inp,
+        "chunk_vectors": vec.flatten().tolist(), "chunk_vectors_shape": list(vec.shape),
+        "soft_tokens": soft.flatten().tolist(), "soft_tokens_shape": list(soft.shape),
+        "prefill_last_logits": logits[0, -1].tolist(), "prefill_logits_max_over_positions": logits[0].max(-1).values.tolist(),
+        "next_token": nxt, "step_logits": outs2[0][0, -1].tolist(),
+    }
+    (out / "parity.json").write_text(json.dumps(parity))
