@@ -1,6 +1,8 @@
 // Execution-provider choice. onnxruntime-node ships CPU binaries; its CUDA provider needs libraries
 // that its install script downloads only when asked. `auto` tries CUDA and falls back to CPU (the
 // binding throws when the provider library is absent); an explicit `cuda` request fails with the fix.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 export type DeviceChoice = 'auto' | 'cpu' | 'cuda';
@@ -36,6 +38,16 @@ export async function createSession(
   if (options.device === 'cpu') {
     return { session: await ort.InferenceSession.create(file, { ...opts, executionProviders: ['cpu'] }), provider: 'cpu' };
   }
+  const libs = cudaProviderLibrary();
+  if (libs.missing) {
+    // Trying anyway would only make onnxruntime print a load error to stderr.
+    const reason = `${libs.path} is not installed`;
+    if (options.device === 'cuda') {
+      throw new ProviderError(`device "cuda" was requested but the CUDA execution provider is not available (${reason}). ${CUDA_INSTALL_HINT}`);
+    }
+    const session = await ort.InferenceSession.create(file, { ...opts, executionProviders: ['cpu'] });
+    return { session, provider: 'cpu', note: `CUDA unavailable, using CPU (${reason})` };
+  }
   try {
     // Severity 4 (fatal only): the failed provider load is expected under `auto` and explained below.
     const session = await ort.InferenceSession.create(file, { ...opts, logSeverityLevel: 4, executionProviders: ['cuda'] });
@@ -49,6 +61,21 @@ export async function createSession(
     const session = await ort.InferenceSession.create(file, { ...opts, executionProviders: ['cpu'] });
     return { session, provider: 'cpu', note: `CUDA unavailable, using CPU (${reason})` };
   }
+}
+
+/** Where onnxruntime-node looks for its CUDA provider (next to its native binding). */
+export function cudaProviderLibrary(): { path: string; missing: boolean } {
+  let dir: string;
+  try {
+    // The main entry lives in dist/; the package root is above it.
+    const pkg = path.dirname(path.dirname(require.resolve('onnxruntime-node')));
+    dir = path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    return { path: 'onnxruntime-node', missing: false };
+  }
+  const name = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  const full = path.join(dir, name);
+  return { path: full, missing: !existsSync(full) };
 }
 
 /** True for errors about the provider itself (library, driver, device), false for a bad model file. */

@@ -1,0 +1,178 @@
+// Shared plumbing of the model-using CLI commands (ask, explain, summarize, generate, doctor). The CLI
+// runs the engine in-process: one short-lived command has no editor to protect, and skipping the
+// sidecar's process start and JSON-RPC hop makes it simpler and faster. The extension uses the sidecar.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import { Engine, defaultCacheDir } from '../core/runtime/engine';
+import type { Device, GenerateParams, GenerateResult } from '../core/protocol';
+
+export interface EngineFlags {
+  bundle?: string;
+  device: Device;
+  threads?: number;
+  cacheDir?: string;
+  temperature?: number;
+  topP?: number;
+  maxTokens?: number;
+  hybrid: boolean;
+  json?: boolean;
+  seed?: number;
+}
+
+/** The package root (holds package.json and models/), found from this file whether bundled or not. */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'e2code') return dir;
+      } catch {
+        // keep looking upwards
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`cannot find the e2code package root above ${__dirname}`);
+    dir = up;
+  }
+}
+
+export function defaultBundlePath(): string {
+  return process.env.E2CODE_BUNDLE || path.join(packageRoot(), 'models', 'default');
+}
+
+function number(name: string, integer: boolean, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) {
+      throw new Error(`${name} must be ${integer ? 'an integer' : 'a number'} >= ${min} (got "${value}")`);
+    }
+    return n;
+  };
+}
+
+/** Flags that choose and run the model. */
+export function addEngineOptions(cmd: Command, withGeneration = true): Command {
+  cmd
+    .option('--bundle <dir>', 'model bundle directory (default: the bundled models/default)')
+    .addOption(new Option('--device <device>', 'execution provider').choices(['auto', 'cpu', 'cuda']).default('auto'))
+    .option('--threads <n>', 'onnxruntime intra-op threads (0 = its default)', number('--threads', true, 0))
+    .option('--cache-dir <dir>', `soft-prompt cache directory (default ${defaultCacheDir()})`);
+  if (withGeneration) {
+    cmd
+      .option('--temperature <t>', 'sampling temperature; 0 = greedy', number('--temperature', false, 0), 0)
+      .option('--top-p <p>', 'nucleus sampling mass', number('--top-p', false, 0))
+      .option('--max-tokens <n>', 'most tokens to generate', number('--max-tokens', true, 1))
+      .option('--seed <n>', 'sampler seed (reproducible sampling)', number('--seed', true, 0))
+      .option('--no-hybrid', 'soft tokens only: no exact-match chunks as raw text')
+      .option('--json', 'print one JSON object instead of streaming');
+  }
+  return cmd;
+}
+
+export async function openEngine(flags: EngineFlags): Promise<Engine> {
+  return Engine.create({
+    bundlePath: path.resolve(flags.bundle ?? defaultBundlePath()),
+    device: flags.device,
+    threads: flags.threads,
+    cacheDir: flags.cacheDir,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+}
+
+export function resolveRoot(dir: string): string {
+  const root = path.resolve(dir);
+  if (!existsSync(root)) throw new Error(`workspace ${dir} does not exist`);
+  return root;
+}
+
+/** Indexes `root` with progress on stderr (when it is a terminal, or always unless --json). */
+export async function indexWithProgress(engine: Engine, root: string, flags: { json?: boolean }, signal?: AbortSignal): Promise<void> {
+  const show = !flags.json || process.stderr.isTTY;
+  let last = 0;
+  const result = await engine.index(root, {
+    signal,
+    onProgress: (p) => {
+      if (!show || p.phase !== 'encode' || p.total === 0) return;
+      const now = Date.now();
+      if (now - last < 250 && p.done < p.total) return;
+      last = now;
+      const rate = p.perSecond ? `, ${p.perSecond.toFixed(1)} chunks/s` : '';
+      process.stderr.write(`\rencoding ${p.done}/${p.total} chunks${rate}   `);
+    },
+  });
+  if (show) {
+    if (result.encoded > 0) process.stderr.write('\n');
+    process.stderr.write(`indexed ${result.files} files, ${result.chunks} chunks (${result.encoded} encoded, ${result.cached} cached) in ${result.seconds.toFixed(2)} s\n`);
+  }
+}
+
+/** Runs one task: streams the answer to stdout, or prints the --json object. Ctrl-C stops decoding. */
+export async function runTaskCommand(root: string, params: Omit<GenerateParams, 'root' | 'options'>, flags: EngineFlags): Promise<GenerateResult> {
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  const engine = await openEngine(flags);
+  try {
+    await indexWithProgress(engine, root, flags, controller.signal);
+    const streamed: string[] = [];
+    const result = await engine.generate(
+      {
+        ...params,
+        root,
+        options: { temperature: flags.temperature, topP: flags.topP, maxTokens: flags.maxTokens, hybrid: flags.hybrid },
+      },
+      {
+        signal: controller.signal,
+        seed: flags.seed,
+        onToken: flags.json
+          ? undefined
+          : (text) => {
+              streamed.push(text);
+              process.stdout.write(text);
+            },
+      },
+    );
+    if (flags.json) {
+      process.stdout.write(
+        JSON.stringify({
+          answer: result.answer,
+          citations: result.citations,
+          timings: result.timings,
+          context: { positions: result.context.positions, softChunks: result.context.softChunks, textChunks: result.context.textChunks },
+        }) + '\n',
+      );
+    } else {
+      process.stdout.write('\n');
+      for (const c of result.citations) process.stderr.write(`  ${path.join(root, c.path)}:${c.line}\n`);
+      const t = result.timings;
+      process.stderr.write(
+        `[${result.stopReason}; first token ${t.firstTokenMs.toFixed(0)} ms, ${t.tokensPerSecond.toFixed(1)} tokens/s; context ${result.context.positions} positions, ` +
+          `${result.context.softChunks} chunks as soft tokens, ${result.context.textChunks} as text]\n`,
+      );
+    }
+    return result;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    await engine.close();
+  }
+}
+
+/** Parses `12` or `12-20` into a 1-based inclusive range. */
+export function parseLines(spec: string): { startLine: number; endLine: number } {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(spec.trim());
+  if (!m) throw new Error(`--lines must look like 12 or 12-20 (got "${spec}")`);
+  const startLine = Number(m[1]);
+  const endLine = m[2] ? Number(m[2]) : startLine;
+  if (startLine < 1 || endLine < startLine) throw new Error(`--lines ${spec}: need 1 <= start <= end`);
+  return { startLine, endLine };
+}
+
+/** A workspace-relative path of `file`, refusing files outside the workspace. */
+export function relativeInside(root: string, file: string): string {
+  const abs = path.resolve(file);
+  const rel = path.relative(root, abs);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`${file} is outside the workspace ${root} (set --root)`);
+  return rel.split(path.sep).join('/');
+}

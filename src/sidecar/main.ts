@@ -1,0 +1,230 @@
+// The sidecar process: hosts the model runtime for the extension, spoken to over JSON-RPC on stdio
+// (vscode-jsonrpc). stdout carries only protocol messages; every log line goes to stderr. One decode at
+// a time, a bounded queue of waiting requests (overload is refused, not buffered), cancellation through
+// `$/cancelRequest`, and the process ends when its client goes away (stdin closes).
+import {
+  createMessageConnection,
+  ResponseError,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type CancellationToken,
+} from 'vscode-jsonrpc/node';
+import { Engine, PauseGate } from '../core/runtime/engine';
+import {
+  Methods,
+  Notifications,
+  type ChunksParams,
+  type ChunksResult,
+  type GenerateParams,
+  type GenerateResult,
+  type IndexParams,
+  type IndexResult,
+  type InitializeParams,
+  type InitializeResult,
+  type StatusResult,
+} from '../core/protocol';
+
+/** Error codes of refusals the client may want to tell apart. */
+export const SidecarErrors = {
+  notInitialized: -32002,
+  busy: -32001,
+} as const;
+
+const MAX_QUEUE = Math.max(1, Number(process.env.E2CODE_SIDECAR_MAX_QUEUE) || 8);
+
+// Anything written with console.log must not corrupt the protocol stream.
+console.log = console.error;
+console.info = console.error;
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+
+let engine: Engine | undefined;
+let initParams: InitializeParams | undefined;
+let initializing: Promise<Engine> | undefined;
+const gate = new PauseGate();
+let indexing = 0;
+let generating = false;
+/** Waiting generate requests, in arrival order. */
+const waiting: (() => void)[] = [];
+let lastError: string | undefined;
+
+function abortSignalOf(token: CancellationToken): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  if (token.isCancellationRequested) controller.abort();
+  const sub = token.onCancellationRequested(() => controller.abort());
+  return { signal: controller.signal, dispose: () => sub.dispose() };
+}
+
+function requireEngine(): Engine {
+  if (!engine) throw new ResponseError(SidecarErrors.notInitialized, 'sidecar not initialized: send e2code/initialize first');
+  return engine;
+}
+
+connection.onRequest(Methods.initialize, async (params: InitializeParams): Promise<InitializeResult> => {
+  if (engine && initParams && JSON.stringify(initParams) === JSON.stringify(params)) return engine.info();
+  if (initializing) await initializing.catch(() => undefined);
+  const previous = engine;
+  engine = undefined;
+  await previous?.close();
+  initParams = params;
+  initializing = Engine.create({ bundlePath: params.bundlePath, device: params.device, threads: params.threads, cacheDir: params.cacheDir, log });
+  try {
+    engine = await initializing;
+  } catch (err) {
+    lastError = (err as Error).message;
+    throw new ResponseError(-32603, lastError);
+  }
+  const info = engine.info();
+  log(`e2code sidecar: bundle ${info.bundleName} (${info.bundleId}) on ${info.provider}${info.providerNote ? ` — ${info.providerNote}` : ''}`);
+  return info;
+});
+
+// Index runs of one root are serialized; different roots may overlap.
+const indexChains = new Map<string, Promise<unknown>>();
+
+connection.onRequest(Methods.index, async (params: IndexParams, token: CancellationToken): Promise<IndexResult> => {
+  const e = requireEngine();
+  const { signal, dispose } = abortSignalOf(token);
+  const streamId = params.streamId ?? '';
+  const prev = indexChains.get(params.root) ?? Promise.resolve();
+  const run = prev.catch(() => undefined).then(async () => {
+    indexing++;
+    try {
+      return await e.index(params.root, {
+        signal,
+        gate,
+        options: params.options,
+        onProgress: (p) => void connection.sendNotification(Notifications.progress, { ...p, streamId }),
+      });
+    } finally {
+      indexing--;
+    }
+  });
+  indexChains.set(params.root, run);
+  try {
+    return await run;
+  } catch (err) {
+    if (signal.aborted) throw new ResponseError(-32800, 'index cancelled');
+    throw err;
+  } finally {
+    dispose();
+    if (indexChains.get(params.root) === run) indexChains.delete(params.root);
+  }
+});
+
+connection.onRequest(Methods.pauseIndex, () => {
+  gate.pause();
+});
+connection.onRequest(Methods.resumeIndex, () => {
+  gate.resume();
+});
+
+connection.onRequest(Methods.chunks, async (params: ChunksParams): Promise<ChunksResult> => {
+  const e = requireEngine();
+  if (!e.isIndexed(params.root)) await e.index(params.root);
+  return { chunks: e.workspace(params.root)?.chunksOf(params.path) ?? [] };
+});
+
+connection.onRequest(Methods.generate, async (params: GenerateParams, token: CancellationToken): Promise<GenerateResult> => {
+  const e = requireEngine();
+  const queued = waiting.length + (generating ? 1 : 0);
+  if (queued >= MAX_QUEUE) {
+    throw new ResponseError(
+      SidecarErrors.busy,
+      `sidecar busy: ${queued} generate requests already running or queued (limit ${MAX_QUEUE}); try again when one finishes`,
+    );
+  }
+  const { signal, dispose } = abortSignalOf(token);
+  try {
+    if (generating) {
+      // Wait for our turn; a request cancelled while waiting leaves the queue at once.
+      await new Promise<void>((resolve) => {
+        const turn = () => resolve();
+        waiting.push(turn);
+        signal.addEventListener(
+          'abort',
+          () => {
+            const i = waiting.indexOf(turn);
+            if (i >= 0) waiting.splice(i, 1);
+            resolve();
+          },
+          { once: true },
+        );
+      });
+      if (signal.aborted) return cancelledResult();
+    }
+    generating = true;
+    try {
+      const streamId = params.streamId ?? '';
+      return await e.generate(params, {
+        signal,
+        onToken: (text) => void connection.sendNotification(Notifications.token, { streamId, text }),
+      });
+    } finally {
+      generating = false;
+      waiting.shift()?.();
+    }
+  } finally {
+    dispose();
+  }
+});
+
+connection.onRequest(Methods.status, (): StatusResult => {
+  const state: StatusResult['state'] = !engine
+    ? lastError
+      ? 'error'
+      : 'starting'
+    : generating
+      ? 'generating'
+      : indexing > 0
+        ? gate.paused
+          ? 'paused'
+          : 'indexing'
+        : 'idle';
+  return {
+    state,
+    bundleId: engine?.bundle.id,
+    provider: engine?.bundle.provider,
+    queueLength: waiting.length,
+    rssBytes: process.memoryUsage().rss,
+    ...(lastError ? { message: lastError } : {}),
+  };
+});
+
+connection.onRequest(Methods.shutdown, async () => {
+  setImmediate(() => void exit(0));
+});
+
+function cancelledResult(): GenerateResult {
+  return {
+    answer: '',
+    citations: [],
+    timings: { firstTokenMs: 0, tokensPerSecond: 0 },
+    context: { positions: 0, softChunks: 0, textChunks: 0, softFiles: [], textFiles: [] },
+    stopReason: 'cancelled',
+  };
+}
+
+let exiting = false;
+async function exit(code: number): Promise<void> {
+  if (exiting) return;
+  exiting = true;
+  try {
+    await engine?.close();
+  } catch (err) {
+    log(`closing the engine failed: ${(err as Error).message}`);
+  }
+  process.exit(code);
+}
+
+// The client is gone: nobody will read our answers, so stop working.
+connection.onClose(() => void exit(0));
+process.stdin.on('end', () => void exit(0));
+process.on('uncaughtException', (err) => {
+  log(`uncaught: ${err.stack ?? err.message}`);
+  void exit(1);
+});
+
+connection.listen();
+log(`e2code sidecar ${process.pid} listening on stdio`);
