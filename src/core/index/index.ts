@@ -369,7 +369,7 @@ export class WorkspaceIndex {
    * deleted or renamed) up to date without walking the workspace. A changed .gitignore/.e2codeignore
    * changes what is indexed anywhere, so it triggers a full refresh.
    */
-  refreshPaths(paths: readonly string[], options: RefreshOptions = {}): Promise<RefreshResult> {
+  async refreshPaths(paths: readonly string[], options: RefreshOptions = {}): Promise<RefreshResult> {
     const rels: string[] = [];
     for (const p of paths) {
       const rel = toRelative(this.root, p);
