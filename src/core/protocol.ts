@@ -56,6 +56,8 @@ export interface GenerateOptions {
   /** Decoder positions the repository context may use; default: bundle max minus reserves. */
   contextBudget?: number;
   stop?: string[];
+  /** Keep decoding past end-of-sequence tokens and repetition (fixed-length runs: benchmarks, tests). */
+  ignoreEos?: boolean;
 }
 export interface ChatTurn {
   role: 'user' | 'assistant';

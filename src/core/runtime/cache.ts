@@ -32,7 +32,7 @@ interface Meta {
 
 const MAGIC = 0x50533245; // "E2SP"
 const HEADER_BYTES = 16;
-/** Access times are rewritten at most this often per entry: reads should not turn into writes. */
+/** By default access times are rewritten at most this often per entry: reads should not turn into writes. */
 const TOUCH_INTERVAL_MS = 60_000;
 
 export function cacheKey(bundleId: string, hash: string): string {
@@ -79,6 +79,7 @@ export class SoftPromptCache {
     private readonly values: Database<Buffer, string>,
     private readonly access: Database<Meta, string>,
     readonly maxBytes: number,
+    private readonly touchIntervalMs: number,
   ) {
     for (const { key, value } of access.getRange()) {
       this.meta.set(key, value);
@@ -87,12 +88,12 @@ export class SoftPromptCache {
   }
 
   /** Opens (creating if needed) the cache at `dir`. `maxBytes` caps stored values (default 2 GiB). */
-  static open(dir: string, options: { maxBytes?: number } = {}): SoftPromptCache {
+  static open(dir: string, options: { maxBytes?: number; touchIntervalMs?: number } = {}): SoftPromptCache {
     mkdirSync(dir, { recursive: true });
     const root = open({ path: dir, maxDbs: 4, mapSize: 64 * 1024 ** 3 });
     const values = root.openDB<Buffer, string>({ name: 'soft-prompts', encoding: 'binary' });
     const access = root.openDB<Meta, string>({ name: 'access', encoding: 'msgpack' });
-    return new SoftPromptCache(dir, root, values, access, options.maxBytes ?? 2 * 1024 ** 3);
+    return new SoftPromptCache(dir, root, values, access, options.maxBytes ?? 2 * 1024 ** 3, options.touchIntervalMs ?? TOUCH_INTERVAL_MS);
   }
 
   has(bundleId: string, hash: string): boolean {
@@ -177,7 +178,7 @@ export class SoftPromptCache {
   private touch(key: string, n: number): void {
     const now = Date.now();
     const m = this.meta.get(key);
-    if (m && now - m.t < TOUCH_INTERVAL_MS) return;
+    if (m && now - m.t < this.touchIntervalMs) return;
     const updated = { t: now, n };
     if (!m) this.bytes += n;
     else this.bytes += n - m.n;

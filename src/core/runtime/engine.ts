@@ -96,6 +96,7 @@ export interface CompletionRequest {
   contextBudget?: number;
   sampling: SamplingOptions;
   stop?: string[];
+  ignoreEos?: boolean;
   signal?: AbortSignal;
   onText?: (delta: string) => void;
 }
@@ -294,6 +295,7 @@ export class Engine {
       maxTokens,
       stop,
       sampling: req.sampling,
+      ignoreEos: req.ignoreEos,
       signal: req.signal,
       onText: req.onText,
     });

@@ -25,6 +25,8 @@ export interface GenerateInput {
   onText?: (delta: string) => void;
   /** Prefill piece length in positions. */
   prefillChunk?: number;
+  /** Decode past eos ids and the repetition guard: a fixed-length run (benchmarks, tests). */
+  ignoreEos?: boolean;
 }
 
 export interface GenerateOutput {
@@ -121,7 +123,7 @@ export class Generator {
     while (!stopReason && logits) {
       const token = sampler.pick(logits);
       if (tokens.length === 0) firstTokenAt = performance.now();
-      if (this.eos.has(token)) {
+      if (this.eos.has(token) && !input.ignoreEos) {
         stopReason = 'eos';
         break;
       }
@@ -130,7 +132,7 @@ export class Generator {
         stopReason = 'stop';
         break;
       }
-      if (guard.repeating(tokens)) {
+      if (!input.ignoreEos && guard.repeating(tokens)) {
         stopReason = 'repetition';
         break;
       }

@@ -53,6 +53,7 @@ export async function runTask(engine: Engine, state: WorkspaceState, params: Gen
     contextBudget: o.contextBudget,
     sampling: { temperature: o.temperature ?? 0, topP: o.topP, seed: hooks.seed },
     stop: o.stop,
+    ignoreEos: o.ignoreEos,
     signal: hooks.signal,
   };
   const maxTokens = o.maxTokens ?? DEFAULT_MAX_TOKENS;
