@@ -123,7 +123,9 @@ connection.onRequest(Methods.resumeIndex, () => {
 connection.onRequest(Methods.chunks, async (params: ChunksParams): Promise<ChunksResult> => {
   const e = requireEngine();
   if (!e.isIndexed(params.root)) await e.index(params.root);
-  return { chunks: e.workspace(params.root)?.chunksOf(params.path) ?? [] };
+  const ws = e.workspace(params.root);
+  if (!ws || !ws.files().includes(params.path)) return { chunks: [] };
+  return { chunks: await ws.readChunks(params.path) };
 });
 
 connection.onRequest(Methods.generate, async (params: GenerateParams, token: CancellationToken): Promise<GenerateResult> => {

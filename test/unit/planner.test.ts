@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Chunk } from '../../src/core/types';
-import { planContext, requestIdentifiers, type PlanInput } from '../../src/core/runtime/planner';
+import { planContext, type Chunk, requestIdentifiers, type PlanInput } from '../../src/core/runtime/planner';
 import { VectorSearch } from '../../src/core/runtime/vectorSearch';
 
 function chunk(path: string, i: number, symbols: string[], code: string): Chunk {
@@ -38,7 +37,7 @@ function input(over: Partial<PlanInput>): PlanInput {
     budget: 1000,
     softTokensPerChunk: SOFT,
     fileHeaderCost: () => HEADER,
-    textChunkCost: (c) => 5 + Math.ceil(c.text.length / 4),
+    textChunkCost: (c) => 5 + Math.ceil((c.text ?? '').length / 4),
     request: 'what does this do?',
     definitions: (name) => repo.filter((c) => c.symbols.includes(name)),
     hybrid: true,

@@ -4,7 +4,7 @@
 import { openSync, readSync, closeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Chunk } from '../types';
+import type { Chunk } from './planner';
 import type { ChatTurn, Device, GenerateParams, GenerateResult, IndexOptions, IndexResult, InitializeResult, ProgressNotification } from '../protocol';
 import { Bundle } from './bundle';
 import { SoftPromptCache, type SoftPromptEntry } from './cache';
@@ -24,6 +24,8 @@ export interface EngineOptions {
   /** Soft-prompt cache directory; default ~/.cache/e2code (or $E2CODE_CACHE_DIR). */
   cacheDir?: string;
   cacheMaxBytes?: number;
+  /** Keep workspace indexes on disk between runs (default true). */
+  persistIndex?: boolean;
   log?: (line: string) => void;
 }
 
@@ -89,7 +91,7 @@ export interface CompletionRequest {
   history?: ChatTurn[];
   system?: string;
   /** Only these chunks may enter the context (default: the whole workspace). */
-  chunks?: Chunk[];
+  chunks?: readonly Chunk[];
   pinnedPaths?: string[];
   hybrid: boolean;
   maxTokens: number;
@@ -116,6 +118,7 @@ export class Engine {
     readonly bundle: Bundle,
     readonly cache: SoftPromptCache,
     private readonly log: (line: string) => void,
+    private readonly persistIndex: boolean,
   ) {
     this.encoder = new Encoder(bundle);
     this.generator = new Generator(bundle);
@@ -125,7 +128,7 @@ export class Engine {
   static async create(options: EngineOptions): Promise<Engine> {
     const bundle = await Bundle.load(options.bundlePath, { device: options.device ?? 'auto', threads: options.threads ?? 0 });
     const cache = SoftPromptCache.open(options.cacheDir ?? defaultCacheDir(), { maxBytes: options.cacheMaxBytes });
-    return new Engine(bundle, cache, options.log ?? (() => undefined));
+    return new Engine(bundle, cache, options.log ?? (() => undefined), options.persistIndex ?? true);
   }
 
   info(): InitializeResult {
@@ -155,6 +158,8 @@ export class Engine {
         ...hooks.options,
         chunkTokens: hooks.options?.chunkTokens ?? m.encoder.maxTokens,
         countTokens: (t) => this.bundle.encoderTokenizer.encode(t).length,
+        tokenizerId: this.bundle.id,
+        persist: this.persistIndex,
       });
       state = { workspace, search: new VectorSearch(m.encoder.vectorsPerChunk * m.encoder.hiddenSize), indexed: false };
       this.workspaces.set(root, state);
@@ -175,6 +180,10 @@ export class Engine {
       if (entry) search.set(c.hash, entry.vector);
       else missing.push(c);
     }
+    // Text of chunks the refresh did not hand over (e.g. the cache was cleared) is re-read from disk.
+    const texts = summary.texts;
+    const unread = missing.filter((c) => !texts.has(c.hash)).map((c) => c.hash);
+    if (unread.length > 0) for (const [h, t] of await state.workspace.texts(unread)) texts.set(h, t);
     const encodeStarted = performance.now();
     let encoded = 0;
     const total = missing.length;
@@ -185,7 +194,7 @@ export class Engine {
       const part = missing.slice(i, i + group);
       const base = encoded;
       const out = await this.encoder.encode(
-        part.map((c) => c.text),
+        part.map((c) => texts.get(c.hash) ?? ''),
         {
           signal: hooks.signal,
           between: () => hooks.gate?.wait(hooks.signal) ?? Promise.resolve(),
@@ -215,7 +224,7 @@ export class Engine {
   }
 
   /** Soft tokens of chunks, from the cache or (missing/corrupt) encoded now and stored. */
-  async softTokens(chunks: Chunk[], signal?: AbortSignal): Promise<Map<string, SoftPromptEntry>> {
+  async softTokens(workspace: Workspace, chunks: Chunk[], signal?: AbortSignal): Promise<Map<string, SoftPromptEntry>> {
     const out = new Map<string, SoftPromptEntry>();
     const missing: Chunk[] = [];
     for (const c of chunks) {
@@ -226,8 +235,9 @@ export class Engine {
     }
     if (missing.length > 0) {
       this.log(`encoding ${missing.length} chunk(s) missing from the cache`);
+      const texts = await workspace.texts(missing.map((c) => c.hash));
       const enc = await this.encoder.encode(
-        missing.map((c) => c.text),
+        missing.map((c) => texts.get(c.hash) ?? c.text ?? ''),
         { signal },
       );
       const items = missing.map((c, k) => ({ hash: c.hash, entry: { softTokens: enc.softTokens[k], vector: enc.vectors[k] } }));
@@ -278,7 +288,7 @@ export class Engine {
       hybrid: req.hybrid,
       pinnedPaths: req.pinnedPaths,
     });
-    const soft = await this.softTokens(plan.soft.flatMap((f) => f.chunks), req.signal);
+    const soft = await this.softTokens(req.state.workspace, plan.soft.flatMap((f) => f.chunks), req.signal);
     const prompt = this.builder.build({
       system: req.system,
       history: req.history,
@@ -324,6 +334,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    for (const s of this.workspaces.values()) await s.workspace.close();
     await this.cache.close();
     await this.bundle.dispose();
   }

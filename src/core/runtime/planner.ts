@@ -4,11 +4,14 @@
 // the budget; the chosen ones are still emitted in repository order, grouped by file. Hybrid mode puts
 // exact symbol definitions and the top few chunks in as text, because soft tokens carry gist, not
 // exact names and line numbers.
-import type { Chunk } from '../types';
+import type { Chunk as FullChunk } from '../types';
+
+/** A chunk as the planner needs it: text is optional (the index keeps metadata only). */
+export type Chunk = Omit<FullChunk, 'text'> & { text?: string };
 
 export interface PlanInput {
   /** Every chunk of the workspace, in repository order (files in order, chunks in file order). */
-  chunks: Chunk[];
+  chunks: readonly Chunk[];
   /** Decoder positions the context may use (file headers, soft tokens and text chunks together). */
   budget: number;
   softTokensPerChunk: number;
@@ -21,7 +24,7 @@ export interface PlanInput {
   /** Cosine similarity of each chunk (by hash) to the request, when vectors are available. */
   similarity?: Map<string, number>;
   /** Chunks defining a name (the index's definitions table). */
-  definitions?: (name: string) => Chunk[];
+  definitions?: (name: string) => readonly Chunk[];
   hybrid?: boolean;
   maxTextChunks?: number;
   /** Positions text chunks may take at most; default a third of the budget, at most 1536. */
@@ -68,7 +71,7 @@ function wordRegex(word: string): RegExp {
 }
 
 /** Relevance of each chunk: vector similarity + identifier matches (defined > used > in path). */
-export function scoreChunks(chunks: Chunk[], request: string, similarity?: Map<string, number>): Map<string, number> {
+export function scoreChunks(chunks: readonly Chunk[], request: string, similarity?: Map<string, number>): Map<string, number> {
   const ids = requestIdentifiers(request);
   const patterns = ids.map((id) => ({ id, lower: id.toLowerCase(), re: wordRegex(id) }));
   const scores = new Map<string, number>();
@@ -77,7 +80,7 @@ export function scoreChunks(chunks: Chunk[], request: string, similarity?: Map<s
     for (const p of patterns) {
       if (c.symbols.includes(p.id)) s += 1;
       else if (c.symbols.some((x) => x.toLowerCase() === p.lower)) s += 0.6;
-      if (p.re.test(c.text)) s += 0.3;
+      if (c.text !== undefined ? p.re.test(c.text) : p.re.test(c.symbolPath)) s += 0.3;
       if (c.path.toLowerCase().includes(p.lower)) s += 0.3;
     }
     scores.set(chunkKey(c), s);

@@ -3,7 +3,7 @@
 // (hierarchical: files, then directories, then the whole workspace).
 import path from 'node:path';
 import type { GenerateParams } from '../protocol';
-import type { Chunk } from '../types';
+import type { Chunk } from './planner';
 import type { CompletionResult, Engine, GenerateHooks, WorkspaceState } from './engine';
 
 export interface TaskResult {
@@ -88,7 +88,7 @@ async function summarize(
   const files = ws.files().filter(inScope);
   // The largest files carry most of the code; the rest are still in context as soft tokens below.
   const picked = [...files].sort((a, b) => ws.chunksOf(b).length - ws.chunksOf(a).length).slice(0, SUMMARIZE_MAX_FILES).sort();
-  const scopedChunks: Chunk[] = files.flatMap((f) => ws.chunksOf(f));
+  const scopedChunks: readonly Chunk[] = files.flatMap((f) => ws.chunksOf(f));
 
   const fileSummaries = new Map<string, string>();
   for (const file of picked) {
@@ -128,7 +128,7 @@ async function summarize(
     }
   }
 
-  const parts = dirSummaries.size > 0 ? [...dirSummaries].map(([d, s]) => `- ${d}/: ${s}`) : [...fileSummaries].map(([f, s]) => `- ${f}: ${s}`);
+  const parts = dirSummaries.size > 0 ? [...dirSummaries].map(([d, s]) => `- ${dirLabel(d)}: ${s}`) : [...fileSummaries].map(([f, s]) => `- ${f}: ${s}`);
   const what = scope ? `the directory ${scope}` : 'this repository';
   const request = `${params.prompt.trim() || `Summarize ${what}.`}\n${dirSummaries.size > 0 ? 'Its directories' : 'Its files'}:\n${parts.join('\n')}`;
   let firstTokenMs = 0;
@@ -141,7 +141,7 @@ async function summarize(
       onText(d);
     },
   });
-  const detail = dirSummaries.size > 0 ? [...dirSummaries].map(([d, s]) => `- \`${d}/\`: ${s}`) : [...fileSummaries].map(([f, s]) => `- \`${f}\`: ${s}`);
+  const detail = dirSummaries.size > 0 ? [...dirSummaries].map(([d, s]) => `- \`${dirLabel(d)}\`: ${s}`) : [...fileSummaries].map(([f, s]) => `- \`${f}\`: ${s}`);
   if (detail.length > 0) onText(`\n\n${detail.join('\n')}`);
   const answer = `${last.output.text.trim()}\n\n${detail.join('\n')}`.trim();
   return { answer, firstTokenMs: firstTokenMs || last.output.firstTokenMs, last };
@@ -149,4 +149,8 @@ async function summarize(
 
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim() || '(no summary)';
+}
+
+function dirLabel(dir: string): string {
+  return dir === '.' ? '(root)' : `${dir}/`;
 }

@@ -1,9 +1,12 @@
-// What the runtime needs from a workspace: its chunks in repository order, the definitions table and a
-// refresh that reports progress. Backed by the walker and chunker of src/core.
+// What the runtime needs from a workspace, backed by the persistent WorkspaceIndex of src/core/index:
+// chunk metadata in repository order, the definitions table, a refresh that hands over the text of new
+// chunks, and chunk text on demand for anything else that must be encoded.
 import type { Chunk } from '../types';
 import type { IndexOptions } from '../protocol';
 import { createChunker } from '../chunker';
-import { countByReason, walkFiles } from '../walker';
+import { WorkspaceIndex, type IndexedChunk } from '../index/index';
+
+export type { IndexedChunk };
 
 export interface WorkspaceProgress {
   phase: 'walk' | 'chunk';
@@ -15,76 +18,92 @@ export interface RefreshSummary {
   files: number;
   chunks: number;
   skipped: Record<string, number>;
+  /** Text of chunks the refresh (re)chunked, by hash: saves a second read when encoding them. */
+  texts: Map<string, string>;
 }
 
 export interface Workspace {
   readonly root: string;
   refresh(options: { onProgress?: (p: WorkspaceProgress) => void; signal?: AbortSignal }): Promise<RefreshSummary>;
   files(): string[];
-  chunksOf(path: string): Chunk[];
-  allChunks(): Chunk[];
-  definitions(name: string): Chunk[];
+  chunksOf(path: string): readonly IndexedChunk[];
+  allChunks(): IndexedChunk[];
+  definitions(name: string): readonly IndexedChunk[];
+  /** Encoder text of chunks by hash (re-derived from the files). */
+  texts(hashes: Iterable<string>): Promise<Map<string, string>>;
+  /** A file's chunks with text. */
+  readChunks(path: string): Promise<Chunk[]>;
+  close(): Promise<void>;
 }
 
 export interface WorkspaceOpenOptions extends IndexOptions {
   countTokens?: (text: string) => number;
+  /** Identifies the token counter: part of the index fingerprint. */
+  tokenizerId?: string;
+  /** Keep the index on disk (default true; location per src/core/index). */
+  persist?: boolean;
 }
 
-class WalkedWorkspace implements Workspace {
-  private byPath = new Map<string, Chunk[]>();
-  private defs = new Map<string, Chunk[]>();
+class IndexedWorkspace implements Workspace {
+  constructor(private readonly index: WorkspaceIndex) {}
 
-  constructor(
-    readonly root: string,
-    private readonly options: WorkspaceOpenOptions,
-  ) {}
+  get root(): string {
+    return this.index.root;
+  }
 
   async refresh({ onProgress, signal }: { onProgress?: (p: WorkspaceProgress) => void; signal?: AbortSignal }): Promise<RefreshSummary> {
-    const chunker = await createChunker({ maxTokens: this.options.chunkTokens, countTokens: this.options.countTokens });
-    const byPath = new Map<string, Chunk[]>();
-    const skips = [];
-    let done = 0;
-    for await (const item of walkFiles(this.root, { excludeGlobs: this.options.excludeGlobs, maxFileBytes: this.options.maxFileBytes, signal })) {
-      if ('skip' in item) {
-        skips.push(item.skip);
-        continue;
-      }
-      byPath.set(item.file.path, await chunker.chunkFile(item.file.path, item.bytes));
-      onProgress?.({ phase: 'chunk', done: ++done, total: 0 });
-    }
-    const sorted = new Map([...byPath.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
-    const defs = new Map<string, Chunk[]>();
-    for (const chunks of sorted.values()) {
-      for (const c of chunks) {
-        for (const s of c.symbols) {
-          const list = defs.get(s);
-          if (list) list.push(c);
-          else defs.set(s, [c]);
-        }
-      }
-    }
-    this.byPath = sorted;
-    this.defs = defs;
-    return { files: sorted.size, chunks: this.allChunks().length, skipped: countByReason(skips) as Record<string, number> };
+    const texts = new Map<string, string>();
+    const r = await this.index.refresh({
+      signal,
+      onProgress: (p) => onProgress?.({ phase: 'chunk', done: p.done, total: p.total }),
+      onChunks: (chunks) => {
+        for (const c of chunks) texts.set(c.hash, c.text);
+      },
+    });
+    return { files: r.files, chunks: r.chunks, skipped: r.skipped as Record<string, number>, texts };
   }
 
   files(): string[] {
-    return [...this.byPath.keys()];
+    return this.index.files();
   }
 
-  chunksOf(path: string): Chunk[] {
-    return this.byPath.get(path) ?? [];
+  chunksOf(path: string): readonly IndexedChunk[] {
+    return this.index.chunksOf(path);
   }
 
-  allChunks(): Chunk[] {
-    return [...this.byPath.values()].flat();
+  allChunks(): IndexedChunk[] {
+    return [...this.index.allChunks()];
   }
 
-  definitions(name: string): Chunk[] {
-    return this.defs.get(name) ?? [];
+  definitions(name: string): readonly IndexedChunk[] {
+    return this.index.definitions(name);
+  }
+
+  async texts(hashes: Iterable<string>): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const [h, c] of await this.index.chunkTexts(hashes)) out.set(h, c.text);
+    return out;
+  }
+
+  readChunks(path: string): Promise<Chunk[]> {
+    return this.index.readChunks(path);
+  }
+
+  close(): Promise<void> {
+    return this.index.close();
   }
 }
 
 export async function openWorkspace(root: string, options: WorkspaceOpenOptions): Promise<Workspace> {
-  return new WalkedWorkspace(root, options);
+  const chunker = await createChunker({ maxTokens: options.chunkTokens, countTokens: options.countTokens });
+  const index = await WorkspaceIndex.open({
+    root,
+    chunker,
+    chunkTokens: options.chunkTokens,
+    tokenizerId: options.tokenizerId,
+    excludeGlobs: options.excludeGlobs,
+    maxFileBytes: options.maxFileBytes,
+    persist: options.persist,
+  });
+  return new IndexedWorkspace(index);
 }
