@@ -10,6 +10,7 @@ import {
   type CancellationToken,
 } from 'vscode-jsonrpc/node';
 import { Engine, PauseGate } from '../core/runtime/engine';
+import { validateParams } from './validate';
 import {
   Methods,
   Notifications,
@@ -62,6 +63,7 @@ function requireEngine(): Engine {
 }
 
 connection.onRequest(Methods.initialize, async (params: InitializeParams): Promise<InitializeResult> => {
+  validateParams(Methods.initialize, params); // before anything is torn down: a bad request changes nothing
   if (engine && initParams && JSON.stringify(initParams) === JSON.stringify(params)) return engine.info();
   if (initializing) await initializing.catch(() => undefined);
   const previous = engine;
@@ -84,6 +86,7 @@ connection.onRequest(Methods.initialize, async (params: InitializeParams): Promi
 const indexChains = new Map<string, Promise<unknown>>();
 
 connection.onRequest(Methods.index, async (params: IndexParams, token: CancellationToken): Promise<IndexResult> => {
+  validateParams(Methods.index, params);
   const e = requireEngine();
   const { signal, dispose } = abortSignalOf(token);
   const streamId = params.streamId ?? '';
@@ -121,6 +124,7 @@ connection.onRequest(Methods.resumeIndex, () => {
 });
 
 connection.onRequest(Methods.chunks, async (params: ChunksParams): Promise<ChunksResult> => {
+  validateParams(Methods.chunks, params);
   const e = requireEngine();
   if (!e.isIndexed(params.root)) await e.index(params.root);
   const ws = e.workspace(params.root);
@@ -129,6 +133,7 @@ connection.onRequest(Methods.chunks, async (params: ChunksParams): Promise<Chunk
 });
 
 connection.onRequest(Methods.generate, async (params: GenerateParams, token: CancellationToken): Promise<GenerateResult> => {
+  validateParams(Methods.generate, params);
   const e = requireEngine();
   const queued = waiting.length + (generating ? 1 : 0);
   if (queued >= MAX_QUEUE) {
