@@ -3,6 +3,7 @@
 // it dies (re-sending `initialize`), and fails in-flight requests with an error that says what happened.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import {
   CancellationTokenSource,
   createMessageConnection,
@@ -205,7 +206,7 @@ export class SidecarClient {
   private async launch(): Promise<void> {
     const { sidecarPath } = this.options;
     const nodePath = this.options.nodePath ?? process.execPath;
-    const args = sidecarPath.endsWith('.ts') ? ['--import', 'tsx', sidecarPath] : [sidecarPath];
+    const args = sidecarPath.endsWith('.ts') ? ['--import', tsxLoader(), sidecarPath] : [sidecarPath];
     const child = spawn(nodePath, args, {
       env: { ...process.env, ...this.options.env, ELECTRON_RUN_AS_NODE: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -317,6 +318,15 @@ export class SidecarClient {
     if (state === this.currentState) return;
     this.currentState = state;
     for (const l of this.stateListeners) l(state);
+  }
+}
+
+/** tsx's loader as a file URL, so that running the TS source works from any working directory. */
+function tsxLoader(): string {
+  try {
+    return pathToFileURL(require.resolve('tsx')).href;
+  } catch {
+    return 'tsx';
   }
 }
 
