@@ -21,11 +21,13 @@ import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 
+from common import CHAT_TEMPLATE as CHAT
 from common import WORK_DIR, Clock, MetricLog, device, load_ckpt, save_ckpt, set_threads
 from model import Adapter, AdapterConfig, Decoder, DecoderConfig, Encoder, EncoderConfig, config_dict
 
 RECIPE_VERSION = "0.1.0"
 STAGES = ["lm", "contrast", "align", "instruct", "export"]
+MODEL_STAGES = ["lm", "contrast", "align", "instruct"]  # the pure-text control run ("textctl") is never exported
 
 
 def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
@@ -148,16 +150,453 @@ def stage_lm(a) -> None:
     log.write({"stage": "lm", "step": step, "wall_s": round(clock.elapsed(), 1), "event": "stop", **evaluate()})
 
 
+# ---------------------------------------------------------------- shared E2LLM plumbing
+
+def data_dir(a) -> Path:
+    return Path(a.data) if a.data else WORK_DIR / ("data-smoke" if a.smoke else "data")
+
+
+class TokCache:
+    def __init__(self, tok: Tokenizer):
+        self.tok, self.cache = tok, {}
+
+    def __call__(self, s: str) -> list[int]:
+        ids = self.cache.get(s)
+        if ids is None:
+            ids = self.tok.encode(s).ids  # no post-processor: no special tokens are added, as in the runtime
+            if len(self.cache) < 200_000:
+                self.cache[s] = ids
+        return ids
+
+
+def encode_chunks(enc: Encoder, toks: TokCache, texts: list[str], dev, max_tokens: int) -> torch.Tensor:
+    ids = [toks(t)[:max_tokens] or [0] for t in texts]
+    L = max(len(i) for i in ids)
+    x = torch.zeros(len(ids), L, dtype=torch.long)
+    m = torch.zeros(len(ids), L, dtype=torch.long)
+    for r, i in enumerate(ids):
+        x[r, :len(i)] = torch.tensor(i)
+        m[r, :len(i)] = 1
+    return enc(x.to(dev), m.to(dev))
+
+
+def assemble(examples, toks: TokCache, dec: Decoder, soft: torch.Tensor | None, offsets: list[int], max_answer: int, dev):
+    """Prompt-layout embeddings for a batch: returns embeds [B,L,H], targets [B,L] (-100 = no loss), answer spans."""
+    eot = toks(CHAT["endOfTurn"])
+    rows, targets, spans = [], [], []
+    for ex, off in zip(examples, offsets):
+        parts, n = [], 0
+        for kind, val in ex.segments:
+            if kind == "text":
+                ids = toks(val)
+                parts.append(dec.embed(torch.tensor(ids, device=dev)))
+                n += len(ids)
+            else:
+                parts.append(soft[off + val])
+                n += soft.shape[1]
+        ans = toks(ex.answer)[:max_answer] + eot
+        parts.append(dec.embed(torch.tensor(ans, device=dev)))
+        rows.append(torch.cat(parts))
+        tgt = torch.full((n + len(ans),), -100, dtype=torch.long)
+        tgt[n - 1:n - 1 + len(ans)] = torch.tensor(ans)
+        targets.append(tgt)
+        spans.append((n, len(ans)))
+    L = max(r.shape[0] for r in rows)
+    H = rows[0].shape[1]
+    embeds = torch.zeros(len(rows), L, H, device=dev)
+    tg = torch.full((len(rows), L), -100, dtype=torch.long)
+    for i, (r, t) in enumerate(zip(rows, targets)):
+        embeds[i, :r.shape[0]] = r
+        tg[i, :t.shape[0]] = t
+    return embeds, tg.to(dev), spans
+
+
+def batch_soft(examples, enc, ad, toks, dev, max_tokens, grad: bool, cache: dict | None = None):
+    texts, offsets = [], []
+    for ex in examples:
+        offsets.append(len(texts))
+        texts += ex.chunk_texts
+    if not texts:
+        return None, offsets
+    if grad:
+        vec = encode_chunks(enc, toks, texts, dev, max_tokens)
+    else:
+        missing = [t for t in dict.fromkeys(texts) if cache is None or t not in cache]
+        with torch.no_grad():
+            for i in range(0, len(missing), 64):
+                part = missing[i:i + 64]
+                v = encode_chunks(enc, toks, part, dev, max_tokens)
+                if cache is not None:
+                    for t, row in zip(part, v):
+                        cache[t] = row
+                else:
+                    cache = {t: row for t, row in zip(part, v)}
+        vec = torch.stack([cache[t] for t in texts])
+    return ad(vec), offsets
+
+
+def greedy_answers(examples, toks, dec, soft, offsets, dev, max_new: int, stop_ids: set[int]) -> list[str]:
+    """Greedy decoding with the KV-cache path (the one decoder.onnx runs) for held-out accuracy."""
+    outs = []
+    cfg = dec.cfg
+    for ex, off in zip(examples, offsets):
+        embeds, _, spans = assemble([ex], toks, dec, soft, [off], 0, dev)
+        x = embeds[:, :spans[0][0]]
+        T = x.shape[1]
+        past = [torch.zeros(1, cfg.num_kv_heads, 0, cfg.head_dim, device=dev) for _ in range(2 * cfg.num_layers)]
+        logits, past = dec.forward_with_past(x, torch.ones(1, T, dtype=torch.long, device=dev),
+                                             torch.arange(T, device=dev)[None], past)
+        ids = []
+        for _ in range(max_new):
+            nxt = int(logits[0, -1].argmax())
+            if nxt in stop_ids:
+                break
+            ids.append(nxt)
+            P = past[0].shape[2]
+            logits, past = dec.forward_with_past(dec.embed(torch.tensor([[nxt]], device=dev)), torch.ones(1, P + 1, dtype=torch.long, device=dev),
+                                                 torch.tensor([[P]], device=dev), past)
+        outs.append(toks.tok.decode(ids))
+    return outs
+
+
+def stage_state(rd: Path, stage: str, a, dev):
+    """Modules for a stage: its own checkpoint if resuming, else the latest earlier stage's."""
+    dec, enc, ad, _ = latest_modules(a, upto="instruct" if stage == "textctl" else stage)
+    ck = load_ckpt(rd / f"{stage}.pt")
+    return dec.to(dev), enc.to(dev), ad.to(dev), ck
+
+
+# ---------------------------------------------------------------- stage 2: encoder contrastive
+
+def contrast_pairs(repos, rng: random.Random, with_doc: bool = True) -> list[tuple[str, str]]:
+    from data import def_chunk, good_name
+    pairs = []
+    for files in repos.values():
+        for f in files:
+            for d in f.defs:
+                c = def_chunk(f, d) if good_name(d) else None
+                if c is None:
+                    continue
+                q = d["name"]
+                if with_doc and d["doc"] and rng.random() < 0.5:
+                    q += " " + d["doc"]
+                pairs.append((q, c["text"]))
+    return pairs
+
+
+def contrast_eval_set(held, n_chunks: int, seed: int = 7):
+    """Fixed held-out retrieval set: name queries against a pool of held-out chunks."""
+    from data import def_chunk, good_name
+    rng = random.Random(seed)
+    chunks, queries = [], []
+    for files in held.values():
+        for f in files:
+            for c in f.chunks:
+                chunks.append(c["text"])
+            for d in f.defs:
+                c = def_chunk(f, d) if good_name(d) else None
+                if c is not None:
+                    queries.append((d["name"], c["text"]))
+    rng.shuffle(chunks)
+    pool = chunks[:n_chunks]
+    pool_set = set(pool)
+    qs = [q for q in queries if q[1] in pool_set]
+    rng.shuffle(qs)
+    return pool, qs[:200]
+
+
+def retrieval_vector(v: torch.Tensor) -> torch.Tensor:
+    """The vector the runtime's planner ranks by: mean of a chunk's pooled vectors, L2-normalised."""
+    return F.normalize(v.mean(1), dim=-1)
+
+
+def stage_contrast(a) -> None:
+    from data import load_files
+    rd = run_dir(a.run)
+    dev = device()
+    tok = load_tokenizer(a.run)
+    toks = TokCache(tok)
+    dd = data_dir(a)
+    train, held = load_files(dd / "train.jsonl"), load_files(dd / "heldout.jsonl")
+    rng = random.Random(5)
+    pairs = contrast_pairs(train, rng)
+    pool, queries = contrast_eval_set(held, 64 if a.smoke else 400)
+    _, enc, _, ck = stage_state(rd, "contrast", a, dev)
+    max_tokens = enc.cfg.max_tokens
+    opt = torch.optim.AdamW(enc.parameters(), lr=1e-3, weight_decay=0.01)
+    step, clock = 0, Clock()
+    if ck:
+        enc.load_state_dict(ck["encoder"]); opt.load_state_dict(ck["opt"]); step = ck["step"]; clock = Clock(ck["wall_s"])
+    log = MetricLog(rd / "metrics.jsonl")
+    total = a.steps or (10 if a.smoke else 600)
+    batch = 8 if a.smoke else 48
+    print(f"contrast: {len(pairs)} training pairs, eval {len(queries)} queries over {len(pool)} held-out chunks", flush=True)
+
+    def evaluate() -> dict:
+        enc.eval()
+        with torch.no_grad():
+            P = torch.cat([retrieval_vector(encode_chunks(enc, toks, pool[i:i + 64], dev, max_tokens)) for i in range(0, len(pool), 64)])
+            Q = retrieval_vector(encode_chunks(enc, toks, [q for q, _ in queries], dev, 32))
+            gold = torch.tensor([pool.index(t) for _, t in queries], device=dev)
+            rank = (Q @ P.T).argsort(-1, descending=True)
+            top1 = (rank[:, 0] == gold).float().mean().item()
+            top5 = (rank[:, :5] == gold[:, None]).any(-1).float().mean().item()
+        enc.train()
+        return {"heldout_retrieval_top1": round(top1, 4), "heldout_retrieval_top5": round(top5, 4), "pool": len(pool)}
+
+    if step == 0:
+        log.write({"stage": "contrast", "step": 0, "wall_s": 0.0, **evaluate()})
+    deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
+    prng = random.Random(11 + step)
+    while step < total and clock.elapsed() < deadline:
+        bt = prng.sample(pairs, batch)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, total, 1e-3, 20)
+        q = retrieval_vector(encode_chunks(enc, toks, [x for x, _ in bt], dev, 32))
+        k = retrieval_vector(encode_chunks(enc, toks, [y for _, y in bt], dev, max_tokens))
+        logits = q @ k.T / 0.05
+        labels = torch.arange(len(bt), device=dev)
+        loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % a.log_every == 0 or step == total:
+            row = {"stage": "contrast", "step": step, "wall_s": round(clock.elapsed(), 1), "train_loss": round(loss.item(), 4)}
+            if step % (a.log_every * 5) == 0 or step == total:
+                row.update(evaluate())
+            log.write(row)
+            save_ckpt(rd / "contrast.pt", {"encoder": enc.state_dict(), "opt": opt.state_dict(), "step": step, "wall_s": clock.elapsed()})
+    save_ckpt(rd / "contrast.pt", {"encoder": enc.state_dict(), "opt": opt.state_dict(), "step": step, "wall_s": clock.elapsed()})
+    log.write({"stage": "contrast", "step": step, "wall_s": round(clock.elapsed(), 1), "event": "stop", **evaluate()})
+
+
+# ---------------------------------------------------------------- stage 3: alignment by reconstruction
+
+def stage_align(a) -> None:
+    """Adapter (+ encoder at a lower rate) learn to make soft tokens the frozen decoder can read back.
+
+    The decoder is frozen: it already models this code (stage 1), and freezing keeps that while the soft
+    tokens move into its embedding space; it also makes the stage ~2x cheaper (no decoder optimiser state).
+    """
+    from data import load_files, reconstruction_example
+    rd = run_dir(a.run)
+    dev = device()
+    toks = TokCache(load_tokenizer(a.run))
+    dd = data_dir(a)
+    train, held = load_files(dd / "train.jsonl"), load_files(dd / "heldout.jsonl")
+    dec, enc, ad, ck = stage_state(rd, "align", a, dev)
+    for p in dec.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.AdamW([{"params": ad.parameters(), "lr": 1e-3}, {"params": enc.parameters(), "lr": 2e-4}], weight_decay=0.0)
+    step, clock = 0, Clock()
+    if ck:
+        enc.load_state_dict(ck["encoder"]); ad.load_state_dict(ck["adapter"]); opt.load_state_dict(ck["opt"])
+        step = ck["step"]; clock = Clock(ck["wall_s"])
+    log = MetricLog(rd / "metrics.jsonl")
+    total = a.steps or (10 if a.smoke else 800)
+    batch, target = (4, 16) if a.smoke else (16, 48)
+    train_items = [(f, c) for files in train.values() for f in files for c in f.chunks]
+    held_items = [(f, c) for files in held.values() for f in files for c in f.chunks]
+    erng = random.Random(3)
+    held_eval = [reconstruction_example(erng, f, c, target) for f, c in erng.sample(held_items, min(len(held_items), 8 if a.smoke else 64))]
+    eos = {toks(CHAT["endOfTurn"])[0]}
+
+    def evaluate() -> dict:
+        enc.eval(); ad.eval()
+        with torch.no_grad():
+            correct = count = 0
+            for i in range(0, len(held_eval), 16):
+                exs = held_eval[i:i + 16]
+                soft, offs = batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=True)
+                embeds, tg, _ = assemble(exs, toks, dec, soft, offs, target, dev)
+                pred = dec(embeds).argmax(-1)
+                m = tg != -100
+                correct += (pred[m] == tg[m]).sum().item()
+                count += m.sum().item()
+        enc.train(); ad.train()
+        return {"heldout_recon_token_acc": round(correct / count, 4)}
+
+    if step == 0:
+        log.write({"stage": "align", "step": 0, "wall_s": 0.0, **evaluate()})
+    deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
+    rng = random.Random(17 + step)
+    dec.eval()  # no dropout anyway; frozen
+    while step < total and clock.elapsed() < deadline:
+        exs = [reconstruction_example(rng, f, c, target) for f, c in rng.sample(train_items, batch)]
+        for gi, g in enumerate(opt.param_groups):
+            g["lr"] = lr_at(step, total, 1e-3 if gi == 0 else 2e-4, 20)
+        soft, offs = batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=True)
+        embeds, tg, _ = assemble(exs, toks, dec, soft, offs, target, dev)
+        logits = dec(embeds)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tg.reshape(-1), ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(ad.parameters()) + list(enc.parameters()), 1.0)
+        opt.step()
+        step += 1
+        if step % a.log_every == 0 or step == total:
+            row = {"stage": "align", "step": step, "wall_s": round(clock.elapsed(), 1), "train_loss": round(loss.item(), 4)}
+            if step % (a.log_every * 5) == 0 or step == total:
+                row.update(evaluate())
+            log.write(row)
+            save_ckpt(rd / "align.pt", {"encoder": enc.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(),
+                                         "step": step, "wall_s": clock.elapsed()})
+    save_ckpt(rd / "align.pt", {"encoder": enc.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(),
+                                 "step": step, "wall_s": clock.elapsed()})
+    log.write({"stage": "align", "step": step, "wall_s": round(clock.elapsed(), 1), "event": "stop", **evaluate()})
+    _ = eos
+
+
+# ---------------------------------------------------------------- stage 4: instruction tuning
+
+def curriculum(step: int, total: int) -> int:
+    """Files per example: 2-4 early, growing to many."""
+    frac = step / max(1, total)
+    return [2, 3, 4, 6, 8, 12][min(5, int(frac * 6))]
+
+
+def heldout_instruct_set(held, n: int, soft_per_chunk: int, text_mode: str, hybrid_prob: float, n_files: int, seed: int, task_mix):
+    from data import build_example
+    rng = random.Random(seed)
+    out = []
+    names = sorted(held)
+    tries = 0
+    while len(out) < n and tries < n * 20:
+        tries += 1
+        task = rng.choice(task_mix)
+        ex = build_example(rng, held[rng.choice(names)], n_files=n_files, max_positions=512, soft_per_chunk=soft_per_chunk,
+                           task=task, relabel=False, text_mode=text_mode, hybrid_prob=hybrid_prob)
+        if ex is not None:
+            out.append(ex)
+    return out
+
+
+def score(task: str, pred: str, gold: str) -> float:
+    pred, gold = pred.strip(), gold.strip()
+    if task == "where":
+        return float(pred == gold)
+    if task in ("params", "defines", "complete"):
+        return float(pred == gold)
+    return rouge_l(pred, gold)
+
+
+def rouge_l(a: str, b: str) -> float:
+    x, y = a.split(), b.split()
+    if not x or not y:
+        return 0.0
+    dp = [[0] * (len(y) + 1) for _ in range(len(x) + 1)]
+    for i in range(len(x)):
+        for j in range(len(y)):
+            dp[i + 1][j + 1] = dp[i][j] + 1 if x[i] == y[j] else max(dp[i][j + 1], dp[i + 1][j])
+    lcs = dp[-1][-1]
+    p, r = lcs / len(x), lcs / len(y)
+    return 0.0 if lcs == 0 else 2 * p * r / (p + r)
+
+
+def stage_instruct(a) -> None:
+    """Long-context instruction tuning. Decoder fully tuned (it is small: LoRA would save nothing worth the
+    capacity) with the adapter; the encoder is frozen so its vectors are computed once per chunk and cached."""
+    from data import build_example, load_files
+    rd = run_dir(a.run)
+    dev = device()
+    tok = load_tokenizer(a.run)
+    toks = TokCache(tok)
+    dd = data_dir(a)
+    train, held = load_files(dd / "train.jsonl"), load_files(dd / "heldout.jsonl")
+    dec, enc, ad, ck = stage_state(rd, a.stage_name, a, dev)
+    for p in enc.parameters():
+        p.requires_grad_(False)
+    enc.eval()
+    opt = torch.optim.AdamW([{"params": dec.parameters(), "lr": 5e-4}, {"params": ad.parameters(), "lr": 5e-4}], weight_decay=0.0)
+    step, clock = 0, Clock()
+    if ck:
+        dec.load_state_dict(ck["decoder"]); ad.load_state_dict(ck["adapter"]); opt.load_state_dict(ck["opt"])
+        step = ck["step"]; clock = Clock(ck["wall_s"])
+    log = MetricLog(rd / "metrics.jsonl")
+    total = a.steps or (10 if a.smoke else 700)
+    batch = 4 if a.smoke else 8
+    spc = ad.cfg.soft_tokens_per_chunk
+    text_mode = "names" if a.text_control else "soft"
+    mix = ["where"] * 4 + ["what"] * 2 + ["params"] * 2 + ["defines", "summary", "complete"] if not a.text_control else ["where"]
+    evsets = {
+        "where_soft": heldout_instruct_set(held, 4 if a.smoke else 40, spc, text_mode, 0.0, 4, 21, ["where"]),
+        "where_hybrid": heldout_instruct_set(held, 4 if a.smoke else 40, spc, text_mode, 1.0, 4, 22, ["where"]) if not a.text_control else [],
+        "mixed": heldout_instruct_set(held, 4 if a.smoke else 40, spc, text_mode, 0.5, 4, 23, mix) if not a.text_control else [],
+    }
+    cache: dict = {}
+    stop_ids = {toks(CHAT["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
+    names = sorted(train)
+    weights = [len(train[n]) ** 0.5 for n in names]
+
+    def evaluate() -> dict:
+        dec.eval(); ad.eval()
+        res = {}
+        with torch.no_grad():
+            for key, exs in evsets.items():
+                if not exs:
+                    continue
+                soft, offs = batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)
+                preds = greedy_answers(exs, toks, dec, soft, offs, dev, 8 if a.smoke else 24, stop_ids)
+                res[f"heldout_{key}"] = round(float(np.mean([score(e.task, p, e.answer) for e, p in zip(exs, preds)])), 4)
+                if key.startswith("where"):  # the file part alone (the line number is the harder half)
+                    res[f"heldout_{key}_path"] = round(float(np.mean([p.strip().split(":")[0] == e.answer.split(":")[0] for e, p in zip(exs, preds)])), 4)
+                if key == "where_soft":
+                    res["sample"] = [preds[0], exs[0].answer]
+        dec.train(); ad.train()
+        return res
+
+    if step == 0:
+        log.write({"stage": a.stage_name, "step": 0, "wall_s": 0.0, **evaluate()})
+    deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
+    rng = random.Random(31 + step)
+    while step < total and clock.elapsed() < deadline:
+        n_files = curriculum(step, total)
+        exs = []
+        while len(exs) < batch:
+            ex = build_example(rng, train[rng.choices(names, weights)[0]], n_files=n_files, max_positions=512, soft_per_chunk=spc,
+                               task=rng.choice(mix), relabel=True, text_mode=text_mode, hybrid_prob=0.5)
+            if ex is not None:
+                exs.append(ex)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, total, 5e-4, 20)
+        soft, offs = batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)
+        if len(cache) > 100_000:
+            cache.clear()
+        embeds, tg, _ = assemble(exs, toks, dec, soft, offs, 32, dev)
+        logits = dec(embeds)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tg.reshape(-1), ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(dec.parameters()) + list(ad.parameters()), 1.0)
+        opt.step()
+        step += 1
+        if step % a.log_every == 0 or step == total:
+            row = {"stage": a.stage_name, "step": step, "wall_s": round(clock.elapsed(), 1), "train_loss": round(loss.item(), 4),
+                   "files": n_files, "positions": embeds.shape[1]}
+            if step % (a.log_every * 5) == 0 or step == total:
+                row.update(evaluate())
+            log.write(row)
+            save_ckpt(rd / f"{a.stage_name}.pt", {"decoder": dec.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(),
+                                                  "step": step, "wall_s": clock.elapsed()})
+    save_ckpt(rd / f"{a.stage_name}.pt", {"decoder": dec.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(),
+                                          "step": step, "wall_s": clock.elapsed()})
+    log.write({"stage": a.stage_name, "step": step, "wall_s": round(clock.elapsed(), 1), "event": "stop", **evaluate()})
+
+
 # ---------------------------------------------------------------- export
 
-def latest_modules(a) -> tuple[Decoder, Encoder, Adapter, dict]:
-    """Decoder/encoder/adapter from the latest stage checkpoint that has each (fresh init otherwise)."""
+def latest_modules(a, upto: str | None = None) -> tuple[Decoder, Encoder, Adapter, dict]:
+    """Decoder/encoder/adapter from the latest stage checkpoint that has each (fresh init otherwise);
+    with `upto`, only stages before that one count."""
     rd = run_dir(a.run)
+    order = MODEL_STAGES if upto is None else MODEL_STAGES[:MODEL_STAGES.index(upto)]
     dec_cfg, enc_cfg, ad_cfg = model_configs(a.smoke)
     dec, enc, ad = Decoder(dec_cfg), Encoder(enc_cfg), Adapter(ad_cfg)
     record: dict = {}
     for name, module in (("decoder", dec), ("encoder", enc), ("adapter", ad)):
-        for stage in reversed(STAGES[:-1]):
+        for stage in reversed(order):
             ck = load_ckpt(rd / f"{stage}.pt")
             if ck and name in ck:
                 module.load_state_dict(ck[name])
@@ -216,11 +655,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--out", default="")
     ap.add_argument("--name", default="default")
+    ap.add_argument("--data", default="")
+    ap.add_argument("--text-control", action="store_true", help="instruct: pure-text control (names as text, no soft tokens)")
     a = ap.parse_args(argv)
     set_threads(a.threads)
     torch.manual_seed(0)
     random.seed(0)
-    {"lm": stage_lm, "export": stage_export}[a.stage](a)
+    a.stage_name = "textctl" if (a.stage == "instruct" and a.text_control) else a.stage
+    {"lm": stage_lm, "contrast": stage_contrast, "align": stage_align, "instruct": stage_instruct, "export": stage_export}[a.stage](a)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,196 @@
+"""Examples for the E2LLM stages, built from the TypeScript prep's JSONL (product walker + chunker + tree-sitter facts).
+
+Every example is a list of segments in the bundle's prompt layout (src/core/bundle/manifest.ts):
+  ("text", str)  -> tokenized separately, no special tokens added (as the runtime does)
+  ("soft", int)  -> the soft tokens of chunk #int of the example's chunk list
+plus an answer string (the loss is on the answer and the closing endOfTurn only).
+
+Path labels of training repositories are randomised per example, so that no answer can be memorised
+from the repository's real paths: it can only come from the context (the closed-book shortcut the
+first attempt fell into).
+"""
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common import CHAT_TEMPLATE as T
+
+SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "zi", "be", "du", "fa", "go", "hi", "jo", "pe", "qu", "sa", "wu", "xe", "yo"]
+
+
+@dataclass
+class FileRec:
+    repo: str
+    path: str
+    language: str
+    content: bytes
+    chunks: list[dict]
+    defs: list[dict]
+    module_doc: str
+
+
+@dataclass
+class Example:
+    segments: list[tuple[str, object]]
+    answer: str
+    chunk_texts: list[str] = field(default_factory=list)
+    task: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+def load_files(path: Path) -> dict[str, list[FileRec]]:
+    repos: dict[str, list[FileRec]] = {}
+    with path.open() as f:
+        for line in f:
+            r = json.loads(line)
+            if not r["chunks"]:
+                continue
+            repos.setdefault(r["repo"], []).append(FileRec(r["repo"], r["path"], r["language"], r["content"].encode("utf-8"),
+                                                           r["chunks"], r.get("defs", []), r.get("moduleDoc", "")))
+    return repos
+
+
+def random_path(rng: random.Random, real: str) -> str:
+    """A fresh label with the real path's shape: same depth, same extension, made-up names."""
+    parts = real.split("/")
+    ext = Path(parts[-1]).suffix
+    word = lambda: "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
+    return "/".join([word() for _ in parts[:-1]] + [word() + ext])
+
+
+def relabel_chunk_text(text: str, real: str, label: str) -> str:
+    # The chunker's text starts with a header naming the path; the encoder must see the label the decoder sees.
+    return text.replace(real, label, 1) if text.startswith(real) else text
+
+
+def chunk_code(f: FileRec, c: dict) -> str:
+    return f.content[c["startByte"]:c["endByte"]].decode("utf-8", errors="replace")
+
+
+def def_chunk(f: FileRec, d: dict) -> dict | None:
+    for c in f.chunks:
+        if c["startLine"] <= d["line"] <= c["endLine"]:
+            return c
+    return None
+
+
+TASKS = ["where", "what", "params", "defines", "summary", "complete"]
+
+
+def good_name(d: dict) -> bool:
+    return len(d["name"]) >= 3 and not (d["name"].startswith("__") and d["name"].endswith("__"))
+
+
+def make_question(rng: random.Random, files: list[FileRec], labels: dict[str, str], task: str, with_line: bool = True) -> tuple[str, str, dict] | None:
+    """(request, answer, meta) for a task over the given files, or None if the files have no such fact."""
+    all_defs = [(f, d) for f in files for d in f.defs if good_name(d)]
+    names = {}
+    for f, d in all_defs:
+        names.setdefault(d["name"], []).append((f, d))
+    unique = [(f, d) for f, d in all_defs if len(names[d["name"]]) == 1]  # unambiguous questions only
+    if task == "where" and unique:
+        f, d = rng.choice(unique)
+        answer = f"{labels[f.path]}:{d['line']}" if with_line else labels[f.path]
+        return f"Where is {d['name']} defined?", answer, {"file": f.path, "def": d}
+    if task == "what":
+        cands = [(f, d) for f, d in unique if d["doc"]]
+        if cands:
+            f, d = rng.choice(cands)
+            return f"What does {d['name']} do?", d["doc"], {"file": f.path, "def": d}
+    if task == "params":
+        cands = [(f, d) for f, d in unique if d["kind"] != "class" and d["params"]]
+        if cands:
+            f, d = rng.choice(cands)
+            return f"What are the parameters of {d['name']}?", ", ".join(d["params"]), {"file": f.path, "def": d}
+    if task == "defines":
+        cands = [f for f in files if any(d["kind"] != "method" for d in f.defs)]
+        if cands:
+            f = rng.choice(cands)
+            top = [d["name"] for d in f.defs if d["kind"] != "method"][:8]
+            return f"What does {labels[f.path]} define?", ", ".join(top), {"file": f.path}
+    if task == "summary":
+        cands = [f for f in files if f.module_doc]
+        if cands:
+            f = rng.choice(cands)
+            return f"Summarize {labels[f.path]}.", f.module_doc, {"file": f.path}
+    if task == "complete":
+        f = rng.choice(files)
+        lines = f.content.decode("utf-8", errors="replace").split("\n")
+        idx = [i for i in range(3, len(lines)) if len(lines[i].strip()) > 8]
+        if idx:
+            i = rng.choice(idx)
+            prefix = "\n".join(lines[max(0, i - 3):i])
+            return f"In {labels[f.path]}, what line follows:\n{prefix}", lines[i].strip(), {"file": f.path, "line": i + 1}
+    return None
+
+
+def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int, max_positions: int, soft_per_chunk: int,
+                  task: str, relabel: bool, text_mode: str, hybrid_prob: float, max_text_chunks: int = 2) -> Example | None:
+    """text_mode: 'soft' (chunks as soft tokens), 'names' (the pure-text control: each file's defined
+    names as text after its header, no soft tokens)."""
+    pool = [f for f in repo_files if len(f.chunks) * soft_per_chunk <= max_positions // 2]
+    if len(pool) < 1:
+        return None
+    files = rng.sample(pool, min(n_files, len(pool)))
+    # Keep within the position budget: drop files from the end.
+    budget = max_positions - 96
+    kept, used = [], 0
+    for f in files:
+        cost = 8 + (len(f.chunks) * soft_per_chunk if text_mode == "soft" else 4 * len(f.defs) + 4)
+        if used + cost > budget and kept:
+            continue
+        kept.append(f)
+        used += cost
+    files = kept
+    labels = {f.path: (random_path(rng, f.path) if relabel else f.path) for f in files}
+    q = make_question(rng, files, labels, task, with_line=text_mode != "names")
+    if q is None:
+        return None
+    request, answer, meta = q
+    segs: list[tuple[str, object]] = [("text", T["contextStart"])]
+    chunk_texts: list[str] = []
+    for f in files:
+        segs.append(("text", T["fileHeader"].replace("{path}", labels[f.path])))
+        if text_mode == "names":
+            names = [d["name"] for d in f.defs if good_name(d)]
+            segs.append(("text", "defines: " + ", ".join(names) + "\n"))
+            continue
+        for c in f.chunks:
+            segs.append(("soft", len(chunk_texts)))
+            chunk_texts.append(relabel_chunk_text(c["text"], f.path, labels[f.path]))
+    # Hybrid: the defining chunk as raw text, as the runtime's planner places exact symbol matches.
+    if text_mode == "soft" and "def" in meta and rng.random() < hybrid_prob:
+        f = next(x for x in files if x.path == meta["file"])
+        c = def_chunk(f, meta["def"])
+        placed = [(f, c)] if c else []
+        others = [(g, ch) for g in files for ch in g.chunks if ch is not c]
+        for g, ch in rng.sample(others, min(len(others), rng.randint(0, max_text_chunks - 1))):
+            placed.append((g, ch))
+        rng.shuffle(placed)
+        for g, ch in placed:
+            code = chunk_code(g, ch)
+            segs.append(("text", T["textChunkHeader"].replace("{path}", labels[g.path]).replace("{line}", str(ch["startLine"]))))
+            segs.append(("text", code if code.endswith("\n") else code + "\n"))
+        meta["hybrid"] = True
+    segs.append(("text", T["contextEnd"]))
+    segs.append(("text", T["user"].replace("{content}", request)))
+    segs.append(("text", T["endOfTurn"]))
+    segs.append(("text", T["assistant"]))
+    return Example(segs, answer, chunk_texts, task, meta)
+
+
+def reconstruction_example(rng: random.Random, f: FileRec, c: dict, target_tokens: int) -> Example:
+    """E2LLM 'understanding': from one chunk's soft tokens alone, regenerate its code (first lines)."""
+    code = chunk_code(f, c)
+    segs: list[tuple[str, object]] = [("text", T["contextStart"]), ("text", T["fileHeader"].replace("{path}", f.path)),
+                                      ("soft", 0), ("text", T["contextEnd"]),
+                                      ("text", T["user"].replace("{content}", "Repeat the code.")), ("text", T["endOfTurn"]),
+                                      ("text", T["assistant"])]
+    return Example(segs, code, [c["text"]], "reconstruct", {"target_tokens": target_tokens})
+
+
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
