@@ -82,7 +82,7 @@ function ioSkip(rel: string, err: unknown): Skip {
   if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return { path: rel, reason: 'vanished', detail: code };
   if (code === 'EACCES' || code === 'EPERM') return { path: rel, reason: 'unreadable', detail: code };
   if (code === 'ELOOP') return { path: rel, reason: 'symlink-loop', detail: code };
-  if (code === 'EIO' || code === 'EMFILE' || code === 'ENFILE' || code === 'EBUSY') return { path: rel, reason: 'unreadable', detail: code };
+  if (code === 'EIO' || code === 'EMFILE' || code === 'ENFILE' || code === 'EBUSY' || code === 'ENAMETOOLONG') return { path: rel, reason: 'unreadable', detail: code };
   throw err;
 }
 
