@@ -50,7 +50,7 @@ import {
   type WalkFile,
   type WalkOptions,
 } from '../walker/index';
-import { IndexStore, type ChangeSet, type LoadReport, writeFileAtomic } from './store';
+import { IndexStore, type LoadReport, type StoreRecord, writeFileAtomic } from './store';
 
 export type { LoadReport } from './store';
 
@@ -229,7 +229,9 @@ class RefreshRun {
   readonly skips: Skip[] = [];
   /** Hash -> whether it was referenced before this refresh (first touch wins). */
   readonly touched = new Map<string, boolean>();
-  readonly change: ChangeSet<DiskEntry, ContentSkip> = { files: {}, contentSkips: {} };
+  /** Paths whose entry / content skip changed: what the store must persist. */
+  readonly changedFiles = new Set<string>();
+  readonly changedSkips = new Set<string>();
   readonly t0 = performance.now();
 }
 
@@ -240,7 +242,7 @@ export class WorkspaceIndex {
   loadReport: LoadReport = { status: 'fresh', notes: [] };
 
   private readonly entries = new Map<string, FileEntry>();
-  private contentSkips = new Map<string, ContentSkip>();
+  private readonly contentSkips = new Map<string, ContentSkip>();
   private readonly byHash = new Map<string, IndexedChunk[]>();
   private readonly bySymbol = new Map<string, IndexedChunk[]>();
   private readonly rules: IgnoreRules;
@@ -276,10 +278,13 @@ export class WorkspaceIndex {
     const st = await fsp.stat(index.root).catch(() => null);
     if (!st?.isDirectory()) throw new Error(`not a directory: ${index.root}`);
     if (index.store) {
-      const { state, report } = await index.store.load();
-      index.loadReport = report;
-      for (const [p, d] of Object.entries(state.files)) index.addEntry(p, fromDisk(p, d));
-      index.contentSkips = new Map(Object.entries(state.contentSkips));
+      index.loadReport = await index.store.load((r) => {
+        if (r[0] === 'f') {
+          index.dropEntry(r[1]);
+          if (r[2]) index.addEntry(r[1], fromDisk(r[1], r[2]));
+        } else if (r[2]) index.contentSkips.set(r[1], r[2]);
+        else index.contentSkips.delete(r[1]);
+      });
       await fsp.mkdir(index.storeDir, { recursive: true });
       await writeFileAtomic(path.join(index.storeDir, 'workspace.json'), JSON.stringify({ root: index.root }) + '\n');
     }
@@ -427,7 +432,7 @@ export class WorkspaceIndex {
         for (const p of [...this.contentSkips.keys()]) {
           if (!seen.has(p)) {
             this.contentSkips.delete(p);
-            run.change.contentSkips[p] = null;
+            run.changedSkips.add(p);
           }
         }
       }
@@ -477,7 +482,7 @@ export class WorkspaceIndex {
 
   /** The walker's rules for a single existing, non-directory path. */
   private async checkOne(rel: string, walk: WalkOptions): Promise<{ file: WalkFile } | { skip: Skip }> {
-    const decision = await this.rules.decideWithAncestors(rel, false);
+    const decision = this.rules.decideWithAncestors(rel, false);
     if (decision.ignored) return { skip: { path: rel, reason: 'ignored', detail: decision.by } };
     const abs = path.join(this.root, rel);
     try {
@@ -543,10 +548,10 @@ export class WorkspaceIndex {
           if (contentReason) {
             const s: ContentSkip = { size: f.size, mtimeMs: f.mtimeMs, reason: r.skip.reason, detail: r.skip.detail };
             this.contentSkips.set(f.path, s);
-            run.change.contentSkips[f.path] = s;
+            run.changedSkips.add(f.path);
           }
         } else {
-          if (this.contentSkips.delete(f.path)) run.change.contentSkips[f.path] = null;
+          if (this.contentSkips.delete(f.path)) run.changedSkips.add(f.path);
           const contentHash = sha256(r.bytes);
           const prev = this.entries.get(f.path);
           if (prev && prev.contentHash === contentHash) {
@@ -554,7 +559,7 @@ export class WorkspaceIndex {
             prev.size = r.size;
             prev.mtimeMs = r.mtimeMs;
             prev.checkedAt = checkedAt;
-            run.change.files[f.path] = toDisk(prev);
+            run.changedFiles.add(f.path);
             run.unchanged.push(f.path);
           } else {
             const chunks = await chunker!.chunkFile(f.path, r.bytes);
@@ -570,7 +575,7 @@ export class WorkspaceIndex {
             const fresh = chunks.filter((c) => !this.byHash.has(c.hash));
             for (const c of fresh) if (!run.touched.has(c.hash)) run.touched.set(c.hash, false);
             this.addEntry(f.path, entry);
-            run.change.files[f.path] = toDisk(entry);
+            run.changedFiles.add(f.path);
             (prev ? run.updated : run.added).push(f.path);
             const newHere = fresh.filter((c) => run.touched.get(c.hash) === false);
             if (newHere.length && options.onChunks) await options.onChunks(newHere);
@@ -601,15 +606,14 @@ export class WorkspaceIndex {
     }
   }
 
-  /** Drops a file's entry; `replacing` keeps it out of the removed list (it is being updated). */
-  private removeFile(p: string, run: RefreshRun, replacing = false): void {
+  /** Drops a file's entry and its chunks from the lookup maps; returns the entry it dropped. */
+  private dropEntry(p: string): FileEntry | undefined {
     const entry = this.entries.get(p);
-    if (!entry) return;
+    if (!entry) return undefined;
     this.entries.delete(p);
     this.totalBytes -= entry.size;
     this.totalChunks -= entry.chunks.length;
     for (const c of entry.chunks) {
-      if (!run.touched.has(c.hash)) run.touched.set(c.hash, true);
       const list = this.byHash.get(c.hash);
       if (list) {
         const rest = list.filter((x) => x !== c);
@@ -624,18 +628,41 @@ export class WorkspaceIndex {
         else this.bySymbol.delete(s);
       }
     }
+    return entry;
+  }
+
+  /** Removes a file within a refresh; `replacing` keeps it out of the removed list (it is being updated). */
+  private removeFile(p: string, run: RefreshRun, replacing = false): void {
+    const entry = this.entries.get(p);
+    if (!entry) return;
+    for (const c of entry.chunks) if (!run.touched.has(c.hash)) run.touched.set(c.hash, true);
+    this.dropEntry(p);
     if (!replacing) {
       run.removed.push(p);
-      run.change.files[p] = null;
+      run.changedFiles.add(p);
     }
   }
 
   private async persist(run: RefreshRun): Promise<void> {
     if (!this.store) return;
-    await this.store.commit(run.change, () => ({
-      files: Object.fromEntries([...this.entries].map(([p, e]) => [p, toDisk(e)])),
-      contentSkips: Object.fromEntries(this.contentSkips),
-    }));
+    const changes: StoreRecord<DiskEntry, ContentSkip>[] = [];
+    const all = () => this.storeRecords();
+    // A change to a large part of the workspace (cold index, branch switch) goes straight to a snapshot.
+    if (run.changedFiles.size > Math.max(1000, this.entries.size / 4)) {
+      await this.store.writeSnapshot(all());
+      return;
+    }
+    for (const p of run.changedFiles) {
+      const e = this.entries.get(p);
+      changes.push(['f', p, e ? toDisk(e) : null]);
+    }
+    for (const p of run.changedSkips) changes.push(['s', p, this.contentSkips.get(p) ?? null]);
+    await this.store.commit(changes, all);
+  }
+
+  private *storeRecords(): Generator<StoreRecord<DiskEntry, ContentSkip>> {
+    for (const [p, e] of this.entries) yield ['f', p, toDisk(e)];
+    for (const [p, s] of this.contentSkips) yield ['s', p, s];
   }
 
   private result(run: RefreshRun): RefreshResult {

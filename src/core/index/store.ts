@@ -1,17 +1,19 @@
 // On-disk persistence of the workspace index: a checksummed snapshot plus an append-only journal.
 //
-// Why not one JSON file rewritten per change: a 20,000-file index is tens of MB, and rewriting it on
-// every save would blow the 300 ms refresh target. Why not lmdb: a truncated or damaged data.mdb can
-// crash the process through its memory map, and "a corrupt index is rebuilt, never a crash" is a
-// requirement. So:
-//   index.snapshot  header line {magic, version, fingerprint, snapshotId, bodyBytes, bodySha256} + JSON body;
-//                   written to a temp file, fsynced, renamed over (atomic on POSIX).
-//   index.journal   header line {magic, snapshotId}, then one line per committed change set:
-//                   `<sha256 of the JSON, 16 hex> <JSON>`. Appended and fsynced; a torn last line
-//                   (crash mid-append) fails its checksum and is dropped with what follows it.
-// Records are absolute (path -> record or null), so replaying a journal is idempotent. A journal whose
-// snapshotId is not the snapshot's (crash between compaction's two renames) is stale and ignored.
-// Compaction writes a new snapshot when the journal outgrows a quarter of it (at least 4 MiB).
+// Why not one JSON file rewritten per change: a 25,000-file index is ~30 MB, and rewriting it on every
+// save would blow the 300 ms refresh target. Why not lmdb: a truncated or damaged data.mdb can crash
+// the process through its memory map, and "a corrupt index is rebuilt, never a crash" is a requirement.
+// So:
+//   index.snapshot  line 1: {magic, version, fingerprint, snapshotId}; then one JSON record per line;
+//                   last line: {bodyBytes, bodySha256} over the record lines. Streamed to a temp file
+//                   (no 30 MB string in memory), fsynced, renamed over the old one (atomic on POSIX).
+//   index.journal   line 1: {magic, snapshotId}; then one line per committed change set:
+//                   `<sha256 of the JSON, 16 hex> <JSON array of records>`. Appended and fsynced; a torn
+//                   last line (crash mid-append) fails its checksum and is cut off with what follows.
+// Records are absolute (`["f", path, entry]`, `["f", path, null]` = deleted), so replay is idempotent.
+// A journal whose snapshotId is not the snapshot's (crash between compaction's rename and the
+// journal's removal) is stale and ignored. Compaction writes a new snapshot when the journal outgrows
+// a quarter of the snapshot (at least 4 MiB).
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -20,18 +22,12 @@ const SNAPSHOT = 'index.snapshot';
 const JOURNAL = 'index.journal';
 const SNAPSHOT_MAGIC = 'e2code-index';
 const JOURNAL_MAGIC = 'e2code-index-journal';
-export const STORE_FORMAT_VERSION = 1;
+export const STORE_FORMAT_VERSION = 2;
 const MIN_COMPACT_BYTES = 4 * 1024 * 1024;
+const WRITE_BUFFER_BYTES = 1024 * 1024;
 
-export interface StoreState<R, S> {
-  files: Record<string, R>;
-  contentSkips: Record<string, S>;
-}
-
-export interface ChangeSet<R, S> {
-  files: Record<string, R | null>;
-  contentSkips: Record<string, S | null>;
-}
+/** One stored fact: kind (`f` file entry, `s` content skip), path, value (null: deleted). */
+export type StoreRecord<F, S> = ['f', string, F | null] | ['s', string, S | null];
 
 export interface LoadReport {
   /** `fresh`: no index yet; `loaded`: read back; `rebuilt`: present but unusable, starting over. */
@@ -57,17 +53,21 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `file` atomically: temp file in the same directory, fsync, rename, fsync the directory. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes a file atomically: `write` fills a temp file in the same directory, which is fsynced and
+ * renamed over `file`; on any failure the temp file is removed and `file` is untouched.
+ */
+export async function writeFileAtomic(file: string, write: string | Uint8Array | ((h: fsp.FileHandle) => Promise<void>)): Promise<void> {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const h = await fsp.open(tmp, 'w');
   try {
-    await h.writeFile(data);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  try {
+    try {
+      if (typeof write === 'function') await write(h);
+      else await h.writeFile(write);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
     await fsp.rename(tmp, file);
   } catch (err) {
     await fsp.rm(tmp, { force: true });
@@ -76,7 +76,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   await fsyncDir(path.dirname(file));
 }
 
-export class IndexStore<R, S> {
+export class IndexStore<F, S> {
   private snapshotId = '';
   private snapshotBytes = 0;
   private journalBytes = 0;
@@ -93,52 +93,74 @@ export class IndexStore<R, S> {
   get journalPath(): string {
     return path.join(this.dir, JOURNAL);
   }
+  get hasSnapshot(): boolean {
+    return this.snapshotId !== '';
+  }
 
-  async load(): Promise<{ state: StoreState<R, S>; report: LoadReport }> {
-    const empty = (): StoreState<R, S> => ({ files: {}, contentSkips: {} });
+  /**
+   * Reads the snapshot then the journal, passing every record to `apply` in order. If the snapshot is
+   * unusable nothing is applied (status `rebuilt`): `apply` only ever sees verified data.
+   */
+  async load(apply: (r: StoreRecord<F, S>) => void): Promise<LoadReport> {
     const notes: string[] = [];
     let raw: Buffer;
     try {
       raw = await fsp.readFile(this.snapshotPath);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      return { state: empty(), report: { status: 'fresh', notes } };
+      return { status: 'fresh', notes };
     }
-    let state: StoreState<R, S>;
+    let body: Buffer;
     try {
-      state = this.parseSnapshot(raw);
+      body = this.verifySnapshot(raw);
     } catch (err) {
       notes.push(`index snapshot unusable (${(err as Error).message}); rebuilding`);
       this.snapshotId = '';
-      return { state: empty(), report: { status: 'rebuilt', notes } };
+      return { status: 'rebuilt', notes };
+    }
+    // Verified by checksum: parse line by line (no whole-body string).
+    let start = 0;
+    while (start < body.length) {
+      let nl = body.indexOf(10, start);
+      if (nl < 0) nl = body.length;
+      if (nl > start) apply(JSON.parse(body.toString('utf8', start, nl)) as StoreRecord<F, S>);
+      start = nl + 1;
     }
     this.snapshotBytes = raw.length;
-    await this.replayJournal(state, notes);
-    return { state, report: { status: 'loaded', notes } };
+    await this.replayJournal(apply, notes);
+    return { status: 'loaded', notes };
   }
 
-  private parseSnapshot(raw: Buffer): StoreState<R, S> {
-    const nl = raw.indexOf(10);
-    if (nl < 0) throw new Error('no header');
-    let header: { magic?: string; version?: number; fingerprint?: string; snapshotId?: string; bodyBytes?: number; bodySha256?: string };
+  /** Checks header, trailer and checksum; returns the record lines. */
+  private verifySnapshot(raw: Buffer): Buffer {
+    const first = raw.indexOf(10);
+    if (first < 0) throw new Error('no header');
+    let header: { magic?: string; version?: number; fingerprint?: string; snapshotId?: string };
     try {
-      header = JSON.parse(raw.subarray(0, nl).toString('utf8'));
+      header = JSON.parse(raw.toString('utf8', 0, first));
     } catch {
       throw new Error('header is not JSON');
     }
     if (header.magic !== SNAPSHOT_MAGIC) throw new Error('not an e2code index');
     if (header.version !== STORE_FORMAT_VERSION) throw new Error(`format version ${header.version}, expected ${STORE_FORMAT_VERSION}`);
     if (header.fingerprint !== this.fingerprint) throw new Error('indexing settings changed');
-    const body = raw.subarray(nl + 1);
-    if (body.length !== header.bodyBytes) throw new Error(`truncated: ${body.length} of ${header.bodyBytes} bytes`);
-    if (sha256(body) !== header.bodySha256) throw new Error('checksum mismatch');
-    const state = JSON.parse(body.toString('utf8')) as StoreState<R, S>;
-    if (!state || typeof state.files !== 'object' || typeof state.contentSkips !== 'object') throw new Error('malformed body');
+    const end = raw.length > 0 && raw[raw.length - 1] === 10 ? raw.length - 1 : raw.length;
+    const last = raw.lastIndexOf(10, end - 1);
+    if (last < first) throw new Error('truncated: no trailer');
+    let trailer: { bodyBytes?: number; bodySha256?: string };
+    try {
+      trailer = JSON.parse(raw.toString('utf8', last + 1, end));
+    } catch {
+      throw new Error('truncated: trailer is not JSON');
+    }
+    const body = raw.subarray(first + 1, last + 1);
+    if (body.length !== trailer.bodyBytes) throw new Error(`truncated: ${body.length} of ${trailer.bodyBytes} bytes`);
+    if (sha256(body) !== trailer.bodySha256) throw new Error('checksum mismatch');
     this.snapshotId = String(header.snapshotId);
-    return state;
+    return body;
   }
 
-  private async replayJournal(state: StoreState<R, S>, notes: string[]): Promise<void> {
+  private async replayJournal(apply: (r: StoreRecord<F, S>) => void, notes: string[]): Promise<void> {
     let raw: Buffer;
     try {
       raw = await fsp.readFile(this.journalPath);
@@ -149,7 +171,7 @@ export class IndexStore<R, S> {
     let offset = raw.indexOf(10);
     let header: { magic?: string; snapshotId?: string } = {};
     try {
-      header = offset < 0 ? {} : JSON.parse(raw.subarray(0, offset).toString('utf8'));
+      header = offset < 0 ? {} : JSON.parse(raw.toString('utf8', 0, offset));
     } catch {
       // handled below as a stale journal
     }
@@ -160,37 +182,36 @@ export class IndexStore<R, S> {
     }
     offset += 1;
     let good = offset;
-    let records = 0;
+    let sets = 0;
     while (offset < raw.length) {
       const nl = raw.indexOf(10, offset);
       if (nl < 0) break;
-      const line = raw.subarray(offset, nl).toString('utf8');
-      const space = line.indexOf(' ');
-      const json = line.slice(space + 1);
-      if (space !== 16 || sha256(json).slice(0, 16) !== line.slice(0, 16)) break;
-      const change = JSON.parse(json) as ChangeSet<R, S>;
-      applyChange(state, change);
-      records++;
+      const line = raw.toString('utf8', offset, nl);
+      const json = line.slice(17);
+      if (line[16] !== ' ' || sha256(json).slice(0, 16) !== line.slice(0, 16)) break;
+      for (const r of JSON.parse(json) as StoreRecord<F, S>[]) apply(r);
+      sets++;
       offset = nl + 1;
       good = offset;
     }
     if (good < raw.length) {
-      notes.push(`index journal: dropped a torn or damaged tail of ${raw.length - good} bytes after ${records} change sets`);
+      notes.push(`index journal: dropped a torn or damaged tail of ${raw.length - good} bytes after ${sets} change sets`);
       await fsp.truncate(this.journalPath, good);
     }
     this.journalBytes = good;
   }
 
-  /** Persists one change set; compacts into a new snapshot when the journal has grown large. */
-  async commit(change: ChangeSet<R, S>, state: () => StoreState<R, S>): Promise<void> {
-    if (!Object.keys(change.files).length && !Object.keys(change.contentSkips).length) return;
-    const json = JSON.stringify(change);
+  /**
+   * Persists one change set (appended to the journal), or, when there is no snapshot yet or the journal
+   * has grown large, writes a whole new snapshot from `all` instead.
+   */
+  async commit(changes: StoreRecord<F, S>[], all: () => Iterable<StoreRecord<F, S>>): Promise<void> {
+    if (!changes.length) return;
+    if (!this.snapshotId) return this.writeSnapshot(all());
+    const json = JSON.stringify(changes);
     const line = `${sha256(json).slice(0, 16)} ${json}\n`;
     const lineBytes = Buffer.byteLength(line);
-    if (!this.snapshotId || this.journalBytes + lineBytes > Math.max(MIN_COMPACT_BYTES, this.snapshotBytes / 4)) {
-      await this.writeSnapshot(state());
-      return;
-    }
+    if (this.journalBytes + lineBytes > Math.max(MIN_COMPACT_BYTES, this.snapshotBytes / 4)) return this.writeSnapshot(all());
     await fsp.mkdir(this.dir, { recursive: true });
     const h = await fsp.open(this.journalPath, 'a');
     try {
@@ -207,36 +228,41 @@ export class IndexStore<R, S> {
     this.journalBytes += lineBytes;
   }
 
-  /** Writes the whole state as a new snapshot (atomically) and starts an empty journal for it. */
-  async writeSnapshot(state: StoreState<R, S>): Promise<void> {
+  /** Streams all records into a new snapshot (atomically) and starts an empty journal for it. */
+  async writeSnapshot(records: Iterable<StoreRecord<F, S>>): Promise<void> {
     await fsp.mkdir(this.dir, { recursive: true });
-    const body = Buffer.from(JSON.stringify(state), 'utf8');
     const snapshotId = randomBytes(8).toString('hex');
-    const header = {
-      magic: SNAPSHOT_MAGIC,
-      version: STORE_FORMAT_VERSION,
-      fingerprint: this.fingerprint,
-      snapshotId,
-      bodyBytes: body.length,
-      bodySha256: sha256(body),
-    };
-    const head = Buffer.from(`${JSON.stringify(header)}\n`, 'utf8');
-    await writeFileAtomic(this.snapshotPath, Buffer.concat([head, body]));
+    let total = 0;
+    await writeFileAtomic(this.snapshotPath, async (h) => {
+      const head = `${JSON.stringify({ magic: SNAPSHOT_MAGIC, version: STORE_FORMAT_VERSION, fingerprint: this.fingerprint, snapshotId })}\n`;
+      await h.write(head);
+      const hash = createHash('sha256');
+      let bodyBytes = 0;
+      let pending: string[] = [];
+      let pendingLen = 0;
+      const flush = async () => {
+        const buf = Buffer.from(pending.join(''), 'utf8');
+        pending = [];
+        pendingLen = 0;
+        hash.update(buf);
+        bodyBytes += buf.length;
+        await h.write(buf);
+      };
+      for (const r of records) {
+        const line = `${JSON.stringify(r)}\n`;
+        pending.push(line);
+        pendingLen += line.length;
+        if (pendingLen >= WRITE_BUFFER_BYTES) await flush();
+      }
+      await flush();
+      const trailer = `${JSON.stringify({ bodyBytes, bodySha256: hash.digest('hex') })}\n`;
+      await h.write(trailer);
+      total = Buffer.byteLength(head) + bodyBytes + Buffer.byteLength(trailer);
+    });
     // The old journal's header names the old snapshot: if we crash before removing it, load ignores it.
     await fsp.rm(this.journalPath, { force: true });
     this.snapshotId = snapshotId;
-    this.snapshotBytes = head.length + body.length;
+    this.snapshotBytes = total;
     this.journalBytes = 0;
-  }
-}
-
-export function applyChange<R, S>(state: StoreState<R, S>, change: ChangeSet<R, S>): void {
-  for (const [p, r] of Object.entries(change.files)) {
-    if (r === null) delete state.files[p];
-    else state.files[p] = r;
-  }
-  for (const [p, s] of Object.entries(change.contentSkips)) {
-    if (s === null) delete state.contentSkips[p];
-    else state.contentSkips[p] = s;
   }
 }

@@ -12,7 +12,7 @@
 // As in git, a directory that is excluded is not entered, so a file inside it can only be re-included
 // by re-including the directory too (`!build/` in `.e2codeignore`).
 import ignore, { type Ignore } from 'ignore';
-import { promises as fsp } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const DEFAULT_EXCLUDES: readonly string[] = [
@@ -37,11 +37,6 @@ export interface IgnoreDecision {
   by?: string;
 }
 
-interface DirRules {
-  git: Ignore | null;
-  e2c: Ignore | null;
-}
-
 /**
  * `ig.test` also reports a path as ignored when one of its ancestor directories matches. The walker only
  * gets inside an ancestor that some layer excluded when a higher layer re-included it, so such inherited
@@ -57,16 +52,24 @@ function testSelf(ig: Ignore, rel: string): { ignored: boolean; unignored: boole
   return r;
 }
 
-async function readRules(file: string): Promise<Ignore | null> {
+function readRules(file: string): Ignore | null {
   let text: string;
   try {
-    text = await fsp.readFile(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch {
     // Missing is the common case; an unreadable ignore file cannot be honoured either way.
     return null;
   }
   if (!text.trim()) return null;
   return ignore({ allowRelativePaths: true }).add(text);
+}
+
+/**
+ * Patterns without an inner slash match a name at any depth, so testing just the basename is the same
+ * decision and far cheaper (one cached test per distinct name instead of per path).
+ */
+function basenameOnly(patterns: readonly string[]): boolean {
+  return patterns.every((p) => !p.replace(/\/+$/, '').includes('/') && !p.includes('**'));
 }
 
 export interface IgnoreRulesOptions {
@@ -76,11 +79,22 @@ export interface IgnoreRulesOptions {
   useGitignore?: boolean;
 }
 
+/** The ignore files of one directory; `prefix` is the directory's relative path plus `/` ('' at the root). */
+interface Layer {
+  prefix: string;
+  label: string;
+  git: Ignore | null;
+  e2c: Ignore | null;
+}
+
 export class IgnoreRules {
-  private readonly dirs = new Map<string, Promise<DirRules>>();
+  /** Directory -> the layers that apply inside it, deepest first (only directories that have rules). */
+  private readonly layers = new Map<string, readonly Layer[]>();
   private readonly exclude: Ignore | null;
+  private readonly excludeByName: boolean;
   private readonly defaults: Ignore | null;
-  private infoExclude: Promise<Ignore | null> | null = null;
+  private readonly defaultsByName: boolean;
+  private infoExclude: Ignore | null | undefined;
   private readonly useGitignore: boolean;
 
   constructor(
@@ -89,95 +103,86 @@ export class IgnoreRules {
   ) {
     const globs = (options.excludeGlobs ?? []).filter((g) => g.trim());
     this.exclude = globs.length ? ignore({ allowRelativePaths: true }).add([...globs]) : null;
+    this.excludeByName = basenameOnly(globs);
     const defaults = options.defaultExcludes ?? DEFAULT_EXCLUDES;
     this.defaults = defaults.length ? ignore().add([...defaults]) : null;
+    this.defaultsByName = basenameOnly(defaults);
     this.useGitignore = options.useGitignore ?? true;
   }
 
-  /** Reads (once) the ignore files of a workspace-relative directory (`''` is the root). */
-  loadDir(relDir: string): Promise<DirRules> {
-    let rules = this.dirs.get(relDir);
-    if (!rules) {
-      const abs = path.join(this.rootAbs, relDir);
-      rules = Promise.all([
-        this.useGitignore ? readRules(path.join(abs, '.gitignore')) : Promise.resolve(null),
-        readRules(path.join(abs, '.e2codeignore')),
-      ]).then(([git, e2c]) => ({ git, e2c }));
-      this.dirs.set(relDir, rules);
-    }
-    return rules;
+  /**
+   * Reads (once) the ignore files of a workspace-relative directory (`''` is the root). `names`, when
+   * the caller has just listed the directory, avoids trying to open files that are not there.
+   */
+  loadDir(relDir: string, names?: ReadonlySet<string>): readonly Layer[] {
+    const cached = this.layers.get(relDir);
+    if (cached) return cached;
+    const parent = relDir === '' ? [] : this.loadDir(relDir.includes('/') ? relDir.slice(0, relDir.lastIndexOf('/')) : '');
+    const abs = path.join(this.rootAbs, relDir);
+    const git = this.useGitignore && (!names || names.has('.gitignore')) ? readRules(path.join(abs, '.gitignore')) : null;
+    const e2c = !names || names.has('.e2codeignore') ? readRules(path.join(abs, '.e2codeignore')) : null;
+    const own: Layer | null = git || e2c ? { prefix: relDir ? `${relDir}/` : '', label: relDir ? `${relDir}/` : '', git, e2c } : null;
+    const layers = own ? [own, ...parent] : parent;
+    this.layers.set(relDir, layers);
+    return layers;
   }
 
   /** Forgets cached rules (after an ignore file changed). */
   invalidate(): void {
-    this.dirs.clear();
-    this.infoExclude = null;
+    this.layers.clear();
+    this.infoExclude = undefined;
   }
 
-  /** Loads the rules of every ancestor directory of a relative path, root first. */
-  async loadAncestors(relPath: string): Promise<void> {
-    const parts = relPath.split('/');
-    parts.pop();
-    await this.loadDir('');
-    for (let i = 1; i <= parts.length; i++) await this.loadDir(parts.slice(0, i).join('/'));
-    await this.gitInfoExclude();
-  }
-
-  private gitInfoExclude(): Promise<Ignore | null> {
-    if (!this.infoExclude) {
-      this.infoExclude = this.useGitignore
-        ? readRules(path.join(this.rootAbs, '.git', 'info', 'exclude'))
-        : Promise.resolve(null);
+  private gitInfoExclude(): Ignore | null {
+    if (this.infoExclude === undefined) {
+      this.infoExclude = this.useGitignore ? readRules(path.join(this.rootAbs, '.git', 'info', 'exclude')) : null;
     }
     return this.infoExclude;
   }
 
   /**
-   * Decides one path whose ancestors' rules are loaded (the walker loads a directory's rules before
-   * listing it). Ancestor directories are assumed not excluded: the walker never enters those.
+   * Decides one path. Its ancestor directories are assumed not excluded: the walker never enters
+   * those (decideWithAncestors checks them for single paths).
    */
-  async decide(relPath: string, isDir: boolean): Promise<IgnoreDecision> {
+  decide(relPath: string, isDir: boolean): IgnoreDecision {
+    const slash = relPath.lastIndexOf('/');
+    const base = relPath.slice(slash + 1);
     const probe = isDir ? `${relPath}/` : relPath;
-    if (this.exclude?.ignores(probe)) return { ignored: true, by: 'exclude' };
-    const base = relPath.slice(relPath.lastIndexOf('/') + 1);
+    if (this.exclude) {
+      const hit = this.excludeByName ? this.exclude.ignores(isDir ? `${base}/` : base) : this.exclude.ignores(probe);
+      if (hit) return { ignored: true, by: 'exclude' };
+    }
     if (base === '.git') return { ignored: true, by: '.git' };
 
-    // Ancestor directories from deepest to root, with the path relative to each.
-    const parts = relPath.split('/');
-    const layers: Array<{ dir: string; rel: string }> = [];
-    for (let i = parts.length - 1; i >= 0; i--) {
-      const dir = parts.slice(0, i).join('/');
-      const rel = parts.slice(i).join('/') + (isDir ? '/' : '');
-      layers.push({ dir, rel });
+    const layers = this.loadDir(slash < 0 ? '' : relPath.slice(0, slash));
+    for (const layer of layers) {
+      if (!layer.e2c) continue;
+      const r = testSelf(layer.e2c, probe.slice(layer.prefix.length));
+      if (r.ignored) return { ignored: true, by: `${layer.label}.e2codeignore` };
+      if (r.unignored) return { ignored: false, by: `${layer.label}.e2codeignore` };
     }
-    const rules = await Promise.all(layers.map((l) => this.loadDir(l.dir)));
-
-    for (let i = 0; i < layers.length; i++) {
-      const e2c = rules[i].e2c;
-      const r = e2c && testSelf(e2c, layers[i].rel);
-      if (r?.ignored) return { ignored: true, by: `${layers[i].dir ? layers[i].dir + '/' : ''}.e2codeignore` };
-      if (r?.unignored) return { ignored: false, by: `${layers[i].dir ? layers[i].dir + '/' : ''}.e2codeignore` };
+    for (const layer of layers) {
+      if (!layer.git) continue;
+      const r = testSelf(layer.git, probe.slice(layer.prefix.length));
+      if (r.ignored) return { ignored: true, by: `${layer.label}.gitignore` };
+      if (r.unignored) return { ignored: false };
     }
-    for (let i = 0; i < layers.length; i++) {
-      const git = rules[i].git;
-      const r = git && testSelf(git, layers[i].rel);
-      if (r?.ignored) return { ignored: true, by: `${layers[i].dir ? layers[i].dir + '/' : ''}.gitignore` };
-      if (r?.unignored) return { ignored: false };
-    }
-    const info = await this.gitInfoExclude();
+    const info = this.gitInfoExclude();
     const r = info && testSelf(info, probe);
     if (r?.ignored) return { ignored: true, by: '.git/info/exclude' };
     if (r?.unignored) return { ignored: false };
-    if (this.defaults && testSelf(this.defaults, probe).ignored) return { ignored: true, by: 'default excludes' };
+    if (this.defaults) {
+      const hit = this.defaultsByName ? this.defaults.ignores(isDir ? `${base}/` : base) : testSelf(this.defaults, probe).ignored;
+      if (hit) return { ignored: true, by: 'default excludes' };
+    }
     return { ignored: false };
   }
 
   /** Decides a path whose ancestors may themselves be excluded (single-path checks for editor events). */
-  async decideWithAncestors(relPath: string, isDir: boolean): Promise<IgnoreDecision> {
-    await this.loadAncestors(relPath);
+  decideWithAncestors(relPath: string, isDir: boolean): IgnoreDecision {
     const parts = relPath.split('/');
     for (let i = 1; i < parts.length; i++) {
-      const d = await this.decide(parts.slice(0, i).join('/'), true);
+      const d = this.decide(parts.slice(0, i).join('/'), true);
       if (d.ignored) return d;
     }
     return this.decide(relPath, isDir);

@@ -10,8 +10,8 @@
 // Own traversal rather than fdir: a directory's .gitignore/.e2codeignore must be read before its
 // entries are filtered, and every symlink decision (outside the root, loop, dangling) must be reported
 // per path with a reason; fdir resolves or drops symlinks silently and filters without per-dir state.
-// The traversal is iterative (no recursion limit on deep trees) with a few directories in flight.
-import { promises as fsp, type Dirent } from 'node:fs';
+// The traversal is iterative (no recursion limit on deep trees).
+import { lstatSync, promises as fsp, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { SkipReason } from '../types';
 import { IgnoreRules } from './ignoreRules';
@@ -70,8 +70,6 @@ interface DirTask {
   chain: readonly string[];
 }
 
-const DIRS_IN_FLIGHT = 8;
-
 function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
 }
@@ -107,14 +105,17 @@ export function toRelative(rootAbs: string, p: string): string | null {
 /**
  * Lists the candidate files under `root` with their stat. Ignored directories are not entered: each
  * counts as one `ignored` skip (their contents are never listed).
+ *
+ * Listing uses synchronous readdir/stat, yielding to the event loop every few hundred entries: for a
+ * 30,000-file tree that is several times faster than one promise per entry through libuv's thread
+ * pool, and the process stays responsive (and cancellable) meanwhile.
  */
 export async function listFiles(root: string, options: WalkOptions = {}, rules?: IgnoreRules): Promise<ListResult> {
   const rootAbs = path.resolve(root);
   let rootReal: string;
   try {
-    rootReal = await fsp.realpath(rootAbs);
-    const st = await fsp.stat(rootReal);
-    if (!st.isDirectory()) throw new Error(`not a directory: ${rootAbs}`);
+    rootReal = realpathSync(rootAbs);
+    if (!statSync(rootReal).isDirectory()) throw new Error(`not a directory: ${rootAbs}`);
   } catch (err) {
     if (errCode(err) === 'ENOENT') throw new Error(`no such directory: ${rootAbs}`);
     throw err;
@@ -131,26 +132,26 @@ export async function listFiles(root: string, options: WalkOptions = {}, rules?:
   const skipped: Skip[] = [];
   const signal = options.signal;
 
-  const queue: DirTask[] = [];
+  const stack: DirTask[] = [];
   const sub = options.subdir ? toRelative(rootAbs, options.subdir) : '';
   if (sub === null) throw new Error(`subdir is outside the workspace: ${options.subdir}`);
   if (sub) {
-    const decision = await ignoreRules.decideWithAncestors(sub, true);
+    const decision = ignoreRules.decideWithAncestors(sub, true);
     if (decision.ignored) return { files, skipped: [{ path: sub, reason: 'ignored', detail: decision.by }] };
     let subReal: string;
     try {
-      subReal = await fsp.realpath(path.join(rootAbs, sub));
-      if (!(await fsp.stat(subReal)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      subReal = realpathSync(path.join(rootAbs, sub));
+      if (!statSync(subReal).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     } catch (err) {
       return { files, skipped: [ioSkip(sub, err)] };
     }
     if (!isInside(rootReal, subReal)) return { files, skipped: [{ path: sub, reason: 'symlink-outside', detail: subReal }] };
-    queue.push({ abs: path.join(rootAbs, sub), rel: sub, chain: [rootReal, subReal] });
+    stack.push({ abs: path.join(rootAbs, sub), rel: sub, chain: [rootReal, subReal] });
   } else {
-    queue.push({ abs: rootAbs, rel: '', chain: [rootReal] });
+    stack.push({ abs: rootAbs, rel: '', chain: [rootReal] });
   }
 
-  const visitFile = async (rel: string, abs: string, statPath: string): Promise<void> => {
+  const visitFile = (rel: string, abs: string, statPath: string): void => {
     const byName = classifyName(rel);
     if (byName) {
       skipped.push({ path: rel, ...byName });
@@ -158,7 +159,7 @@ export async function listFiles(root: string, options: WalkOptions = {}, rules?:
     }
     let st;
     try {
-      st = await fsp.stat(statPath);
+      st = statSync(statPath);
     } catch (err) {
       skipped.push(ioSkip(rel, err));
       return;
@@ -171,88 +172,90 @@ export async function listFiles(root: string, options: WalkOptions = {}, rules?:
     files.push({ path: rel, absPath: abs, size: st.size, mtimeMs: st.mtimeMs });
   };
 
-  const visitDir = async (task: DirTask): Promise<void> => {
-    await ignoreRules.loadDir(task.rel);
-    let entries: Dirent[];
+  const visitSymlink = (task: DirTask, rel: string, abs: string): void => {
+    let real: string;
     try {
-      entries = await fsp.readdir(task.abs, { withFileTypes: true });
+      real = realpathSync(abs);
     } catch (err) {
-      skipped.push(ioSkip(task.rel || '.', err));
+      const code = errCode(err);
+      if (code === 'ELOOP') skipped.push({ path: rel, reason: 'symlink-loop', detail: 'symlink resolves to itself' });
+      else if (code === 'ENOENT') skipped.push({ path: rel, reason: 'unreadable', detail: 'dangling symlink' });
+      else skipped.push(ioSkip(rel, err));
       return;
     }
-    await Promise.all(
-      entries.map(async (entry) => {
-        const rel = task.rel ? `${task.rel}/${entry.name}` : entry.name;
-        const abs = path.join(task.abs, entry.name);
-        if (entry.isSymbolicLink()) {
-          let real: string;
-          try {
-            real = await fsp.realpath(abs);
-          } catch (err) {
-            const code = errCode(err);
-            if (code === 'ELOOP') skipped.push({ path: rel, reason: 'symlink-loop', detail: 'symlink resolves to itself' });
-            else if (code === 'ENOENT') skipped.push({ path: rel, reason: 'unreadable', detail: 'dangling symlink' });
-            else skipped.push(ioSkip(rel, err));
-            return;
-          }
-          if (!isInside(rootReal, real)) {
-            skipped.push({ path: rel, reason: 'symlink-outside', detail: real });
-            return;
-          }
-          let isDir: boolean;
-          try {
-            isDir = (await fsp.stat(real)).isDirectory();
-          } catch (err) {
-            skipped.push(ioSkip(rel, err));
-            return;
-          }
-          const decision = await ignoreRules.decide(rel, isDir);
-          if (decision.ignored) {
-            skipped.push({ path: rel, reason: 'ignored', detail: decision.by });
-            return;
-          }
-          if (isDir) {
-            // A loop: the target is one of the directories we came through, or contains the current one.
-            if (task.chain.includes(real) || isInside(real, task.chain[task.chain.length - 1])) {
-              skipped.push({ path: rel, reason: 'symlink-loop', detail: `points back to ${real}` });
-              return;
-            }
-            queue.push({ abs, rel, chain: [...task.chain, real] });
-          } else {
-            await visitFile(rel, abs, real);
-          }
-          return;
-        }
-        if (entry.isDirectory()) {
-          const decision = await ignoreRules.decide(rel, true);
-          if (decision.ignored) {
-            skipped.push({ path: rel, reason: 'ignored', detail: decision.by });
-            return;
-          }
-          const parentReal = task.chain[task.chain.length - 1];
-          queue.push({ abs, rel, chain: [...task.chain, path.join(parentReal, entry.name)] });
-          return;
-        }
-        if (!entry.isFile()) return;
-        const decision = await ignoreRules.decide(rel, false);
-        if (decision.ignored) {
-          skipped.push({ path: rel, reason: 'ignored', detail: decision.by });
-          return;
-        }
-        await visitFile(rel, abs, abs);
-      }),
-    );
+    if (!isInside(rootReal, real)) {
+      skipped.push({ path: rel, reason: 'symlink-outside', detail: real });
+      return;
+    }
+    let isDir: boolean;
+    try {
+      isDir = statSync(real).isDirectory();
+    } catch (err) {
+      skipped.push(ioSkip(rel, err));
+      return;
+    }
+    const decision = ignoreRules.decide(rel, isDir);
+    if (decision.ignored) {
+      skipped.push({ path: rel, reason: 'ignored', detail: decision.by });
+      return;
+    }
+    if (!isDir) {
+      visitFile(rel, abs, real);
+      return;
+    }
+    // A loop: the target is one of the directories we came through, or contains the current one.
+    if (task.chain.includes(real) || isInside(real, task.chain[task.chain.length - 1])) {
+      skipped.push({ path: rel, reason: 'symlink-loop', detail: `points back to ${real}` });
+      return;
+    }
+    stack.push({ abs, rel, chain: [...task.chain, real] });
   };
 
-  // A small pool: up to DIRS_IN_FLIGHT directories listed concurrently, new ones picked up as found.
-  const inFlight = new Set<Promise<void>>();
-  while (queue.length || inFlight.size) {
+  let sinceYield = 0;
+  while (stack.length) {
     signal?.throwIfAborted();
-    while (queue.length && inFlight.size < DIRS_IN_FLIGHT) {
-      const p: Promise<void> = visitDir(queue.pop()!).finally(() => inFlight.delete(p));
-      inFlight.add(p);
+    const task = stack.pop()!;
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(task.abs, { withFileTypes: true });
+    } catch (err) {
+      skipped.push(ioSkip(task.rel || '.', err));
+      continue;
     }
-    if (inFlight.size) await Promise.race(inFlight);
+    ignoreRules.loadDir(task.rel, new Set(entries.map((e) => e.name)));
+    const parentReal = task.chain[task.chain.length - 1];
+    for (const entry of entries) {
+      const rel = task.rel ? `${task.rel}/${entry.name}` : entry.name;
+      const abs = path.join(task.abs, entry.name);
+      let kind: 'file' | 'dir' | 'link' | 'other' = entry.isFile() ? 'file' : entry.isDirectory() ? 'dir' : entry.isSymbolicLink() ? 'link' : 'other';
+      if (kind === 'other' && !entry.isFIFO() && !entry.isSocket() && !entry.isBlockDevice() && !entry.isCharacterDevice()) {
+        // File systems that do not report entry types (DT_UNKNOWN): ask lstat.
+        try {
+          const st = lstatSync(abs);
+          kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : 'other';
+        } catch (err) {
+          skipped.push(ioSkip(rel, err));
+          continue;
+        }
+      }
+      if (kind === 'other') continue;
+      if (kind === 'link') {
+        visitSymlink(task, rel, abs);
+        continue;
+      }
+      const decision = ignoreRules.decide(rel, kind === 'dir');
+      if (decision.ignored) {
+        skipped.push({ path: rel, reason: 'ignored', detail: decision.by });
+        continue;
+      }
+      if (kind === 'dir') stack.push({ abs, rel, chain: [...task.chain, path.join(parentReal, entry.name)] });
+      else visitFile(rel, abs, abs);
+    }
+    sinceYield += entries.length + 1;
+    if (sinceYield >= 500) {
+      sinceYield = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
   signal?.throwIfAborted();
 
