@@ -27,7 +27,8 @@ if [ "$smoke" = 1 ]; then
   trap 'rm -rf "$work" "$here/work/data-$run"' EXIT
   mkdir -p "$work"
   "$py" tokenizer_train.py --vocab 8192 --max-chars 1500000 --out "$work/tokenizer.json"
-  node --import tsx "$here/prep/build.ts" --out "$here/work/data-$run" --tokenizer "$work/tokenizer.json" --max-tokens 64 --max-files-per-repo 3
+  node --import tsx "$here/prep/build.ts" --out "$here/work/data-$run" --tokenizer "$work/tokenizer.json" --max-tokens 64 --max-files-per-repo 4 \
+    --repos py-html,py-re,py-dbm,py-concurrent,npm-fs-extra,py-json,py-tomllib,npm-semver
   common=(--run "$run" --smoke --data "$here/work/data-$run" --threads 2 --log-every 5)
   for stage in lm contrast align; do "$py" train.py $stage "${common[@]}"; done
   "$py" train.py instruct "${common[@]}" --text-control

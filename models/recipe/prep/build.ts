@@ -2,7 +2,7 @@
 // so that training sees exactly the chunk text the runtime encodes. Writes one JSONL line per file:
 //   {repo, split, path, language, content, defs: [{name, line, kind, params, doc}], chunks: [...]}
 // Usage: node --import tsx models/recipe/prep/build.ts --out <dir> --tokenizer <tokenizer.json>
-//        [--max-tokens 128] [--max-files-per-repo N] [--split train|heldout]
+//        [--max-tokens 128] [--max-files-per-repo N] [--split train|heldout] [--repos a,b,c]
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -34,6 +34,7 @@ async function main(): Promise<void> {
   const maxTokens = Number(arg('max-tokens', '128'));
   const maxFiles = Number(arg('max-files-per-repo', '100000'));
   const onlySplit = arg('split', '');
+  const onlyRepos = new Set(arg('repos', '').split(',').filter(Boolean));
   const tok = new Tokenizer(JSON.parse(readFileSync(arg('tokenizer'), 'utf8')), {});
   const countTokens = (t: string) => tok.encode(t, { add_special_tokens: false }).ids.length;
   const chunker = await createChunker({ maxTokens, countTokens });
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
     let files = 0;
     let chunks = 0;
     for (const repo of corpus[split] as RepoSpec[]) {
+      if (onlyRepos.size && !onlyRepos.has(repo.name)) continue;
       const rootSpec: string = corpus.roots[repo.root];
       const base = path.resolve(path.isAbsolute(rootSpec) ? rootSpec : path.join(repoRoot, rootSpec), repo.dir);
       // A flat repository is the top-level modules of a directory only.

@@ -180,5 +180,5 @@ export async function generate(
     ids.push(next);
     step = await decoderStep(b, embedIds(b, [next]), step.out as Record<string, ort.Tensor>);
   }
-  return { text: b.tokenizer.decode(ids, { skip_special_tokens: false }), ids, positions: total / H };
+  return { text: ids.length === 0 ? '' : b.tokenizer.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false }), ids, positions: total / H };
 }

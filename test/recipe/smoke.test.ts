@@ -1,0 +1,30 @@
+// `npm run train -- --smoke`: every stage a few steps on real corpus files, export, load in Node, generate.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { lastJson, run, RECIPE } from './lib/run';
+
+test('train --smoke runs every stage, exports a bundle that loads and generates in Node', () => {
+  const out = mkdtempSync(path.join(tmpdir(), 'e2code-smoke-'));
+  try {
+    const t0 = Date.now();
+    const stdout = run('bash', [path.join(RECIPE, 'train.sh'), '--smoke', '--out', out], { timeoutMs: 900_000 });
+    const seconds = (Date.now() - t0) / 1000;
+    for (const stage of ['"stage": "lm"', '"stage": "contrast"', '"stage": "align"', '"stage": "textctl"', '"stage": "instruct"']) {
+      assert.ok(stdout.includes(stage), `no ${stage} in output`);
+    }
+    const report = lastJson(stdout) as { parity: { max: number }; generatedIds: number[]; positions: number };
+    assert.ok(report.parity.max < 1e-3, `parity ${report.parity.max}`);
+    assert.ok(report.positions > 0);
+    assert.ok(Array.isArray(report.generatedIds));
+    const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+    assert.equal(m.training.smoke, true);
+    for (const s of ['lm', 'contrast', 'align', 'instruct']) assert.ok(m.training.stageWallSeconds[s] > 0, `stage ${s} did not train`);
+    assert.ok(existsSync(path.join(out, 'decoder.onnx')));
+    console.log(`smoke: ${seconds.toFixed(0)} s`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
