@@ -27,6 +27,11 @@ export interface GenerateInput {
   prefillChunk?: number;
   /** Decode past eos ids and the repetition guard: a fixed-length run (benchmarks, tests). */
   ignoreEos?: boolean;
+  /**
+   * Longest sequence allowed; default the bundle's decoder.maxPositions. Benchmarks raise it to time
+   * full-text prompts past the trained length (the output there is meaningless, the cost is not).
+   */
+  positionLimit?: number;
 }
 
 export interface GenerateOutput {
@@ -89,7 +94,7 @@ export class Generator {
   async generate(input: GenerateInput): Promise<GenerateOutput> {
     const m = this.bundle.manifest;
     const h = m.decoder.hiddenSize;
-    const maxPositions = m.decoder.maxPositions;
+    const maxPositions = input.positionLimit ?? m.decoder.maxPositions;
     if (input.length < 1) throw new Error('empty prompt');
     if (input.length >= maxPositions) {
       throw new Error(`prompt has ${input.length} positions; the decoder takes at most ${maxPositions} (manifest decoder.maxPositions)`);

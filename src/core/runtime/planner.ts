@@ -121,10 +121,11 @@ export function planContext(input: PlanInput): Plan {
     };
     if (input.definitions) {
       for (const id of requestIdentifiers(input.request)) {
-        for (const def of input.definitions(id)) tryAdd(def);
+        for (const def of input.definitions(id).slice(0, 2 * maxText)) tryAdd(def);
       }
     }
-    for (const c of ranked) {
+    // Only the head of the ranking is worth its text: costing every chunk would tokenize the repository.
+    for (const c of ranked.slice(0, maxText * 3)) {
       if (text.length >= maxText) break;
       if ((scores.get(chunkKey(c)) ?? 0) <= 0 && !pinned.has(c.path)) break;
       tryAdd(c);
