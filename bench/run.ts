@@ -71,6 +71,7 @@ function runOne(bench: { name: string; file: string }): Promise<BenchRecord> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'e2code-bench-'));
   const outFile = path.join(tmp, 'result.json');
   const t0 = performance.now();
+  const loadStart = os.loadavg()[0];
   return new Promise<BenchRecord>((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', __filename, '--child', bench.file, outFile], {
       stdio: 'inherit',
@@ -93,7 +94,7 @@ function runOne(bench: { name: string; file: string }): Promise<BenchRecord> {
         finishedAt: new Date().toISOString(),
         wallSeconds,
         peakRssMB: Math.round((payload.peakRssMB ?? 0) * 10) / 10,
-        environment: environment(),
+        environment: { ...environment(), loadAverage: { start: loadStart, end: os.loadavg()[0] } },
         ...(payload.error ? { error: payload.error } : {}),
       });
     });

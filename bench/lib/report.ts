@@ -25,7 +25,10 @@ export function renderRecord(r: BenchRecord, chartFile: (chartId: string) => str
   if (r.error) out.push(`**Failed:** ${cell(r.error.split('\n')[0])}`, '');
   out.push(
     `Finished ${r.finishedAt} in ${fmtNumber(r.wallSeconds)} s; peak RSS of the bench process ${fmtNumber(r.peakRssMB)} MB; ` +
-      `${r.environment.cpuCount} x ${r.environment.cpus}, ${r.environment.totalMemMB} MB, Node ${r.environment.node}.`,
+      `${r.environment.cpuCount} x ${r.environment.cpus}, ${r.environment.totalMemMB} MB, Node ${r.environment.node}` +
+      (r.environment.loadAverage
+        ? `; load average ${r.environment.loadAverage.start.toFixed(1)} at start, ${r.environment.loadAverage.end.toFixed(1)} at end.`
+        : '.'),
     '',
   );
   if (r.metrics.length) {

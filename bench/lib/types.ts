@@ -57,7 +57,16 @@ export interface BenchRecord extends BenchResult {
   wallSeconds: number;
   /** Peak resident set size of the bench's own child process (getrusage maxrss). */
   peakRssMB: number;
-  environment: { node: string; platform: string; arch: string; cpus: string; cpuCount: number; totalMemMB: number };
+  environment: {
+    node: string;
+    platform: string;
+    arch: string;
+    cpus: string;
+    cpuCount: number;
+    totalMemMB: number;
+    /** 1-minute load average when the bench started and when it ended: timings on a busy machine are not comparable. */
+    loadAverage?: { start: number; end: number };
+  };
   /** Set when the bench threw or its process died. */
   error?: string;
 }

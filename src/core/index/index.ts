@@ -243,7 +243,8 @@ export class WorkspaceIndex {
 
   private readonly entries = new Map<string, FileEntry>();
   private readonly contentSkips = new Map<string, ContentSkip>();
-  private readonly byHash = new Map<string, IndexedChunk[]>();
+  /** Hash -> chunk; an array only for the rare hash that occurs more than once (saves 100k+ arrays). */
+  private readonly byHash = new Map<string, IndexedChunk | IndexedChunk[]>();
   private readonly bySymbol = new Map<string, IndexedChunk[]>();
   private readonly rules: IgnoreRules;
   private readonly store: IndexStore<DiskEntry, ContentSkip> | null;
@@ -311,7 +312,8 @@ export class WorkspaceIndex {
   }
 
   chunkByHash(hash: string): IndexedChunk | undefined {
-    return this.byHash.get(hash)?.[0];
+    const hit = this.byHash.get(hash);
+    return Array.isArray(hit) ? hit[0] : hit;
   }
 
   /** Chunks whose `symbols` include `name` exactly (where is X defined). */
@@ -595,9 +597,10 @@ export class WorkspaceIndex {
     this.totalBytes += entry.size;
     this.totalChunks += entry.chunks.length;
     for (const c of entry.chunks) {
-      const list = this.byHash.get(c.hash);
-      if (list) list.push(c);
-      else this.byHash.set(c.hash, [c]);
+      const hit = this.byHash.get(c.hash);
+      if (!hit) this.byHash.set(c.hash, c);
+      else if (Array.isArray(hit)) hit.push(c);
+      else this.byHash.set(c.hash, [hit, c]);
       for (const s of c.symbols) {
         const defs = this.bySymbol.get(s);
         if (defs) defs.push(c);
@@ -614,10 +617,12 @@ export class WorkspaceIndex {
     this.totalBytes -= entry.size;
     this.totalChunks -= entry.chunks.length;
     for (const c of entry.chunks) {
-      const list = this.byHash.get(c.hash);
-      if (list) {
-        const rest = list.filter((x) => x !== c);
-        if (rest.length) this.byHash.set(c.hash, rest);
+      const hit = this.byHash.get(c.hash);
+      if (hit === c) this.byHash.delete(c.hash);
+      else if (Array.isArray(hit)) {
+        const rest = hit.filter((x) => x !== c);
+        if (rest.length > 1) this.byHash.set(c.hash, rest);
+        else if (rest.length === 1) this.byHash.set(c.hash, rest[0]);
         else this.byHash.delete(c.hash);
       }
       for (const s of c.symbols) {
