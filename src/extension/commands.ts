@@ -34,7 +34,8 @@ export const explainSelection: Factory = ({ ctx, chat }) => async (): Promise<Tu
   const doc = editor.document;
   const folder = ctx.activeFolder(doc.uri);
   let start = editor.selection.start.line + 1;
-  let end = editor.selection.end.line + 1;
+  // A selection that ends at the start of a line (whole lines selected) does not include that line.
+  let end = editor.selection.end.line + (editor.selection.end.character === 0 && editor.selection.end.line > editor.selection.start.line ? 0 : 1);
   let text = doc.getText(editor.selection);
   if (editor.selection.isEmpty) {
     start = Math.max(1, start - EXPLAIN_AROUND);

@@ -18,7 +18,8 @@ export function prepare(): void {
   run('bash', [path.join(ROOT, 'scripts', 'install-code-server.sh')]);
   if (!existsSync(CHROMIUM)) run('bash', [path.join(ROOT, 'scripts', 'setup-system.sh')]);
   if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM} (apt-get install chromium)`);
-  run(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')]);
+  // E2CODE_NO_BUILD=1 reuses dist/ and media/dist/ as they are (iterating on tests only).
+  if (!process.env.E2CODE_NO_BUILD) run(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')]);
 }
 
 function run(cmd: string, args: string[]): void {

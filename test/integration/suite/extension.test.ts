@@ -138,7 +138,7 @@ describe('commands', () => {
     const history = e.chat.history;
     const user = history.at(-2)!;
     assert.equal(user.role, 'user');
-    assert.equal(user.content, `Explain \`src/geometry.ts:${start}-${start + 4}\``);
+    assert.equal(user.content, `Explain \`src/geometry.ts:${start}-${start + 3}\``);
     assert.equal(history.at(-1)!.id, turn.id);
   });
 
