@@ -36,7 +36,9 @@ export type SkipReason =
   | 'symlink-loop'
   | 'unreadable'
   | 'vanished'
-  | 'invalid-utf8';
+  | 'invalid-utf8'
+  /** The chunker threw on the file (a bug to report); the rest of the workspace is still indexed. */
+  | 'chunk-error';
 
 export interface Progress {
   done: number;

@@ -365,3 +365,51 @@ describe('WorkspaceIndex persistence', () => {
     }
   });
 });
+
+describe('WorkspaceIndex bad input', () => {
+  test('binary, invalid UTF-8, empty, 50 MB, minified, 10,000-level nesting, symlink loops, a chunker failure: reported, never fatal', async () => {
+    const root = await tempDir('e2code-idx-');
+    const deep = 'function f(a: boolean) {\n' + 'if (a) {\n'.repeat(10_000) + '}\n'.repeat(10_000) + '}\n';
+    await writeFiles(root, {
+      'ok.ts': moduleSource(1),
+      'empty.ts': '',
+      'deep.ts': deep,
+      'bin.dat2': '\u0000\u0001\u0002binary',
+      'min.js': 'var a=1;'.repeat(3000),
+      'boom.ts': moduleSource(2),
+    });
+    await fsp.writeFile(path.join(root, 'latin1.c'), Buffer.from([0x2f, 0x2a, 0xe9, 0x2a, 0x2f, 0x0a])); // "/*é*/" in Latin-1
+    const fh = await fsp.open(path.join(root, 'huge.ts'), 'w');
+    await fh.truncate(50 * 1024 * 1024);
+    await fh.close();
+    await fsp.symlink('.', path.join(root, 'loop'));
+    await fsp.symlink('missing.ts', path.join(root, 'dangling.ts'));
+    // A chunker bug cannot be produced on demand: inject one for a single file around the real chunker.
+    const faulty: IndexChunker = {
+      languageOf: (p) => chunker.languageOf(p),
+      chunkFile: (p, b) => (p === 'boom.ts' ? Promise.reject(new Error('synthetic chunker bug')) : chunker.chunkFile(p, b)),
+    };
+    const index = await WorkspaceIndex.open({ root, persist: false, chunker: faulty });
+    const t0 = performance.now();
+    const r = await index.refresh();
+    assert.ok(performance.now() - t0 < 60_000);
+    assert.deepEqual(r.added, ['deep.ts', 'empty.ts', 'ok.ts']);
+    assert.deepEqual(index.chunksOf('empty.ts'), []);
+    assert.ok(index.chunksOf('deep.ts').length > 1);
+    const reasons = Object.fromEntries(r.skips.map((s) => [s.path, s.reason]));
+    assert.deepEqual(reasons, {
+      'bin.dat2': 'binary',
+      'boom.ts': 'chunk-error',
+      'dangling.ts': 'unreadable',
+      'huge.ts': 'too-large',
+      'latin1.c': 'invalid-utf8',
+      loop: 'symlink-loop',
+      'min.js': 'minified',
+    });
+    assert.match(r.skips.find((s) => s.path === 'boom.ts')!.detail!, /synthetic chunker bug/);
+    // Remembered by stat: the next refresh reports the same skips without re-reading those files.
+    const again = await index.refresh();
+    assert.deepEqual(again.skipped, r.skipped);
+    assert.deepEqual(again.unchanged, ['deep.ts', 'empty.ts', 'ok.ts']);
+  });
+});

@@ -564,7 +564,22 @@ export class WorkspaceIndex {
             run.changedFiles.add(f.path);
             run.unchanged.push(f.path);
           } else {
-            const chunks = await chunker!.chunkFile(f.path, r.bytes);
+            let chunks: Chunk[];
+            try {
+              chunks = await chunker!.chunkFile(f.path, r.bytes);
+            } catch (err) {
+              // One file the chunker cannot handle must not stop the index; the file is reported, and
+              // retried once its content changes (remembered like a content skip).
+              const detail = `chunker failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300);
+              run.skips.push({ path: f.path, reason: 'chunk-error', detail });
+              if (prev) this.removeFile(f.path, run);
+              const s: ContentSkip = { size: f.size, mtimeMs: f.mtimeMs, reason: 'chunk-error', detail };
+              this.contentSkips.set(f.path, s);
+              run.changedSkips.add(f.path);
+              done++;
+              options.onProgress?.({ done, total, message: f.path });
+              continue;
+            }
             const entry: FileEntry = {
               size: r.size,
               mtimeMs: r.mtimeMs,
