@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Bundle } from '../../src/core/runtime/bundle';
 import { Encoder } from '../../src/core/runtime/encoder';
 import { Generator, RepetitionGuard, Sampler, TextStream } from '../../src/core/runtime/generator';
-import { PromptBuilder, type PromptSpec } from '../../src/core/runtime/prompt';
+import { PromptBuilder, contextPrefix, type PromptSpec } from '../../src/core/runtime/prompt';
 import { findCitations, verifiedCitations } from '../../src/core/runtime/citations';
 
 const BUNDLE = path.resolve(__dirname, '../../models/default');
@@ -117,6 +117,45 @@ test('greedy decoding is deterministic and chunked prefill matches one-piece pre
   assert.equal(a.tokens.length, 12);
   assert.equal(a.stopReason, 'maxTokens');
   assert.ok(a.firstTokenMs > 0);
+});
+
+test('a reused KV prefix (same repository context, new question) gives the same tokens as a fresh prefill', async () => {
+  const base = await spec();
+  const q1 = builder.build({ ...base, history: [], request: 'Where is add defined?' });
+  const q2 = builder.build({ ...base, history: [], request: 'What does Stack do?' });
+  const p1 = contextPrefix(bundle.id, q1.pieces)!;
+  const p2 = contextPrefix(bundle.id, q2.pieces)!;
+  assert.deepEqual(p1, p2, 'same context, same prefix key');
+  let reusedPositions = 0;
+  const first = (g: Generator, embeds: Float32Array, length: number, prefix?: { key: string; length: number }) => {
+    let logits: Float32Array | undefined;
+    return g.generate({ embeds, length, maxTokens: 1, ignoreEos: true, prefix, onLogits: (l) => (logits ??= l.slice()) }).then((out) => {
+      reusedPositions = out.reusedPositions;
+      return logits!;
+    });
+  };
+  const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+  const cached = new Generator(bundle);
+  const l1 = await first(cached, q1.embeds, q1.length, p1);
+  assert.equal(reusedPositions, 0);
+  const reused = await first(cached, q2.embeds, q2.length, p2);
+  assert.equal(reusedPositions, p2.length, 'the second question should reuse the context prefix');
+  const fresh = await first(new Generator(bundle), q2.embeds, q2.length);
+  assert.ok(maxDiff(l1, fresh) > 1e-3, 'the two questions should lead to different logits (else this test proves nothing)');
+  assert.ok(maxDiff(reused, fresh) < 1e-3, `reused prefix changed the logits by ${maxDiff(reused, fresh)}`);
+
+  // Another context under the same generator must not reuse the stale prefix.
+  const enc = await encoder.encode(['def totally_different(): pass']);
+  const other = builder.build({
+    request: 'What does Stack do?',
+    context: { softFiles: [{ path: 'x.py', chunks: [{ hash: 'h9', softTokens: enc.softTokens[0] }] }], textChunks: [] },
+  });
+  const po = contextPrefix(bundle.id, other.pieces)!;
+  assert.notEqual(po.key, p1.key);
+  const afterSwitch = await first(cached, other.embeds, other.length, po);
+  assert.equal(reusedPositions, 0);
+  const freshOther = await first(new Generator(bundle), other.embeds, other.length);
+  assert.ok(maxDiff(afterSwitch, freshOther) < 1e-3);
 });
 
 test('max tokens bounds the answer; stop sequences end it without including the stop text', async () => {

@@ -11,7 +11,7 @@ import { SoftPromptCache, type SoftPromptEntry } from './cache';
 import { Encoder } from './encoder';
 import { Generator, type GenerateOutput, type SamplingOptions } from './generator';
 import { planContext, type Plan } from './planner';
-import { PromptBuilder } from './prompt';
+import { PromptBuilder, contextPrefix } from './prompt';
 import { VectorSearch } from './vectorSearch';
 import { openWorkspace, type Workspace } from './workspace';
 import { verifiedCitations } from './citations';
@@ -26,6 +26,8 @@ export interface EngineOptions {
   cacheMaxBytes?: number;
   /** Keep workspace indexes on disk between runs (default true). */
   persistIndex?: boolean;
+  /** Reuse the decoder's KV cache of an unchanged repository context across requests (default true). */
+  prefixCache?: boolean;
   log?: (line: string) => void;
 }
 
@@ -119,6 +121,8 @@ export class Engine {
     readonly cache: SoftPromptCache,
     private readonly log: (line: string) => void,
     private readonly persistIndex: boolean,
+    /** Reuse the KV cache of an unchanged context prefix (see EngineOptions.prefixCache). */
+    public usePrefixCache: boolean,
   ) {
     this.encoder = new Encoder(bundle);
     this.generator = new Generator(bundle);
@@ -128,7 +132,7 @@ export class Engine {
   static async create(options: EngineOptions): Promise<Engine> {
     const bundle = await Bundle.load(options.bundlePath, { device: options.device ?? 'auto', threads: options.threads ?? 0 });
     const cache = SoftPromptCache.open(options.cacheDir ?? defaultCacheDir(), { maxBytes: options.cacheMaxBytes });
-    return new Engine(bundle, cache, options.log ?? (() => undefined), options.persistIndex ?? true);
+    return new Engine(bundle, cache, options.log ?? (() => undefined), options.persistIndex ?? true, options.prefixCache ?? true);
   }
 
   info(): InitializeResult {
@@ -300,6 +304,7 @@ export class Engine {
     });
     const stop = [m.chatTemplate.endOfTurn.trim(), ...(req.stop ?? [])].filter((s) => s.length > 0);
     const output = await this.generator.generate({
+      prefix: this.usePrefixCache ? contextPrefix(this.bundle.id, prompt.pieces) : undefined,
       embeds: prompt.embeds,
       length: prompt.length,
       maxTokens,

@@ -32,6 +32,13 @@ export interface GenerateInput {
    * full-text prompts past the trained length (the output there is meaningless, the cost is not).
    */
   positionLimit?: number;
+  /**
+   * The first `length` positions form a prefix identified by `key` (e.g. the repository context): its
+   * KV cache is kept, and reused when the next request starts with the same prefix.
+   */
+  prefix?: { key: string; length: number };
+  /** Sees the logits each token is picked from (evaluation, tests). */
+  onLogits?: (logits: Float32Array) => void;
 }
 
 export interface GenerateOutput {
@@ -43,12 +50,16 @@ export interface GenerateOutput {
   /** Generated tokens per second after the first. */
   tokensPerSecond: number;
   promptPositions: number;
+  /** Prompt positions whose KV cache came from the previous request's identical prefix. */
+  reusedPositions: number;
 }
 
 type Past = Record<string, ort.Tensor>;
 
 export class Generator {
   private readonly eos: Set<number>;
+  /** KV cache at the end of the last request's reusable prefix. */
+  private prefixCache: { key: string; length: number; past: Past } | undefined;
 
   constructor(private readonly bundle: Bundle) {
     this.eos = new Set(bundle.manifest.eosTokenIds);
@@ -109,23 +120,39 @@ export class Generator {
     let pastLen = 0;
     let logits: Float32Array | undefined;
     let stopReason: StopReason | undefined;
-    for (let start = 0; start < input.length; start += piece) {
+    // Reuse the KV cache of an identical prompt prefix (the repository context) from the last request.
+    const prefix = input.prefix && input.prefix.length > 0 && input.prefix.length < input.length ? input.prefix : undefined;
+    if (prefix && this.prefixCache && this.prefixCache.key === prefix.key && this.prefixCache.length === prefix.length) {
+      past = this.prefixCache.past;
+      pastLen = prefix.length;
+    }
+    const reusedPositions = pastLen;
+    const keep = () => (this.prefixCache ? new Set(Object.values(this.prefixCache.past)) : new Set<ort.Tensor>());
+    while (pastLen < input.length) {
       if (input.signal?.aborted) {
         stopReason = 'cancelled';
         break;
       }
-      const t = Math.min(piece, input.length - start);
-      const r = await this.step(input.embeds.subarray(start * h, (start + t) * h), t, past, pastLen);
-      disposePast(past);
+      // Pieces end exactly at the prefix boundary so that the cache there can be kept.
+      const end = prefix && pastLen < prefix.length ? Math.min(prefix.length, pastLen + piece) : Math.min(input.length, pastLen + piece);
+      const t = end - pastLen;
+      const r = await this.step(input.embeds.subarray(pastLen * h, end * h), t, past, pastLen);
+      disposePast(past, keep());
       past = r.past;
-      pastLen += t;
+      pastLen = end;
       logits = r.logits;
+      if (prefix && pastLen === prefix.length) {
+        const old = this.prefixCache;
+        this.prefixCache = { key: prefix.key, length: prefix.length, past };
+        if (old && old.past !== past) disposePast(old.past, new Set(Object.values(past)));
+      }
     }
 
     let firstTokenAt = 0;
     const tokens: number[] = [];
     const row = new Float32Array(h);
     while (!stopReason && logits) {
+      input.onLogits?.(logits);
       const token = sampler.pick(logits);
       if (tokens.length === 0) firstTokenAt = performance.now();
       if (this.eos.has(token) && !input.ignoreEos) {
@@ -155,12 +182,12 @@ export class Generator {
       }
       this.bundle.embeddings.copyRow(token, row, 0);
       const r = await this.step(row, 1, past, pastLen);
-      disposePast(past);
+      disposePast(past, keep());
       past = r.past;
       pastLen += 1;
       logits = r.logits;
     }
-    disposePast(past);
+    disposePast(past, keep());
     const text = stream.finish(stopReason === 'stop');
     const ended = performance.now();
     const afterFirst = tokens.length > 1 && firstTokenAt > 0 ? (tokens.length - 1) / ((ended - firstTokenAt) / 1000) : 0;
@@ -171,12 +198,13 @@ export class Generator {
       firstTokenMs: firstTokenAt > 0 ? firstTokenAt - started : 0,
       tokensPerSecond: afterFirst,
       promptPositions: input.length,
+      reusedPositions,
     };
   }
 }
 
-function disposePast(past: Past): void {
-  for (const t of Object.values(past)) t.dispose?.();
+function disposePast(past: Past, keep: Set<ort.Tensor>): void {
+  for (const t of Object.values(past)) if (!keep.has(t)) t.dispose?.();
 }
 
 /** Greedy, or temperature + nucleus (top-p) sampling with a seedable generator. */

@@ -2,6 +2,7 @@
 // or soft-token rows) and then flattened into inputs_embeds by looking text tokens up in the decoder's
 // embedding table. Text pieces are tokenized one by one so that no merge crosses a piece boundary,
 // exactly as the training recipe does.
+import { createHash } from 'node:crypto';
 import type { BundleManifest } from '../bundle/manifest';
 import type { ChatTurn } from '../protocol';
 import type { EmbeddingTable } from './bundle';
@@ -124,4 +125,25 @@ export class PromptBuilder {
     }
     return { pieces, length, embeds };
   }
+}
+
+/** The prompt up to its last soft piece (bos, system, the soft part of the context), by content. */
+export function contextPrefix(bundleId: string, pieces: PromptPiece[]): { key: string; length: number } | undefined {
+  let last = -1;
+  pieces.forEach((p, i) => {
+    if (p.kind === 'soft') last = i;
+  });
+  if (last < 0) return undefined;
+  const hash = createHash('sha256').update(bundleId);
+  let length = 0;
+  for (const p of pieces.slice(0, last + 1)) {
+    if (p.kind === 'text') {
+      hash.update(`t${p.ids.join(',')};`);
+      length += p.ids.length;
+    } else {
+      hash.update(`s${p.hash};`);
+      length += p.rows;
+    }
+  }
+  return { key: hash.digest('hex'), length };
 }
