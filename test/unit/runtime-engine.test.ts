@@ -1,0 +1,84 @@
+// The engine in-process on the fixture repository: indexing fills the cache once, a corrupt cache
+// entry is re-encoded on use, explain pins the selection's file, and an edit re-encodes only what changed.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, rmSync, appendFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { open } from 'lmdb';
+import { Engine } from '../../src/core/runtime/engine';
+import { cacheKey } from '../../src/core/runtime/cache';
+
+const ROOT = path.resolve(__dirname, '../..');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'e2code-engine-'));
+const repo = path.join(tmp, 'repo');
+const cacheDir = path.join(tmp, 'cache');
+let engine: Engine;
+
+before(async () => {
+  cpSync(path.join(ROOT, 'test/fixtures/repo-small'), repo, { recursive: true });
+  engine = await Engine.create({ bundlePath: path.join(ROOT, 'models/default'), device: 'cpu', threads: 1, cacheDir, persistIndex: false });
+});
+after(async () => {
+  await engine.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+test('indexing encodes each distinct chunk once and reports progress up to the total', async () => {
+  const progress: { phase: string; done: number; total: number }[] = [];
+  const r = await engine.index(repo, { onProgress: (p) => progress.push(p) });
+  assert.ok(r.chunks >= 5);
+  assert.equal(r.cached, 0);
+  assert.ok(r.encoded > 0 && r.encoded <= r.chunks);
+  assert.equal(engine.cache.stats().entries, r.encoded);
+  const enc = progress.filter((p) => p.phase === 'encode');
+  assert.deepEqual(enc[enc.length - 1], { ...enc[enc.length - 1], done: r.encoded, total: r.encoded });
+  const again = await engine.index(repo);
+  assert.equal(again.encoded, 0);
+  assert.equal(again.cached, r.encoded);
+});
+
+test('editing one file re-encodes only the chunks whose text changed', async () => {
+  appendFileSync(path.join(repo, 'src/lruCache.ts'), '\nexport function clearAll(): void {}\n');
+  const r = await engine.index(repo);
+  assert.ok(r.encoded >= 1, 'the edited file has a new chunk');
+  assert.ok(r.encoded < r.chunks / 2, `re-encoded ${r.encoded} of ${r.chunks} chunks for a one-file edit`);
+});
+
+test('a corrupt cache entry is detected and re-encoded when a request needs it', async () => {
+  const ws = engine.workspace(repo)!;
+  const victim = ws.chunksOf('src/geometry/shapes.ts')[0];
+  await engine.cache.close();
+  // Damage the stored value as bit rot would, then reopen the engine on the same cache.
+  const raw = open({ path: cacheDir, maxDbs: 4 });
+  const values = raw.openDB({ name: 'soft-prompts', encoding: 'binary' });
+  const bytes = Buffer.from(values.getBinary(cacheKey(engine.bundle.id, victim.hash))!);
+  bytes[bytes.length - 1] ^= 0x55;
+  await values.put(cacheKey(engine.bundle.id, victim.hash), bytes);
+  await raw.close();
+  await engine.bundle.dispose();
+  engine = await Engine.create({ bundlePath: path.join(ROOT, 'models/default'), device: 'cpu', threads: 1, cacheDir, persistIndex: false });
+  await engine.index(repo);
+  assert.equal(engine.cache.stats().corrupt, 1, 'indexing should notice the corrupt entry');
+  assert.ok(engine.cache.has(engine.bundle.id, victim.hash), 'and store a fresh encoding');
+  const r = await engine.generate({ task: 'ask', root: repo, prompt: 'What is the area of a polygon?', options: { maxTokens: 2 } });
+  assert.ok(r.context.softChunks > 0);
+});
+
+test('explain keeps the selection\'s file in context even with a tiny budget', async () => {
+  const r = await engine.generate({
+    task: 'explain',
+    root: repo,
+    prompt: '',
+    selection: { path: 'scripts/report.py', startLine: 5, endLine: 8, text: 'def count_words(path):' },
+    options: { maxTokens: 2, contextBudget: 12, hybrid: false },
+  });
+  assert.deepEqual(r.context.softFiles, ['scripts/report.py']);
+});
+
+test('a request too long for the decoder is refused with what to do', async () => {
+  await assert.rejects(
+    engine.generate({ task: 'ask', root: repo, prompt: 'why '.repeat(3000), options: { maxTokens: 8 } }),
+    /shorten the question or history, or lower max tokens/,
+  );
+});
