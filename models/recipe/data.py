@@ -137,7 +137,7 @@ def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int
         return None
     files = rng.sample(pool, min(n_files, len(pool)))
     # Keep within the position budget: drop files from the end.
-    budget = max_positions - 96
+    budget = max_positions - 96 - (128 if text_mode == "soft" and hybrid_prob > 0 else 0)  # room for the question and text chunks
     kept, used = [], 0
     for f in files:
         cost = 8 + (len(f.chunks) * soft_per_chunk if text_mode == "soft" else 4 * len(f.defs) + 4)

@@ -30,6 +30,12 @@ STAGES = ["lm", "contrast", "align", "instruct", "export"]
 MODEL_STAGES = ["lm", "contrast", "align", "instruct"]  # the pure-text control run ("textctl") is never exported
 
 
+def amp(a):
+    """bf16 autocast for training steps (~1.7x faster on this CPU with avx512_bf16; also right for CUDA).
+    Evaluation and export stay float32."""
+    return torch.autocast(device().type, dtype=torch.bfloat16, enabled=a.bf16)
+
+
 def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -127,8 +133,9 @@ def stage_lm(a) -> None:
         x = torch.tensor(np.stack([train_ids[s:s + seq + 1] for s in starts]).astype(np.int64), device=dev)
         for gr in opt.param_groups:
             gr["lr"] = lr_at(step, total, 1e-3, 30)
-        logits = dec(dec.embed(x[:, :-1]))
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
+        with amp(a):
+            logits = dec(dec.embed(x[:, :-1]))
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(dec.parameters(), 1.0)
@@ -352,8 +359,9 @@ def stage_contrast(a) -> None:
         bt = prng.sample(pairs, batch)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, 1e-3, 20)
-        q = retrieval_vector(encode_chunks(enc, toks, [x for x, _ in bt], dev, 32))
-        k = retrieval_vector(encode_chunks(enc, toks, [y for _, y in bt], dev, max_tokens))
+        with amp(a):
+            q = retrieval_vector(encode_chunks(enc, toks, [x for x, _ in bt], dev, 32).float())
+            k = retrieval_vector(encode_chunks(enc, toks, [y for _, y in bt], dev, max_tokens).float())
         logits = q @ k.T / 0.05
         labels = torch.arange(len(bt), device=dev)
         loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
@@ -427,10 +435,11 @@ def stage_align(a) -> None:
         exs = [reconstruction_example(rng, f, c, target) for f, c in rng.sample(train_items, batch)]
         for gi, g in enumerate(opt.param_groups):
             g["lr"] = lr_at(step, total, 1e-3 if gi == 0 else 2e-4, 20)
-        soft, offs = batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=True)
-        embeds, tg, _ = assemble(exs, toks, dec, soft, offs, target, dev)
-        logits = dec(embeds)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tg.reshape(-1), ignore_index=-100)
+        with amp(a):
+            soft, offs = batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=True)
+            embeds, tg, _ = assemble(exs, toks, dec, soft, offs, target, dev)
+            logits = dec(embeds)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tg.reshape(-1), ignore_index=-100)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(ad.parameters()) + list(enc.parameters()), 1.0)
@@ -454,7 +463,7 @@ def stage_align(a) -> None:
 def curriculum(step: int, total: int) -> int:
     """Files per example: 2-4 early, growing to many."""
     frac = step / max(1, total)
-    return [2, 3, 4, 6, 8, 12][min(5, int(frac * 6))]
+    return [2, 3, 4, 5, 6, 8][min(5, int(frac * 6))]
 
 
 def heldout_instruct_set(held, n: int, soft_per_chunk: int, text_mode: str, hybrid_prob: float, n_files: int, seed: int, task_mix):
@@ -519,7 +528,7 @@ def stage_instruct(a) -> None:
     batch = 4 if a.smoke else 8
     spc = ad.cfg.soft_tokens_per_chunk
     text_mode = "names" if a.text_control else "soft"
-    mix = ["where"] * 4 + ["what"] * 2 + ["params"] * 2 + ["defines", "summary", "complete"] if not a.text_control else ["where"]
+    mix = ["where"] * 5 + ["what", "params", "defines", "summary", "complete"] if not a.text_control else ["where"]
     evsets = {
         "where_soft": heldout_instruct_set(held, 4 if a.smoke else 40, spc, text_mode, 0.0, 4, 21, ["where"]),
         "where_hybrid": heldout_instruct_set(held, 4 if a.smoke else 40, spc, text_mode, 1.0, 4, 22, ["where"]) if not a.text_control else [],
@@ -555,7 +564,7 @@ def stage_instruct(a) -> None:
         n_files = curriculum(step, total)
         exs = []
         while len(exs) < batch:
-            ex = build_example(rng, train[rng.choices(names, weights)[0]], n_files=n_files, max_positions=512, soft_per_chunk=spc,
+            ex = build_example(rng, train[rng.choices(names, weights)[0]], n_files=n_files, max_positions=a.max_positions, soft_per_chunk=spc,
                                task=rng.choice(mix), relabel=True, text_mode=text_mode, hybrid_prob=0.5)
             if ex is not None:
                 exs.append(ex)
@@ -564,9 +573,10 @@ def stage_instruct(a) -> None:
         soft, offs = batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)
         if len(cache) > 100_000:
             cache.clear()
-        embeds, tg, _ = assemble(exs, toks, dec, soft, offs, 32, dev)
-        logits = dec(embeds)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tg.reshape(-1), ignore_index=-100)
+        with amp(a):
+            embeds, tg, _ = assemble(exs, toks, dec, soft, offs, 32, dev)
+            logits = dec(embeds)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tg.reshape(-1), ignore_index=-100)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(dec.parameters()) + list(ad.parameters()), 1.0)
@@ -656,6 +666,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="")
     ap.add_argument("--name", default="default")
     ap.add_argument("--data", default="")
+    ap.add_argument("--no-bf16", dest="bf16", action="store_false", help="train in float32")
+    ap.add_argument("--max-positions", type=int, default=384, help="instruct: decoder positions per example")
     ap.add_argument("--text-control", action="store_true", help="instruct: pure-text control (names as text, no soft tokens)")
     a = ap.parse_args(argv)
     set_threads(a.threads)
