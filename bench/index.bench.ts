@@ -1,4 +1,4 @@
-// Cold index and one-file-edit refresh of a tree of 32,000 files (>= 20,000 indexed) built from real source files
+// Cold index and one-file-edit refresh of a tree of 24,000 files built from real source files
 // (the .js/.ts/.mjs/.cjs/.md/.py files of 300 B - 32 KiB in node_modules, copied into a temp workspace,
 // a second time under another directory when there are too few), with the real chunker.
 // Cold: WorkspaceIndex.open + refresh() from an empty store, in this process (peak RSS of this process).
@@ -14,7 +14,7 @@ import { WorkspaceIndex } from '../src/core/index/index';
 import type { BenchChart, BenchResult } from './lib/types';
 
 const repoRoot = path.join(__dirname, '..');
-const TARGET_FILES = Number(process.env.E2CODE_BENCH_FILES ?? 32_000);
+const TARGET_FILES = Number(process.env.E2CODE_BENCH_FILES ?? 24_000);
 const EXT = /\.(js|ts|mjs|cjs|md|py)$/;
 
 function sourceFiles(dir: string): string[] {

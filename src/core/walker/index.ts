@@ -222,11 +222,14 @@ export async function listFiles(root: string, options: WalkOptions = {}, rules?:
       skipped.push(ioSkip(task.rel || '.', err));
       continue;
     }
-    ignoreRules.loadDir(task.rel, new Set(entries.map((e) => e.name)));
+    const names = new Set<string>();
+    for (const e of entries) if (e.name === '.gitignore' || e.name === '.e2codeignore') names.add(e.name);
+    ignoreRules.loadDir(task.rel, names);
     const parentReal = task.chain[task.chain.length - 1];
+    const absPrefix = task.abs.endsWith(path.sep) ? task.abs : task.abs + path.sep;
     for (const entry of entries) {
       const rel = task.rel ? `${task.rel}/${entry.name}` : entry.name;
-      const abs = path.join(task.abs, entry.name);
+      const abs = absPrefix + entry.name;
       let kind: 'file' | 'dir' | 'link' | 'other' = entry.isFile() ? 'file' : entry.isDirectory() ? 'dir' : entry.isSymbolicLink() ? 'link' : 'other';
       if (kind === 'other' && !entry.isFIFO() && !entry.isSocket() && !entry.isBlockDevice() && !entry.isCharacterDevice()) {
         // File systems that do not report entry types (DT_UNKNOWN): ask lstat.
