@@ -18,9 +18,13 @@ async function main(): Promise<void> {
   const loaded = index.loadReport.status;
   const rssAfterOpenMB = process.memoryUsage().rss / 1024 / 1024;
 
+  const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
   const noop: number[] = [];
+  const noopCpu: number[] = [];
   for (let i = 0; i < 3; i++) {
+    const c0 = process.cpuUsage();
     const r = await index.refresh();
+    noopCpu.push(cpuMs(process.cpuUsage(c0)));
     if (r.added.length + r.updated.length + r.removed.length) throw new Error('no-op refresh found changes');
     noop.push(r.seconds * 1000);
   }
@@ -31,13 +35,16 @@ async function main(): Promise<void> {
     await fsp.appendFile(path.join(root, rel), `\nexport function benchEdit${n}(x: number): number {\n  return x * ${n};\n}\n`);
   };
   const full: number[] = [];
+  const fullCpu: number[] = [];
   const fullNew: number[] = [];
   const paths: number[] = [];
   const pathsNew: number[] = [];
   for (let i = 0; i < 5; i++) {
     const rel = editTargets[i % editTargets.length];
     await edit(rel);
+    const c0 = process.cpuUsage();
     const r = await index.refresh();
+    fullCpu.push(cpuMs(process.cpuUsage(c0)));
     if (r.updated.length !== 1 || r.updated[0] !== rel) throw new Error(`full refresh: expected ${rel} updated, got ${JSON.stringify(r.updated)}`);
     full.push(r.seconds * 1000);
     fullNew.push(r.newChunkHashes.length);
@@ -59,6 +66,8 @@ async function main(): Promise<void> {
     openMs,
     rssAfterOpenMB,
     noopRefreshMs: median(noop),
+    noopRefreshCpuMs: median(noopCpu),
+    editFullRefreshCpuMs: median(fullCpu),
     editFullRefreshMs: median(full),
     editFullRefreshAllMs: full,
     editRefreshPathsMs: median(paths),
