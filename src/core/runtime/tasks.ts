@@ -31,8 +31,11 @@ export function taskRequest(params: GenerateParams): string {
       return `${ask}\n${s.path}:${s.startLine}-${s.endLine}\n${s.text}`;
     }
     case 'generate': {
-      const where = s ? `\nIn ${s.path} at line ${s.startLine}.${s.text ? `\nCode before the cursor:\n${s.text}` : ''}` : '';
-      return `${params.prompt}${where}`;
+      if (!s) return params.prompt;
+      // The phrasing of the recipe's repository-conditioned completion task, after the instruction.
+      const before = s.text.split('\n').slice(-3).join('\n');
+      const ask = `In ${s.path}, what line follows:\n${before}`;
+      return params.prompt.trim() ? `${params.prompt.trim()}\n${ask}` : ask;
     }
     case 'summarize':
       return params.prompt.trim() || 'Summarize this repository.';
@@ -95,7 +98,7 @@ async function summarize(
     base.signal?.throwIfAborted();
     const r = await engine.complete({
       ...base,
-      request: `Summarize the file ${file}.`,
+      request: `Summarize ${file}.`, // the recipe's phrasing
       chunks: ws.chunksOf(file),
       hybrid: false,
       maxTokens: Math.min(FILE_SUMMARY_TOKENS, base.maxTokens),
