@@ -6,7 +6,8 @@ import { registerSummarize } from './summarize';
 import { registerGenerate } from './generate';
 import { registerDoctor } from './doctor';
 import { registerIndex } from './indexCmd';
+import { registerChunks } from './chunks';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerAsk, registerExplain, registerSummarize, registerGenerate, registerDoctor, registerIndex];
+export const commands: RegisterCommand[] = [registerAsk, registerExplain, registerSummarize, registerGenerate, registerDoctor, registerIndex, registerChunks];

@@ -32,6 +32,11 @@ export interface ChunkerOptions {
    * length estimate (never calling countTokens), so a 50 MB minified file stays fast. Default 16 MiB.
    */
   maxParseBytes?: number;
+  /**
+   * Files with a line longer than this (characters) are not parsed either (minified bundles, one-line
+   * data): they are cut into windows like files over maxParseBytes. Default 65536.
+   */
+  maxParseLineLength?: number;
 }
 
 export interface Chunker {
@@ -43,6 +48,7 @@ export interface Chunker {
 
 export const DEFAULT_MAX_TOKENS = 256;
 export const DEFAULT_MAX_PARSE_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_MAX_PARSE_LINE_LENGTH = 65536;
 /** Chars per token assumed for files over maxParseBytes when a real counter was given (conservative). */
 const BIG_FILE_CHARS_PER_TOKEN = 2;
 
@@ -50,6 +56,7 @@ export async function createChunker(options: ChunkerOptions = {}): Promise<Chunk
   const maxTokens = Math.max(8, Math.floor(options.maxTokens ?? DEFAULT_MAX_TOKENS));
   const custom = options.countTokens;
   const maxParseBytes = options.maxParseBytes ?? DEFAULT_MAX_PARSE_BYTES;
+  const maxLine = options.maxParseLineLength ?? DEFAULT_MAX_PARSE_LINE_LENGTH;
   const syntax = new SyntaxEngine();
 
   function budgetFor(path: string, big: boolean): Budget {
@@ -74,16 +81,17 @@ export async function createChunker(options: ChunkerOptions = {}): Promise<Chunk
     async chunkFile(path: string, content: Uint8Array): Promise<Chunk[]> {
       if (content.length === 0) return [];
       const language = languageOf(path);
-      const big = content.length > maxParseBytes;
-      const grammar = !big && GRAMMARS[language] !== undefined ? await syntax.load(language) : null;
+      const tooBig = content.length > maxParseBytes;
+      const grammar = !tooBig && GRAMMARS[language] !== undefined ? await syntax.load(language) : null;
       // Everything below is synchronous: a shared parser is never used by two files at once.
       const src = decodeSource(content);
-      const budget = budgetFor(path, big);
+      const big = tooBig || longestLine(src.lineStarts, src.text.length) > maxLine;
+      const budget = budgetFor(path, tooBig);
       const p = new Pieces(src, budget);
       let defs: Def[] = [];
       let plainKind = 'window';
       let wholeKind = 'window';
-      if (grammar) {
+      if (grammar && !big) {
         defs = syntax.pieces(grammar, p);
         plainKind = 'statements';
         wholeKind = 'module';
@@ -99,4 +107,13 @@ export async function createChunker(options: ChunkerOptions = {}): Promise<Chunk
       return assemble(info, mergePieces(p));
     },
   };
+}
+
+function longestLine(starts: Uint32Array, n: number): number {
+  let max = 0;
+  for (let i = 0; i < starts.length; i++) {
+    const len = (i + 1 < starts.length ? starts[i + 1] : n) - starts[i];
+    if (len > max) max = len;
+  }
+  return max;
 }
