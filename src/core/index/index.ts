@@ -465,6 +465,12 @@ export class WorkspaceIndex {
           for (const p of [...this.entries.keys()]) {
             if ((p === rel || p.startsWith(prefix)) && !found.has(p)) this.removeFile(p, run);
           }
+          for (const p of [...this.contentSkips.keys()]) {
+            if ((p === rel || p.startsWith(prefix)) && !found.has(p)) {
+              this.contentSkips.delete(p);
+              run.changedSkips.add(p);
+            }
+          }
           continue;
         }
         const checked = await this.checkOne(rel, walk);
