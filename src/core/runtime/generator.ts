@@ -114,7 +114,10 @@ export class Generator {
     const stream = new TextStream(this.bundle, input.stop ?? [], input.onText);
     const sampler = new Sampler(input.sampling ?? {});
     const guard = new RepetitionGuard();
-    const piece = Math.max(1, input.prefillChunk ?? 512);
+    // 256-position pieces: same speed as 512 here, and the transient attention scores (piece x past) stay
+    // small, so peak memory grows with the KV cache rather than with pieces (measured: 2045 positions,
+    // peak RSS 276 MB at 256 vs 356 MB at 512 vs 448 MB at 1024).
+    const piece = Math.max(1, input.prefillChunk ?? 256);
 
     let past = this.emptyPast();
     let pastLen = 0;
