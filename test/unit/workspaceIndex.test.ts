@@ -205,6 +205,8 @@ describe('WorkspaceIndex refresh', () => {
 
     await fsp.appendFile(path.join(root, 'a.ts'), '\n// edited after indexing\n');
     await assert.rejects(index.readChunks('a.ts'), StaleFileError);
+    const bHash = index.chunksOf('b.ts')[0].hash;
+    assert.deepEqual([...(await index.chunkTexts([first.hash, bHash])).keys()], [bHash], 'stale a.ts is left out');
     await fsp.rm(path.join(root, 'b.ts'));
     await assert.rejects(index.readChunks('b.ts'), StaleFileError);
   });

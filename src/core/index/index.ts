@@ -349,7 +349,10 @@ export class WorkspaceIndex {
     return chunks;
   }
 
-  /** Text of any indexed chunks, by hash (files are read once each). Unknown hashes are left out. */
+  /**
+   * Text of any indexed chunks, by hash (files are read once each). Unknown hashes, and chunks of files
+   * changed on disk since they were indexed (refresh those first), are left out of the result.
+   */
   async chunkTexts(hashes: Iterable<string>): Promise<Map<string, Chunk>> {
     const wanted = new Set(hashes);
     const paths = new Set<string>();
@@ -359,7 +362,14 @@ export class WorkspaceIndex {
     }
     const out = new Map<string, Chunk>();
     for (const p of paths) {
-      for (const c of await this.readChunks(p)) if (wanted.has(c.hash)) out.set(c.hash, c);
+      let chunks: Chunk[];
+      try {
+        chunks = await this.readChunks(p);
+      } catch (err) {
+        if (err instanceof StaleFileError) continue;
+        throw err;
+      }
+      for (const c of chunks) if (wanted.has(c.hash)) out.set(c.hash, c);
     }
     return out;
   }
