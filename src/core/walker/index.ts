@@ -74,13 +74,15 @@ function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
 }
 
-/** An I/O error on a listed path as a skip; anything unexpected is rethrown. */
+/** An I/O error on a listed path as a skip; an error without a system code (a bug) is rethrown. */
 function ioSkip(rel: string, err: unknown): Skip {
   const code = errCode(err);
   if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return { path: rel, reason: 'vanished', detail: code };
   if (code === 'EACCES' || code === 'EPERM') return { path: rel, reason: 'unreadable', detail: code };
   if (code === 'ELOOP') return { path: rel, reason: 'symlink-loop', detail: code };
-  if (code === 'EIO' || code === 'EMFILE' || code === 'ENFILE' || code === 'EBUSY' || code === 'ENAMETOOLONG') return { path: rel, reason: 'unreadable', detail: code };
+  // Anything else the OS refuses for this one path (ENAMETOOLONG past PATH_MAX, EIO, EMFILE, ...) is
+  // reported for the path; only non-system errors (bugs) propagate.
+  if (code) return { path: rel, reason: 'unreadable', detail: code };
   throw err;
 }
 
