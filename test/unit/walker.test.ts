@@ -295,3 +295,17 @@ describe('walker robustness', () => {
     await assert.rejects(listFiles(root, { signal: ac.signal }), { name: 'AbortError' });
   });
 });
+
+describe('walker special files', () => {
+  test('a FIFO is never opened: not listed, and one that replaces a listed file is reported, not waited on', async () => {
+    const root = await makeTree({ 'a.ts': 'a\n' });
+    roots.push(root);
+    spawnSync('mkfifo', [path.join(root, 'pipe.ts')]);
+    const { files } = await listFiles(root);
+    assert.deepEqual(files.map((f) => f.path), ['a.ts']);
+    await fsp.rm(path.join(root, 'a.ts'));
+    spawnSync('mkfifo', [path.join(root, 'a.ts')]);
+    const r = await readWalkFile(files[0]);
+    assert.deepEqual(!r.ok && r.skip, { path: 'a.ts', reason: 'vanished', detail: 'no longer a regular file' });
+  });
+});

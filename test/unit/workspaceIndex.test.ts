@@ -1,6 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { createChunker, type Chunker } from '../../src/core/chunker/index';
@@ -273,6 +274,10 @@ describe('WorkspaceIndex refreshPaths (editor events)', () => {
     assert.deepEqual(r.added, ['out/gen.ts'], 'a changed .gitignore re-walks the workspace');
 
     await assert.rejects(index.refreshPaths(['/somewhere/else.ts']), /outside the workspace/);
+
+    spawnSync('mkfifo', [path.join(root, 'pipe.ts')]);
+    r = await index.refreshPaths(['pipe.ts']); // must not block opening a FIFO
+    assert.deepEqual(r.skips, [{ path: 'pipe.ts', reason: 'ignored', detail: 'not a regular file' }]);
   });
 });
 

@@ -511,6 +511,7 @@ export class WorkspaceIndex {
       const byName = classifyName(rel);
       if (byName) return { skip: { path: rel, ...byName } };
       const st = await fsp.stat(real);
+      if (!st.isFile()) return { skip: { path: rel, reason: 'ignored', detail: 'not a regular file' } };
       const max = walk.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
       if (st.size > max) return { skip: { path: rel, reason: 'too-large', detail: `${st.size} bytes > ${max}` } };
       return { file: { path: rel, absPath: abs, size: st.size, mtimeMs: st.mtimeMs } };

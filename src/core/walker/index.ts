@@ -11,7 +11,7 @@
 // entries are filtered, and every symlink decision (outside the root, loop, dangling) must be reported
 // per path with a reason; fdir resolves or drops symlinks silently and filters without per-dir state.
 // The traversal is iterative (no recursion limit on deep trees).
-import { lstatSync, promises as fsp, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import { constants as fsConstants, lstatSync, promises as fsp, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { SkipReason } from '../types';
 import { IgnoreRules } from './ignoreRules';
@@ -279,7 +279,9 @@ export async function readWalkFile(file: WalkFile, options: WalkOptions = {}): P
   await options.beforeRead?.(file);
   let handle;
   try {
-    handle = await fsp.open(file.absPath, 'r');
+    // O_NONBLOCK: if the path became a FIFO since listing, open must not wait for a writer (the fstat
+    // below then reports it); on regular files the flag changes nothing.
+    handle = await fsp.open(file.absPath, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
   } catch (err) {
     return { ok: false, skip: ioSkip(file.path, err) };
   }
