@@ -10,7 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const CODE_SERVER_VERSION = '4.100.3';
-const CODE_SERVER_ENTRY = path.join(ROOT, '.vscode-test', `code-server-${CODE_SERVER_VERSION}`, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
+export const CODE_SERVER_ENTRY = path.join(ROOT, '.vscode-test', `code-server-${CODE_SERVER_VERSION}`, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
 export const CHROMIUM = process.env.E2CODE_CHROMIUM ?? '/usr/bin/chromium';
 
 /** Installs code-server when missing (idempotent, fast when present) and builds the extension. */
