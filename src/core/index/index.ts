@@ -14,6 +14,9 @@
  *   await index.readChunks(path)      // full Chunk objects (with text), re-derived from the file
  *   await index.chunkTexts(hashes)    // hash -> Chunk with text, for any set of indexed hashes
  *   await index.close();
+ * The vector cache is the runtime's: newChunkHashes is the delta of one refresh, so after a start (or
+ * an index built by `e2code index` without encoding) encode every allChunks() hash the cache lacks.
+ * Refreshes run one at a time (calls queue); a file the chunker throws on is a `chunk-error` skip.
  *
  * Chunk text is not stored (it would double the index to the size of the repository): the index keeps
  * each chunk's metadata and hash. Text is re-derived by re-reading the file and re-chunking it; the
@@ -27,7 +30,8 @@
  * after a branch switch only chunks whose text changed come out in newChunkHashes.
  *
  * Persistence: see ./store (checksummed snapshot + fsynced journal, atomic; a corrupt or incompatible
- * store is reported in `loadReport` and rebuilt). Default location:
+ * store is reported in `loadReport` and rebuilt; the fingerprint holds the e2code version, chunk
+ * token budget and tokenizer id, so a change of any re-chunks everything). Default location:
  * `$XDG_CACHE_HOME/e2code/workspaces/<sha256(abs root), 16 hex>/` (fallback ~/.cache). One writer per
  * store at a time is assumed (the sidecar); a concurrent writer is not locked out.
  */
