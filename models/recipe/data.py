@@ -180,7 +180,52 @@ def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int
     segs.append(("text", T["user"].replace("{content}", request)))
     segs.append(("text", T["endOfTurn"]))
     segs.append(("text", T["assistant"]))
+    meta["files"] = files
+    meta["labels"] = labels
+    meta["request"] = request
     return Example(segs, answer, chunk_texts, task, meta)
+
+
+def variant(ex: Example, mode: str, *, ranked_chunks: list[tuple[FileRec, dict]] | None = None, max_text_positions: int = 0,
+            count_tokens=None) -> Example:
+    """The same question with another context, for the evaluation rows (same decoder for every row):
+    'none' no context; 'soft' soft tokens only; 'hybrid' soft tokens + the defining chunk as text;
+    'retrieved' the given ranked chunks as text (top-k); 'truncated' the files' code as text, in order,
+    cut at max_text_positions."""
+    files, labels = ex.meta["files"], ex.meta["labels"]
+    segs: list[tuple[str, object]] = [("text", T["contextStart"])]
+    texts: list[str] = []
+    if mode in ("soft", "hybrid"):
+        for f in files:
+            segs.append(("text", T["fileHeader"].replace("{path}", labels[f.path])))
+            for c in f.chunks:
+                segs.append(("soft", len(texts)))
+                texts.append(relabel_chunk_text(c["text"], f.path, labels[f.path]))
+    placed: list[tuple[FileRec, dict]] = []
+    if mode == "hybrid" and "def" in ex.meta:
+        f = next(x for x in files if x.path == ex.meta["file"])
+        c = def_chunk(f, ex.meta["def"])
+        placed = [(f, c)] if c else []
+    elif mode == "retrieved":
+        placed = ranked_chunks or []
+    elif mode == "truncated":
+        used = 0
+        for f in files:
+            for c in f.chunks:
+                cost = count_tokens(chunk_code(f, c)) + 8
+                if used + cost > max_text_positions:
+                    break
+                placed.append((f, c))
+                used += cost
+    for g, ch in placed:
+        code = chunk_code(g, ch)
+        segs.append(("text", T["textChunkHeader"].replace("{path}", labels[g.path]).replace("{line}", str(ch["startLine"]))))
+        segs.append(("text", code if code.endswith("\n") else code + "\n"))
+    segs.append(("text", T["contextEnd"]))
+    segs.append(("text", T["user"].replace("{content}", ex.meta["request"])))
+    segs.append(("text", T["endOfTurn"]))
+    segs.append(("text", T["assistant"]))
+    return Example(segs, ex.answer, texts, ex.task, ex.meta)
 
 
 def reconstruction_example(rng: random.Random, f: FileRec, c: dict, target_tokens: int) -> Example:

@@ -100,7 +100,7 @@ def stage_lm(a) -> None:
     train_ids = lm_stream(tok, "train", rd / "lm_train.npy", a.smoke)
     held_ids = lm_stream(tok, "heldout", rd / "lm_heldout.npy", a.smoke)
     seq, batch = (64, 4) if a.smoke else (256, 16)
-    total = a.steps or (20 if a.smoke else 1400)
+    total = a.steps or (10 if a.smoke else 1400)
     ck = load_ckpt(rd / "lm.pt")
     dec = Decoder(dec_cfg).to(dev)
     opt = torch.optim.AdamW(dec.parameters(), lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95))
@@ -351,7 +351,7 @@ def stage_contrast(a) -> None:
         enc.train()
         return {"heldout_retrieval_top1": round(top1, 4), "heldout_retrieval_top5": round(top5, 4), "pool": len(pool)}
 
-    if step == 0:
+    if step == 0 and not a.smoke:
         log.write({"stage": "contrast", "step": 0, "wall_s": 0.0, **evaluate()})
     deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
     prng = random.Random(11 + step)
@@ -426,7 +426,7 @@ def stage_align(a) -> None:
         enc.train(); ad.train()
         return {"heldout_recon_token_acc": round(correct / count, 4)}
 
-    if step == 0:
+    if step == 0 and not a.smoke:
         log.write({"stage": "align", "step": 0, "wall_s": 0.0, **evaluate()})
     deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
     rng = random.Random(17 + step)
@@ -524,15 +524,17 @@ def stage_instruct(a) -> None:
         dec.load_state_dict(ck["decoder"]); ad.load_state_dict(ck["adapter"]); opt.load_state_dict(ck["opt"])
         step = ck["step"]; clock = Clock(ck["wall_s"])
     log = MetricLog(rd / "metrics.jsonl")
-    total = a.steps or (10 if a.smoke else 700)
-    batch = 4 if a.smoke else 8
+    total = a.steps or (6 if a.smoke else 700)
+    batch = 2 if a.smoke else 8
+    if a.smoke:
+        a.max_positions = 160
     spc = ad.cfg.soft_tokens_per_chunk
     text_mode = "names" if a.text_control else "soft"
     mix = ["where"] * 5 + ["what", "params", "defines", "summary", "complete"] if not a.text_control else ["where"]
     evsets = {
-        "where_soft": heldout_instruct_set(held, 4 if a.smoke else 40, spc, text_mode, 0.0, 4, 21, ["where"]),
-        "where_hybrid": heldout_instruct_set(held, 4 if a.smoke else 40, spc, text_mode, 1.0, 4, 22, ["where"]) if not a.text_control else [],
-        "mixed": heldout_instruct_set(held, 4 if a.smoke else 40, spc, text_mode, 0.5, 4, 23, mix) if not a.text_control else [],
+        "where_soft": heldout_instruct_set(held, 2 if a.smoke else 40, spc, text_mode, 0.0, 4, 21, ["where"]),
+        "where_hybrid": heldout_instruct_set(held, 2 if a.smoke else 40, spc, text_mode, 1.0, 4, 22, ["where"]) if not a.text_control else [],
+        "mixed": heldout_instruct_set(held, 2 if a.smoke else 40, spc, text_mode, 0.5, 4, 23, mix) if not a.text_control else [],
     }
     cache: dict = {}
     stop_ids = {toks(CHAT["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
@@ -547,7 +549,7 @@ def stage_instruct(a) -> None:
                 if not exs:
                     continue
                 soft, offs = batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)
-                preds = greedy_answers(exs, toks, dec, soft, offs, dev, 8 if a.smoke else 24, stop_ids)
+                preds = greedy_answers(exs, toks, dec, soft, offs, dev, 4 if a.smoke else 24, stop_ids)
                 res[f"heldout_{key}"] = round(float(np.mean([score(e.task, p, e.answer) for e, p in zip(exs, preds)])), 4)
                 if key.startswith("where"):  # the file part alone (the line number is the harder half)
                     res[f"heldout_{key}_path"] = round(float(np.mean([p.strip().split(":")[0] == e.answer.split(":")[0] for e, p in zip(exs, preds)])), 4)
@@ -556,7 +558,7 @@ def stage_instruct(a) -> None:
         dec.train(); ad.train()
         return res
 
-    if step == 0:
+    if step == 0 and not a.smoke:
         log.write({"stage": a.stage_name, "step": 0, "wall_s": 0.0, **evaluate()})
     deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
     rng = random.Random(31 + step)

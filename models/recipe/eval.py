@@ -1,0 +1,98 @@
+"""Evaluation rows on held-out repositories with the same decoder for every row (the recipe-side version of
+`e2code eval`): no context / truncated text / top-k retrieved text / soft tokens / hybrid, per task.
+Metrics: where -> exact path:line and path; what/summary -> ROUGE-L; params/defines/complete -> exact
+match (+ edit similarity for complete); decoder positions used. Also reconstruction token accuracy.
+
+  python eval.py --run default [--n 40] [--out results/eval.json]
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common import CHAT_TEMPLATE as CHAT
+from common import RECIPE_DIR, set_threads
+from data import build_example, load_files, variant
+from train import (TokCache, assemble, batch_soft, greedy_answers, latest_modules, load_tokenizer, retrieval_vector,
+                   encode_chunks, rouge_l, run_dir, data_dir)
+
+ROWS = ["none", "truncated", "retrieved", "soft", "hybrid"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", default="default")
+    ap.add_argument("--n", type=int, default=40)
+    ap.add_argument("--files", type=int, default=4)
+    ap.add_argument("--topk", type=int, default=2)
+    ap.add_argument("--tasks", default="where,what,params,complete")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default=str(RECIPE_DIR / "results/eval.json"))
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--data", default="")
+    a = ap.parse_args()
+    set_threads(a.threads)
+    t0 = time.time()
+    dev = torch.device("cpu")
+    tok = load_tokenizer(a.run)
+    toks = TokCache(tok)
+    dec, enc, ad, record = latest_modules(a)
+    dec.eval(); enc.eval(); ad.eval()
+    held = load_files(data_dir(a) / "heldout.jsonl")
+    stop = {toks(CHAT["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
+    results: dict = {"run": a.run, "modules": record, "files_per_question": a.files, "topk": a.topk, "tasks": {}}
+    cache: dict = {}
+    for task in a.tasks.split(","):
+        rng = random.Random(sum(map(ord, task)))
+        exs = []
+        names = sorted(held)
+        while len(exs) < a.n:
+            ex = build_example(rng, held[rng.choice(names)], n_files=a.files, max_positions=512, soft_per_chunk=ad.cfg.soft_tokens_per_chunk,
+                               task=task, relabel=False, text_mode="soft", hybrid_prob=0.0)
+            if ex is not None:
+                exs.append(ex)
+        rows = {}
+        soft_positions = []
+        for mode in ROWS:
+            vs = []
+            for ex in exs:
+                ranked = None
+                if mode == "retrieved":
+                    cands = [(f, c) for f in ex.meta["files"] for c in f.chunks]
+                    with torch.no_grad():
+                        P = torch.cat([retrieval_vector(encode_chunks(enc, toks, [c["text"] for _, c in cands[i:i + 64]], dev, enc.cfg.max_tokens))
+                                       for i in range(0, len(cands), 64)])
+                        q = retrieval_vector(encode_chunks(enc, toks, [ex.meta["request"]], dev, 32))
+                    ranked = [cands[i] for i in (q @ P.T)[0].argsort(descending=True)[:a.topk].tolist()]
+                vs.append(variant(ex, mode, ranked_chunks=ranked, max_text_positions=400, count_tokens=lambda s: len(toks(s))))
+            with torch.no_grad():
+                soft, offs = batch_soft(vs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)
+                preds = greedy_answers(vs, toks, dec, soft, offs, dev, 24, stop)
+                positions = [assemble([v], toks, dec, soft, [o], 0, dev)[2][0][0] for v, o in zip(vs, offs)]
+            em = [float(p.strip() == v.answer.strip()) for p, v in zip(preds, vs)]
+            row = {"exact": round(float(np.mean(em)), 4), "positions_mean": round(float(np.mean(positions)), 1)}
+            if task == "where":
+                row["path"] = round(float(np.mean([p.strip().split(":")[0] == v.answer.split(":")[0] for p, v in zip(preds, vs)])), 4)
+            if task in ("what", "summary"):
+                row["rougeL"] = round(float(np.mean([rouge_l(p, v.answer) for p, v in zip(preds, vs)])), 4)
+            if task == "complete":
+                row["edit_sim"] = round(float(np.mean([difflib.SequenceMatcher(None, p.strip(), v.answer.strip()).ratio() for p, v in zip(preds, vs)])), 4)
+            row["examples"] = [[vs[i].meta["request"][:80], preds[i][:80], vs[i].answer[:80]] for i in range(min(3, len(vs)))]
+            rows[mode] = row
+            print(json.dumps({"task": task, "row": mode, **{k: v for k, v in row.items() if k != "examples"}}), flush=True)
+        results["tasks"][task] = {"n": len(exs), "rows": rows}
+    results["wall_s"] = round(time.time() - t0, 1)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
