@@ -352,6 +352,21 @@ describe('WorkspaceIndex persistence', () => {
     });
   }
 
+  test('non-ASCII paths and symbols survive the store (snapshot and journal)', async () => {
+    const root = await tempDir('e2code-idx-');
+    const store = await tempDir('e2code-store-');
+    await writeFiles(root, { '日本/größe.ts': 'export function größe(): number {\n  return 1;\n}\n' });
+    const index = await WorkspaceIndex.open({ root, storeDir: store, chunker });
+    await index.refresh();
+    await writeFiles(root, { 'émoji/😀.py': 'def café():\n    return "☕"\n' });
+    await index.refreshPaths(['émoji/😀.py']); // a journal record
+    const reopened = await WorkspaceIndex.open({ root, storeDir: store, chunker });
+    assert.equal(reopened.loadReport.status, 'loaded');
+    assert.deepEqual(reopened.files(), ['émoji/😀.py', '日本/größe.ts']);
+    assert.deepEqual([...reopened.allChunks()], [...index.allChunks()]);
+    assert.equal(reopened.definitions('größe')[0]?.path, '日本/größe.ts');
+  });
+
   test('changed chunk settings discard the stored index', async () => {
     const { root, store } = await indexed();
     const other = await WorkspaceIndex.open({ root, storeDir: store, chunker, chunkTokens: 128 });

@@ -249,7 +249,8 @@ export class WorkspaceIndex {
   private readonly contentSkips = new Map<string, ContentSkip>();
   /** Hash -> chunk; an array only for the rare hash that occurs more than once (saves 100k+ arrays). */
   private readonly byHash = new Map<string, IndexedChunk | IndexedChunk[]>();
-  private readonly bySymbol = new Map<string, IndexedChunk[]>();
+  /** Name -> defining chunks; built on the first definitions() call (opening a large index is faster without it). */
+  private bySymbol: Map<string, IndexedChunk[]> | null = null;
   private readonly rules: IgnoreRules;
   private readonly store: IndexStore<DiskEntry, ContentSkip> | null;
   private chunker: IndexChunker | null;
@@ -322,6 +323,10 @@ export class WorkspaceIndex {
 
   /** Chunks whose `symbols` include `name` exactly (where is X defined). */
   definitions(name: string): readonly IndexedChunk[] {
+    if (!this.bySymbol) {
+      this.bySymbol = new Map();
+      for (const e of this.entries.values()) for (const c of e.chunks) this.addSymbols(c);
+    }
     return this.bySymbol.get(name) ?? [];
   }
 
@@ -637,11 +642,15 @@ export class WorkspaceIndex {
       if (!hit) this.byHash.set(c.hash, c);
       else if (Array.isArray(hit)) hit.push(c);
       else this.byHash.set(c.hash, [hit, c]);
-      for (const s of c.symbols) {
-        const defs = this.bySymbol.get(s);
-        if (defs) defs.push(c);
-        else this.bySymbol.set(s, [c]);
-      }
+      if (this.bySymbol) this.addSymbols(c);
+    }
+  }
+
+  private addSymbols(c: IndexedChunk): void {
+    for (const s of c.symbols) {
+      const defs = this.bySymbol!.get(s);
+      if (defs) defs.push(c);
+      else this.bySymbol!.set(s, [c]);
     }
   }
 
@@ -661,12 +670,12 @@ export class WorkspaceIndex {
         else if (rest.length === 1) this.byHash.set(c.hash, rest[0]);
         else this.byHash.delete(c.hash);
       }
-      for (const s of c.symbols) {
-        const defs = this.bySymbol.get(s);
+      for (const s of this.bySymbol ? c.symbols : []) {
+        const defs = this.bySymbol!.get(s);
         if (!defs) continue;
         const rest = defs.filter((x) => x !== c);
-        if (rest.length) this.bySymbol.set(s, rest);
-        else this.bySymbol.delete(s);
+        if (rest.length) this.bySymbol!.set(s, rest);
+        else this.bySymbol!.delete(s);
       }
     }
     return entry;

@@ -15,6 +15,7 @@
 // journal's removal) is stale and ignored. Compaction writes a new snapshot when the journal outgrows
 // a quarter of the snapshot (at least 4 MiB).
 import { createHash, randomBytes } from 'node:crypto';
+import { isAscii } from 'node:buffer';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 
@@ -34,6 +35,14 @@ export interface LoadReport {
   status: 'fresh' | 'loaded' | 'rebuilt';
   /** Why the stored index was not used, or what was repaired (a torn journal tail). */
   notes: string[];
+}
+
+/**
+ * JSON with every non-ASCII character escaped (\uXXXX), so a stored file is pure ASCII and can be
+ * decoded as Latin-1, several times faster than UTF-8 decoding for a 30 MB snapshot.
+ */
+function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function sha256(data: string | Uint8Array): string {
@@ -122,11 +131,12 @@ export class IndexStore<F, S> {
       return { status: 'rebuilt', notes };
     }
     // Verified by checksum: parse line by line (no whole-body string).
+    const encoding = isAscii(body) ? 'latin1' : 'utf8';
     let start = 0;
     while (start < body.length) {
       let nl = body.indexOf(10, start);
       if (nl < 0) nl = body.length;
-      if (nl > start) apply(JSON.parse(body.toString('utf8', start, nl)) as StoreRecord<F, S>);
+      if (nl > start) apply(JSON.parse(body.toString(encoding, start, nl)) as StoreRecord<F, S>);
       start = nl + 1;
     }
     this.snapshotBytes = raw.length;
@@ -211,7 +221,7 @@ export class IndexStore<F, S> {
   async commit(changes: StoreRecord<F, S>[], all: () => Iterable<StoreRecord<F, S>>): Promise<void> {
     if (!changes.length) return;
     if (!this.snapshotId) return this.writeSnapshot(all());
-    const json = JSON.stringify(changes);
+    const json = asciiJson(changes);
     const line = `${sha256(json).slice(0, 16)} ${json}\n`;
     const lineBytes = Buffer.byteLength(line);
     if (this.journalBytes + lineBytes > Math.max(MIN_COMPACT_BYTES, this.snapshotBytes / 4)) return this.writeSnapshot(all());
@@ -252,7 +262,7 @@ export class IndexStore<F, S> {
         await h.write(buf);
       };
       for (const r of records) {
-        const line = `${JSON.stringify(r)}\n`;
+        const line = `${asciiJson(r)}\n`;
         pending.push(line);
         pendingLen += line.length;
         if (pendingLen >= WRITE_BUFFER_BYTES) await flush();
