@@ -116,6 +116,25 @@ test('pause and resume are accepted and reflected in status while indexing', asy
   assert.ok(r.encoded > 0);
 });
 
+test('cancelling an index run stops it with a clear error', async () => {
+  await client.pauseIndex();
+  const fresh = mkdtempSync(path.join(tmp, 'ws-'));
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(path.join(fresh, 'a.ts'), `export const stamp = ${Date.now()};\n`);
+  const controller = new AbortController();
+  const running = client.index({ root: fresh }, undefined, controller.signal);
+  let s = await client.status();
+  for (let i = 0; i < 50 && s.state !== 'paused'; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    s = await client.status();
+  }
+  assert.equal(s.state, 'paused');
+  controller.abort();
+  await assert.rejects(running, /index cancelled/);
+  await client.resumeIndex();
+  assert.equal((await client.status()).state, 'idle');
+});
+
 test('killing the sidecar mid-generation fails the request with the cause, then it restarts', async () => {
   const oldPid = client.pid;
   const restarted = nextState(client, 'ready');
