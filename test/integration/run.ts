@@ -1,77 +1,111 @@
 // Runs the mocha suites of test/integration/suite inside code-server's real extension host: builds the
-// extension and the suites, starts code-server on a scratch copy of the fixture workspace, opens the
+// extension and the suites, starts code-server on scratch copies of the fixture workspace, opens the
 // workbench in chromium with the `extensionDevelopmentPath` / `extensionTestsPath` payload, and waits
-// for VS Code to call `window.codeAutomationExit`. Prints the suite's report and `N passed, N failed`.
-//   npm run test:integration            (E2CODE_TEST_GREP=pattern to run some tests)
-import { build } from 'esbuild';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+// for VS Code to call `window.codeAutomationExit`. Two windows: a single folder (most suites) and a
+// two-folder workspace (multiroot.test.ts). Prints each report and `N passed, N failed`.
+//   npm run test:integration      (E2CODE_TEST_GREP=pattern to run some tests, E2CODE_TEST_VERBOSE=1)
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { launchBrowser, prepare, ROOT, scratchWorkspace, startCodeServer, workbenchUrl } from './harness/codeServer';
+import { bundleSuites, SUITE_OUT } from './harness/bundle';
+import { launchBrowser, prepare, ROOT, scratchWorkspace, startCodeServer, workbenchUrl, type CodeServer } from './harness/codeServer';
 
-const OUT = path.join(ROOT, '.vscode-test', 'out', 'integration');
 const TIMEOUT_MS = Number(process.env.E2CODE_TEST_TIMEOUT_MS) || 15 * 60_000;
+const verbose = Boolean(process.env.E2CODE_TEST_VERBOSE);
 
-async function bundleSuites(): Promise<void> {
-  rmSync(OUT, { recursive: true, force: true });
-  const dir = path.join(ROOT, 'test', 'integration', 'suite');
-  const entries = readdirSync(dir).filter((f) => f === 'index.ts' || f.endsWith('.test.ts')).map((f) => path.join(dir, f));
-  await build({
-    entryPoints: entries,
-    outdir: OUT,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    // mocha resolves from the repo's node_modules (OUT is inside the repo); the extension is not
-    // bundled into the tests: they reach it through its exported API.
-    external: ['vscode', 'mocha', 'onnxruntime-node', 'lmdb', 'web-tree-sitter', '@vscode/tree-sitter-wasm'],
-    sourcemap: 'inline',
-    logLevel: 'warning',
-  });
+interface Stats {
+  passes: number;
+  failures: number;
 }
 
-async function main(): Promise<number> {
-  const t0 = Date.now();
-  prepare();
-  await bundleSuites();
-  const report = path.join(OUT, 'report.txt');
-  const workspace = scratchWorkspace('it');
-  const cs = await startCodeServer({
-    settings: { 'e2code.maxTokens': 48, 'e2code.index.refreshDelayMs': 300 },
-    env: { E2CODE_TEST_REPORT: report, ...(process.env.E2CODE_TEST_GREP ? { E2CODE_TEST_GREP: process.env.E2CODE_TEST_GREP } : {}) },
-    log: process.env.E2CODE_TEST_VERBOSE ? (l) => console.log(l) : undefined,
-  });
+/** Opens one workbench window in test mode and waits for the suite to finish. */
+async function runWindow(name: string, target: { folder?: string; workspaceFile?: string }, testsPath: string): Promise<Stats> {
+  const report = path.join(SUITE_OUT, `report-${name}.txt`);
+  let cs: CodeServer | undefined;
   const browser = await launchBrowser();
   try {
+    cs = await startCodeServer({
+      settings: { 'e2code.maxTokens': 48, 'e2code.index.refreshDelayMs': 300 },
+      env: {
+        E2CODE_TEST_REPORT: report,
+        E2CODE_SUITE: name,
+        ...(process.env.E2CODE_TEST_GREP ? { E2CODE_TEST_GREP: process.env.E2CODE_TEST_GREP } : {}),
+      },
+      log: verbose ? (l) => console.log(l) : undefined,
+    });
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const exited = new Promise<number>((resolve) => {
       void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code));
     });
     await page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => {
-      if (process.env.E2CODE_TEST_VERBOSE) console.log(`[workbench ${type}]`, ...(Array.isArray(args) ? args : [args]));
+      if (verbose) console.log(`[workbench ${type}]`, ...(Array.isArray(args) ? args : [args]));
     });
-    const remote = (p: string) => `vscode-remote://127.0.0.1:${cs.port}${p}`;
-    const url = workbenchUrl(cs, workspace, [
+    const remote = (p: string) => `vscode-remote://127.0.0.1:${cs!.port}${p}`;
+    const payload: [string, string][] = [
       ['extensionDevelopmentPath', remote(ROOT)],
-      ['extensionTestsPath', remote(path.join(OUT, 'index.js'))],
-    ]);
-    console.log(`integration: code-server ${cs.url}, workspace ${workspace}`);
+      ['extensionTestsPath', remote(testsPath)],
+    ];
+    let url = workbenchUrl(cs, target.folder ?? '', payload);
+    if (target.workspaceFile) {
+      const u = new URL(url);
+      u.searchParams.delete('folder');
+      u.searchParams.set('workspace', target.workspaceFile);
+      url = u.toString();
+    }
+    console.log(`integration (${name}): code-server ${cs.url}`);
     await page.goto(url);
     const timeout = new Promise<number>((resolve) => setTimeout(() => resolve(-1), TIMEOUT_MS).unref());
     const code = await Promise.race([exited, timeout]);
     const text = existsSync(report) ? readFileSync(report, 'utf8') : '';
     process.stdout.write(text.replace(/\nRESULT .*\n?$/, '\n'));
     const m = /RESULT (.*)/.exec(text);
-    const stats = m ? (JSON.parse(m[1]) as { passes: number; failures: number }) : { passes: 0, failures: 1 };
-    if (code === -1) console.log(`integration: timed out after ${TIMEOUT_MS / 1000} s`);
-    console.log(`integration: ${((Date.now() - t0) / 1000).toFixed(1)} s in all, exit code ${code}`);
-    console.log(`${stats.passes} passed, ${stats.failures} failed`);
-    return code === 0 && stats.failures === 0 && stats.passes > 0 ? 0 : 1;
+    const stats: Stats = m ? (JSON.parse(m[1]) as Stats) : { passes: 0, failures: 1 };
+    if (code === -1) console.log(`integration (${name}): timed out after ${TIMEOUT_MS / 1000} s`);
+    else if (code !== 0 && stats.failures === 0) stats.failures = 1;
+    return stats;
   } finally {
     await browser.close();
-    await cs.stop();
-    rmSync(path.dirname(workspace), { recursive: true, force: true });
+    await cs?.stop();
   }
+}
+
+async function main(): Promise<number> {
+  const t0 = Date.now();
+  prepare();
+  const testsPath = await bundleSuites();
+  const total: Stats = { passes: 0, failures: 0 };
+  const add = (s: Stats) => {
+    total.passes += s.passes;
+    total.failures += s.failures;
+  };
+
+  const single = scratchWorkspace('it');
+  try {
+    add(await runWindow('single', { folder: single }, testsPath));
+  } finally {
+    rmSync(path.dirname(single), { recursive: true, force: true });
+  }
+
+  // Two folders: the fixture and a second project next to it.
+  const first = scratchWorkspace('mr');
+  const base = path.dirname(first);
+  const second = path.join(base, 'second');
+  mkdirSync(path.join(second, 'tools'), { recursive: true });
+  writeFileSync(path.join(second, 'README.md'), '# second\n\nReport tooling for the multi-root test.\n');
+  writeFileSync(
+    path.join(second, 'tools', 'report.py'),
+    'def render_report(rows):\n    """Format rows as an aligned text table."""\n    return "\\n".join(" | ".join(map(str, r)) for r in rows)\n',
+  );
+  const workspaceFile = path.join(base, 'multi.code-workspace');
+  writeFileSync(workspaceFile, JSON.stringify({ folders: [{ path: 'workspace' }, { path: 'second' }] }, null, 2));
+  try {
+    add(await runWindow('multiroot', { workspaceFile }, testsPath));
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+
+  console.log(`integration: ${((Date.now() - t0) / 1000).toFixed(1)} s in all`);
+  console.log(`${total.passes} passed, ${total.failures} failed`);
+  return total.failures === 0 && total.passes > 0 ? 0 : 1;
 }
 
 main().then(

@@ -311,14 +311,26 @@ describe('sidecar restart', () => {
     const client = e.ctx.client!;
     const pid = client.pid!;
     const runs = e.indexer.completedRuns;
-    const pending = e.chat.ask({ task: 'ask', display: 'Describe the repository.', prompt: 'Describe the repository.' });
-    await waitFor('the request reached the sidecar', () => e.chat.busy);
-    await new Promise((r) => setTimeout(r, 50));
-    process.kill(pid, 'SIGKILL');
-    const turn = await pending;
-    if (turn.stopReason === undefined) {
-      assert.match(turn.error ?? '', /sidecar/, `the error names the sidecar: ${turn.error}`);
+    // Kill the sidecar at the first streamed token: the request is certainly in flight.
+    const gen = e.ctx.generate.bind(e.ctx);
+    let killed = false;
+    e.ctx.generate = (params, onToken, signal) =>
+      gen(params, (t) => {
+        if (!killed) {
+          killed = true;
+          process.kill(pid, 'SIGKILL');
+        }
+        onToken?.(t);
+      }, signal);
+    let turn;
+    try {
+      turn = await e.chat.ask({ task: 'ask', display: 'Describe the repository.', prompt: 'Describe the repository.' });
+    } finally {
+      e.ctx.generate = gen;
     }
+    assert.ok(killed, 'a token arrived before the kill');
+    assert.match(turn.error ?? '', /sidecar exited with signal SIGKILL during generate/, `error: ${turn.error}`);
+    assert.equal(e.chat.busy, false);
     await waitFor('a new sidecar process', () => client.state === 'ready' && client.pid !== pid && client.pid);
     await waitFor('re-index after restart', () => e.indexer.completedRuns > runs);
     await e.indexer.whenIdle();
