@@ -176,10 +176,15 @@ export class Engine {
     const unique = new Map<string, Chunk>();
     for (const c of chunks) unique.set(c.hash, c);
 
-    // Vectors of cached chunks go straight into the search index; the rest are encoded.
-    const search = new VectorSearch(m.encoder.vectorsPerChunk * m.encoder.hiddenSize, unique.size);
+    // Vectors of cached chunks go straight into the search index; the rest are encoded. A re-index keeps
+    // the vectors it already holds (a file save must not re-read the whole cache), and starts afresh once
+    // removed chunks make up half of it.
+    const dim = m.encoder.vectorsPerChunk * m.encoder.hiddenSize;
+    const reuse = state.indexed && state.search.size <= 2 * unique.size;
+    const search = reuse ? state.search : new VectorSearch(dim, unique.size);
     const missing: Chunk[] = [];
     for (const c of unique.values()) {
+      if (reuse && search.has(c.hash)) continue;
       const entry = this.cache.get(this.bundle.id, c.hash);
       if (entry) search.set(c.hash, entry.vector);
       else missing.push(c);
