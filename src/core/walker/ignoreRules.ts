@@ -31,6 +31,9 @@ export const DEFAULT_EXCLUDES: readonly string[] = [
   '.DS_Store',
 ];
 
+/** The common answer, shared (no allocation per file). */
+const NOT_IGNORED: IgnoreDecision = Object.freeze({ ignored: false });
+
 export interface IgnoreDecision {
   ignored: boolean;
   /** Which rule source decided (for per-file reports): `exclude`, `.git`, `<dir>/.e2codeignore`, ... */
@@ -95,6 +98,8 @@ export class IgnoreRules {
   private readonly defaults: Ignore | null;
   private readonly defaultsByName: boolean;
   private infoExclude: Ignore | null | undefined;
+  /** Memo of the by-name decisions (the ignore package re-validates every path before its own cache). */
+  private readonly byNameMemo = new Map<string, number>();
   private readonly useGitignore: boolean;
 
   constructor(
@@ -148,10 +153,13 @@ export class IgnoreRules {
     const slash = relPath.lastIndexOf('/');
     const base = relPath.slice(slash + 1);
     const probe = isDir ? `${relPath}/` : relPath;
-    if (this.exclude) {
-      const hit = this.excludeByName ? this.exclude.ignores(isDir ? `${base}/` : base) : this.exclude.ignores(probe);
-      if (hit) return { ignored: true, by: 'exclude' };
+    const nameProbe = isDir ? `${base}/` : base;
+    let byName = this.byNameMemo.get(nameProbe);
+    if (byName === undefined) {
+      byName = (this.exclude && this.excludeByName && this.exclude.ignores(nameProbe) ? 1 : 0) | (this.defaults && this.defaultsByName && this.defaults.ignores(nameProbe) ? 2 : 0);
+      this.byNameMemo.set(nameProbe, byName);
     }
+    if (this.exclude && ((byName & 1) !== 0 || (!this.excludeByName && this.exclude.ignores(probe)))) return { ignored: true, by: 'exclude' };
     if (base === '.git') return { ignored: true, by: '.git' };
 
     const layers = this.loadDir(slash < 0 ? '' : relPath.slice(0, slash));
@@ -171,11 +179,10 @@ export class IgnoreRules {
     const r = info && testSelf(info, probe);
     if (r?.ignored) return { ignored: true, by: '.git/info/exclude' };
     if (r?.unignored) return { ignored: false };
-    if (this.defaults) {
-      const hit = this.defaultsByName ? this.defaults.ignores(isDir ? `${base}/` : base) : testSelf(this.defaults, probe).ignored;
-      if (hit) return { ignored: true, by: 'default excludes' };
+    if (this.defaults && ((byName & 2) !== 0 || (!this.defaultsByName && testSelf(this.defaults, probe).ignored))) {
+      return { ignored: true, by: 'default excludes' };
     }
-    return { ignored: false };
+    return NOT_IGNORED;
   }
 
   /** Decides a path whose ancestors may themselves be excluded (single-path checks for editor events). */
