@@ -115,6 +115,7 @@ export class Engine {
   readonly generator: Generator;
   readonly builder: PromptBuilder;
   private readonly workspaces = new Map<string, WorkspaceState>();
+  private readonly indexRuns = new Map<string, Promise<IndexResult>>();
 
   private constructor(
     readonly bundle: Bundle,
@@ -152,9 +153,21 @@ export class Engine {
     return this.workspaces.get(path.resolve(root))?.workspace;
   }
 
+  /** Indexes `root`; runs for the same root are serialized (a request waits for the one in flight). */
   async index(root: string, hooks: IndexHooks = {}): Promise<IndexResult> {
-    const started = performance.now();
     root = path.resolve(root);
+    const previous = this.indexRuns.get(root) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.indexNow(root, hooks));
+    this.indexRuns.set(root, run);
+    try {
+      return await run;
+    } finally {
+      if (this.indexRuns.get(root) === run) this.indexRuns.delete(root);
+    }
+  }
+
+  private async indexNow(root: string, hooks: IndexHooks): Promise<IndexResult> {
+    const started = performance.now();
     const m = this.bundle.manifest;
     let state = this.workspaces.get(root);
     if (!state) {
@@ -324,6 +337,8 @@ export class Engine {
 
   async generate(params: GenerateParams, hooks: GenerateHooks = {}): Promise<GenerateResult> {
     const root = path.resolve(params.root);
+    // A first index of this root may be running (the extension starts one on open): wait for it.
+    if (!this.isIndexed(root)) await this.indexRuns.get(root)?.catch(() => undefined);
     if (!this.isIndexed(root)) await this.index(root, { signal: hooks.signal });
     const state = this.workspaces.get(root)!;
     const result = await runTask(this, state, params, hooks);
