@@ -277,8 +277,12 @@ function emitFitting(info: FileInfo, meta: MetaIndex, s0: number, e0: number, wh
     const [s, e] = stack.pop()!;
     const m = meta.describe(text, s, e, info, whole && s === s0 && e === e0);
     const code = text.slice(s, e);
-    const full = headerOf(info.path, m.symbolPath) + code;
-    if (e - s > 1 && info.budget.count(full) > info.budget.maxTokens) {
+    const header = headerOf(info.path, m.symbolPath);
+    const full = header + code;
+    const { count, maxTokens } = info.budget;
+    // Split when over budget, unless the header is what does not fit (a very long path): the code then
+    // gets at least half the budget, so splitting always ends.
+    if (e - s > 1 && count(full) > maxTokens && count(code) > Math.max(maxTokens - count(header), Math.ceil(maxTokens / 2))) {
       const mid = splitPoint(info.src, s, e);
       if (mid > s && mid < e) {
         stack.push([mid, e], [s, mid]);
@@ -319,6 +323,10 @@ function splitPoint(src: SourceText, s: number, e: number): number {
   return charBoundary(text, mid);
 }
 
+/** Symbol paths keep the innermost levels only: deep nesting (10,000 JSON objects) must not bloat headers. */
+const MAX_PATH_LEVELS = 8;
+const MAX_PATH_CHARS = 200;
+
 interface Meta {
   kind: string;
   symbolPath: string;
@@ -334,10 +342,15 @@ class MetaIndex {
     this.starts = defs.map((d) => d.start);
   }
 
+  /** Symbol path of def i: its innermost MAX_PATH_LEVELS enclosing labels, `…` in front when cut. */
   chain(i: number): string {
     const labels: string[] = [];
-    for (let k = i; k >= 0; k = this.defs[k].parent) labels.push(this.defs[k].label);
-    return labels.reverse().join(' > ');
+    let k = i;
+    for (; k >= 0 && labels.length < MAX_PATH_LEVELS; k = this.defs[k].parent) labels.push(this.defs[k].label);
+    if (k >= 0) labels.push('…');
+    let path = labels.reverse().join(' > ');
+    if (path.length > MAX_PATH_CHARS) path = `…${path.slice(path.length - MAX_PATH_CHARS + 1)}`;
+    return path;
   }
 
   /** Innermost def containing [s, e). */
@@ -388,9 +401,8 @@ class MetaIndex {
         seen.add(d.name);
         symbols.push(d.name);
       }
-      let p = d.parent;
-      while (p >= 0 && !definedSet.has(p)) p = defs[p].parent;
-      if (p < 0) top.push(i);
+      // An enclosing def named in this chunk names it before this one, so only the parent can be.
+      if (d.parent < 0 || !definedSet.has(d.parent)) top.push(i);
     }
     const enc = this.enclosing(ts, te);
     let symbolPath: string;

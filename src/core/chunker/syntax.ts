@@ -30,6 +30,8 @@ export interface LoadedGrammar {
   glue: Uint8Array;
   comment: Uint8Array;
   containers: Set<string>;
+  /** Type id of ERROR nodes. */
+  errorId: number;
 }
 
 let initOnce: Promise<void> | null = null;
@@ -80,7 +82,7 @@ export class SyntaxEngine {
     for (let id = 0; id < count; id++) {
       const name = lang.nodeTypeForId(id) ?? '';
       names[id] = name;
-      if (!name || !lang.nodeTypeIsNamed(id)) continue;
+      if (!name || (!lang.nodeTypeIsNamed(id) && name !== 'ERROR')) continue;
       const ids = idsByName.get(name);
       if (ids) ids.push(id);
       else idsByName.set(name, [id]);
@@ -110,6 +112,7 @@ export class SyntaxEngine {
       glue,
       comment,
       containers: new Set(rules.containers ?? []),
+      errorId: idsByName.get('ERROR')?.[0] ?? 65535,
     };
   }
 
@@ -175,6 +178,8 @@ class Walk {
   private readonly types: number[] = [];
   private readonly defs: Def[] = [];
   private depth = 0;
+  /** Smallest depth on the current path whose node is an ERROR (Infinity: none). */
+  private errAt = Infinity;
   private readonly up = (k: number): string | undefined => {
     const d = this.depth - k;
     return d >= 0 ? this.g.names[this.types[d]] : undefined;
@@ -230,9 +235,18 @@ class Walk {
     });
   }
 
+  /** Records the type of the node at the current depth (and whether the path is inside an ERROR). */
+  private setType(type: number): void {
+    this.types[this.depth] = type;
+    if (this.errAt >= this.depth) this.errAt = type === this.g.errorId ? this.depth : Infinity;
+  }
+
+  /** Whether to look inside a piece for definitions: by the language's scan rules, or anything in an ERROR. */
   private scannable(type: number): boolean {
     const s = this.g.scan[type];
-    return s === 1 || (s === 2 && this.depth > 0 && this.g.scanParents[type]!.has(this.types[this.depth - 1]));
+    return (
+      s === 1 || this.errAt <= this.depth || (s === 2 && this.depth > 0 && this.g.scanParents[type]!.has(this.types[this.depth - 1]))
+    );
   }
 
   /** Finds definitions below the cursor's node (a piece), descending only through scannable types. */
@@ -243,7 +257,7 @@ class Walk {
     this.depth++;
     for (;;) {
       const type = c.nodeTypeId;
-      this.types[this.depth] = type;
+      this.setType(type);
       const rule = this.g.defRule[type];
       if (rule) this.detect(rule, type);
       if (this.scannable(type) && c.gotoFirstChild()) {
@@ -261,7 +275,7 @@ class Walk {
   private walk(): void {
     const { g, p, text, cursor: c } = this;
     const n = text.length;
-    this.types[0] = c.nodeTypeId;
+    this.setType(c.nodeTypeId);
     if (p.fits(0, n)) {
       p.cut(n, 0);
       if (this.scannable(this.types[0])) this.scanInside();
@@ -273,7 +287,7 @@ class Walk {
     for (;;) {
       const from = p.last;
       const type = c.nodeTypeId;
-      this.types[this.depth] = type;
+      this.setType(type);
       const rule = g.defRule[type];
       const end = snapEnd(text, c.endIndex);
       let cutHere = false;
