@@ -25,3 +25,4 @@ phase test:unit
 phase test:recipe
 phase test:integration
 phase test:e2e
+phase test:hardening
