@@ -15,6 +15,8 @@ export interface E2codeApi {
   indexer: Indexer;
   chat: ChatView;
   status: StatusBar;
+  /** `@e2code`, where the editor has the chat API. */
+  participant: vscode.ChatParticipant | undefined;
 }
 
 let current: Ctx | undefined;
@@ -60,7 +62,7 @@ export function activate(extension: vscode.ExtensionContext): E2codeApi {
     // In the background: activation must not wait for a model to load.
     void indexer.indexAll();
   }
-  return { ctx, indexer, chat, status };
+  return { ctx, indexer, chat, status, participant };
 }
 
 export async function deactivate(): Promise<void> {

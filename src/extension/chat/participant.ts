@@ -7,20 +7,21 @@ import { resolveCitation, relativeTo } from '../paths';
 export const PARTICIPANT_ID = 'e2code.participant';
 
 /** Registers the participant where the host has the chat API; returns undefined elsewhere. */
-export function registerParticipant(ctx: Ctx): vscode.Disposable | undefined {
+export function registerParticipant(ctx: Ctx): vscode.ChatParticipant | undefined {
   const chat = (vscode as { chat?: typeof vscode.chat }).chat;
   if (typeof chat?.createChatParticipant !== 'function') {
     ctx.log.info('this editor has no chat API: @e2code not registered');
     return undefined;
   }
   const participant = chat.createChatParticipant(PARTICIPANT_ID, (request, context, stream, token) =>
-    handle(ctx, request, context, stream, token),
+    handleChatRequest(ctx, request, context, stream, token),
   );
   participant.iconPath = vscode.Uri.joinPath(ctx.extension.extensionUri, 'media', 'icon.svg');
   return participant;
 }
 
-async function handle(
+/** The participant's handler (exported for the integration test, which has no chat UI to type into). */
+export async function handleChatRequest(
   ctx: Ctx,
   request: vscode.ChatRequest,
   context: vscode.ChatContext,

@@ -304,6 +304,30 @@ describe('commands', () => {
   });
 });
 
+describe('errors', () => {
+  it('a broken model bundle shows error in the status bar; a good one recovers', async () => {
+    const e = await api();
+    await e.indexer.whenIdle();
+    const broken = path.join(folder().uri.fsPath, '..', 'broken-bundle');
+    fs.mkdirSync(broken, { recursive: true });
+    fs.writeFileSync(path.join(broken, 'manifest.json'), JSON.stringify({ formatVersion: 1, name: 'broken' }));
+    const cfg = vscode.workspace.getConfiguration('e2code');
+    try {
+      await cfg.update('bundlePath', broken, vscode.ConfigurationTarget.Global);
+      await waitFor('error state', () => e.indexer.state.state === 'error');
+      assert.match(e.status.text, /e2code: error/);
+      assert.ok(e.ctx.startError, 'the start error is kept for the tooltip');
+      const turn = await e.chat.ask({ task: 'ask', display: 'Hello?', prompt: 'Hello?' });
+      assert.ok(turn.error, 'a request fails with a message instead of hanging');
+    } finally {
+      await cfg.update('bundlePath', undefined, vscode.ConfigurationTarget.Global);
+      fs.rmSync(broken, { recursive: true, force: true });
+    }
+    await waitFor('ready again', () => e.indexer.state.state === 'ready' && e.ctx.client?.state === 'ready');
+    assert.match(e.status.text, /e2code: ready/);
+  });
+});
+
 describe('sidecar restart', () => {
   it('fails the request in flight cleanly, restarts the sidecar and re-indexes', async () => {
     const e = await api();
