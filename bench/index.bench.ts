@@ -121,7 +121,7 @@ export default async function run(): Promise<BenchResult> {
       id: 'cold',
       title: `Cold index of ${cold.files.toLocaleString('en')} files`,
       xLabel: 'seconds',
-      yLabel: 'files read and chunked',
+      yLabel: 'files read (indexed or skipped)',
       series: [{ name: 'files done', points: progress }],
     };
     return {
