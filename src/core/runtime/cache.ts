@@ -2,7 +2,9 @@
 // disk in lmdb. lmdb's copy-on-write B-tree makes every committed write crash-safe; a checksum in each
 // value catches corruption that slips past it (torn files, bit rot, foreign writers), and the reader
 // drops such an entry so the caller re-encodes it. A size cap evicts the least recently used entries.
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { open, type Database, type RootDatabase } from 'lmdb';
 
@@ -67,6 +69,54 @@ export function decodeEntry(buf: Uint8Array): SoftPromptEntry | undefined {
   return { softTokens: floats.slice(0, nSoft), vector: floats.slice(nSoft) };
 }
 
+/**
+ * lmdb maps its file into memory: a truncated or damaged file can kill the process that reads it
+ * (SIGBUS past the end of a truncated file, SIGSEGV on a damaged meta page) instead of throwing. So an
+ * existing cache is opened first in a short-lived child process that checks the file size against
+ * lmdb's own page count reads every key and value, and commits one write. Returns undefined when the cache is sound,
+ * else what is wrong with it.
+ */
+export function probeCache(dir: string): string | undefined {
+  const script = `
+    const { open } = require(process.argv[1]);
+    const fs = require('fs');
+    const dir = process.argv[2];
+    const root = open({ path: dir, maxDbs: 4, mapSize: 64 * 1024 ** 3 });
+    const st = root.getStats();
+    const size = fs.statSync(dir + '/data.mdb').size;
+    if (size < (st.lastPageNumber + 1) * st.pageSize) {
+      console.error('file is ' + size + ' bytes, lmdb expects ' + (st.lastPageNumber + 1) * st.pageSize);
+      process.exit(3);
+    }
+    let n = 0;
+    // Every key (the B-tree's branch and leaf pages); values' own pages are covered by the size check
+    // above and by each entry's checksum when it is read.
+    for (const name of ['soft-prompts', 'access']) {
+      const db = root.openDB({ name, encoding: 'binary' });
+      for (const key of db.getKeys()) n += key.length & 1;
+    }
+    // A write transaction makes lmdb read and rewrite its free list (damage there shows only on write).
+    root.putSync('e2code-probe', n);
+    root.removeSync('e2code-probe');
+    root.close();
+    process.exit(0);`;
+  let lmdbPath: string;
+  try {
+    lmdbPath = require.resolve('lmdb');
+  } catch {
+    return undefined; // cannot probe (unusual packaging): open as before
+  }
+  const r = spawnSync(process.execPath, ['-e', script, lmdbPath, dir], {
+    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  if (r.error) return undefined; // could not run the probe: no evidence of damage
+  if (r.status === 0) return undefined;
+  const why = (r.stderr ?? '').trim().split('\n').filter(Boolean).pop() ?? '';
+  return r.signal ? `reading it crashed a probe process with ${r.signal}` : why || `probe exited with code ${r.status}`;
+}
+
 export class SoftPromptCache {
   private readonly meta = new Map<string, Meta>();
   private bytes = 0;
@@ -87,9 +137,24 @@ export class SoftPromptCache {
     }
   }
 
-  /** Opens (creating if needed) the cache at `dir`. `maxBytes` caps stored values (default 2 GiB). */
-  static open(dir: string, options: { maxBytes?: number; touchIntervalMs?: number } = {}): SoftPromptCache {
+  /**
+   * Opens (creating if needed) the cache at `dir`. `maxBytes` caps stored values (default 2 GiB).
+   * An existing cache file is first checked in a child process (see probeCache): a damaged one is moved
+   * aside into `dir/corrupt-<time>/`, reported through `log`, and the cache starts empty.
+   */
+  static open(dir: string, options: { maxBytes?: number; touchIntervalMs?: number; log?: (line: string) => void } = {}): SoftPromptCache {
     mkdirSync(dir, { recursive: true });
+    if (existsSync(path.join(dir, 'data.mdb'))) {
+      const problem = probeCache(dir);
+      if (problem) {
+        const aside = path.join(dir, `corrupt-${Date.now()}`);
+        mkdirSync(aside, { recursive: true });
+        for (const f of ['data.mdb', 'lock.mdb']) {
+          if (existsSync(path.join(dir, f))) renameSync(path.join(dir, f), path.join(aside, f));
+        }
+        options.log?.(`soft-prompt cache at ${dir} is damaged (${problem}); moved it to ${aside} and starting an empty cache`);
+      }
+    }
     const root = open({ path: dir, maxDbs: 4, mapSize: 64 * 1024 ** 3 });
     const values = root.openDB<Buffer, string>({ name: 'soft-prompts', encoding: 'binary' });
     const access = root.openDB<Meta, string>({ name: 'access', encoding: 'msgpack' });
@@ -103,7 +168,14 @@ export class SoftPromptCache {
   /** The entry, or undefined when absent or corrupt (a corrupt entry is removed: re-encode it). */
   get(bundleId: string, hash: string): SoftPromptEntry | undefined {
     const key = cacheKey(bundleId, hash);
-    const raw = this.values.getBinary(key);
+    let raw: Buffer | undefined;
+    try {
+      raw = this.values.getBinary(key);
+    } catch {
+      // lmdb reports a damaged page (MDB_CORRUPTED, MDB_BAD_TXN...): a miss, re-encoded by the caller
+      this.corrupt++;
+      return undefined;
+    }
     if (raw === undefined) return undefined;
     const entry = decodeEntry(raw);
     if (!entry) {
@@ -183,14 +255,18 @@ export class SoftPromptCache {
     if (!m) this.bytes += n;
     else this.bytes += n - m.n;
     this.meta.set(key, updated);
-    void this.access.put(key, updated);
+    this.access.put(key, updated).catch(() => undefined); // an access time is a hint: never an unhandled rejection
   }
 
   private removeKey(key: string): void {
     const m = this.meta.get(key);
     if (m) this.bytes -= m.n;
     this.meta.delete(key);
-    this.values.removeSync(key);
-    this.access.removeSync(key);
+    try {
+      this.values.removeSync(key);
+      this.access.removeSync(key);
+    } catch {
+      // a damaged page: the entry stays unreadable, which get() already treats as a miss
+    }
   }
 }

@@ -132,7 +132,7 @@ export class Engine {
 
   static async create(options: EngineOptions): Promise<Engine> {
     const bundle = await Bundle.load(options.bundlePath, { device: options.device ?? 'auto', threads: options.threads ?? 0 });
-    const cache = SoftPromptCache.open(options.cacheDir ?? defaultCacheDir(), { maxBytes: options.cacheMaxBytes });
+    const cache = SoftPromptCache.open(options.cacheDir ?? defaultCacheDir(), { maxBytes: options.cacheMaxBytes, log: options.log });
     return new Engine(bundle, cache, options.log ?? (() => undefined), options.persistIndex ?? true, options.prefixCache ?? true);
   }
 
