@@ -532,9 +532,9 @@ def stage_instruct(a) -> None:
     text_mode = "names" if a.text_control else "soft"
     mix = ["where"] * 5 + ["what", "params", "defines", "summary", "complete"] if not a.text_control else ["where"]
     evsets = {
-        "where_soft": heldout_instruct_set(held, 2 if a.smoke else 40, spc, text_mode, 0.0, 4, 21, ["where"]),
-        "where_hybrid": heldout_instruct_set(held, 2 if a.smoke else 40, spc, text_mode, 1.0, 4, 22, ["where"]) if not a.text_control else [],
-        "mixed": heldout_instruct_set(held, 2 if a.smoke else 40, spc, text_mode, 0.5, 4, 23, mix) if not a.text_control else [],
+        "where_soft": heldout_instruct_set(held, 2 if a.smoke else 24, spc, text_mode, 0.0, 4, 21, ["where"]),
+        "where_hybrid": heldout_instruct_set(held, 2 if a.smoke else 24, spc, text_mode, 1.0, 4, 22, ["where"]) if not a.text_control else [],
+        "mixed": heldout_instruct_set(held, 2 if a.smoke else 24, spc, text_mode, 0.5, 4, 23, mix) if not a.text_control else [],
     }
     cache: dict = {}
     stop_ids = {toks(CHAT["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
@@ -630,9 +630,12 @@ def stage_export(a) -> None:
                 "modules": record, "configs": {"decoder": config_dict(dec.cfg), "encoder": config_dict(enc.cfg),
                                                 "adapter": config_dict(ad.cfg)},
                 "data": "models/recipe/corpus.json (train split); held-out split used for every metric",
-                "stageWallSeconds": {s: max([m["wall_s"] for m in metrics if m.get("stage") == s], default=0) for s in STAGES[:-1]},
+                "stageWallSeconds": {s: max([m["wall_s"] for m in metrics if m.get("stage") == s], default=0) for s in MODEL_STAGES + ["textctl"]},
+                "stageSteps": {s: max([m["step"] for m in metrics if m.get("stage") == s], default=0) for s in MODEL_STAGES + ["textctl"]},
+                "lmTokensPerSecond": round(float(np.mean([m["tok_per_s"] for m in metrics if m.get("stage") == "lm" and "tok_per_s" in m] or [0])), 1),
+                "machine": "2 shared CPU cores (load 5-10 from other work during training), torch 2.13+cpu, bf16 autocast",
                 "lastMetrics": {s: next((m for m in reversed(metrics) if m.get("stage") == s and any(k.startswith("heldout") for k in m)), None)
-                                for s in STAGES[:-1]},
+                                for s in MODEL_STAGES + ["textctl"]},
                 **summary}
     sample = "def add(a, b):\n    \"\"\"Return the sum.\"\"\"\n    return a + b\n"
     enc_ids = tok.encode(sample).ids[: enc.cfg.max_tokens]
