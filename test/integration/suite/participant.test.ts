@@ -58,7 +58,8 @@ describe('@e2code chat participant', () => {
       assert.deepEqual(seen, [`${task}:${withSelection ? 'lib/strings.js:4-10' : '-'}`]);
       const meta = result.metadata as { stopReason: string; context: { softFiles: string[] } };
       assert.ok(['eos', 'maxTokens', 'stop', 'repetition'].includes(meta.stopReason), meta.stopReason);
-      assert.equal(meta.context.softFiles.length, 5);
+      assert.ok(meta.context.softFiles.includes('lib/strings.js'), `soft files: ${meta.context.softFiles}`);
+      assert.equal(meta.context.softFiles.length, e.indexer.results.get(folder().uri.fsPath)!.files, 'every indexed file as soft tokens');
       assert.ok(rec.progress.length > 0, 'progress shown first');
       for (const r of rec.references) assert.ok(r.uri.fsPath.startsWith(folder().uri.fsPath), 'references stay in the folder');
     });
