@@ -3,7 +3,7 @@
 // value catches corruption that slips past it (torn files, bit rot, foreign writers), and the reader
 // drops such an entry so the caller re-encodes it. A size cap evicts the least recently used entries.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -117,6 +117,31 @@ export function probeCache(dir: string): string | undefined {
   return r.signal ? `reading it crashed a probe process with ${r.signal}` : why || `probe exited with code ${r.status}`;
 }
 
+/**
+ * A failed lmdb commit as a clear error. lmdb rejects with "Commit failed (see commitError for details)"
+ * and a second, rejected promise `commitError` holding the cause (an I/O error when the disk is full);
+ * that promise is handled here so it cannot surface as an unhandled rejection.
+ */
+async function writeError(dir: string, err: unknown): Promise<Error> {
+  let cause = err as Error & { commitError?: Promise<unknown> };
+  if (cause?.commitError && typeof cause.commitError.then === 'function') {
+    cause = (await cause.commitError.then(
+      () => cause,
+      (e: unknown) => e,
+    )) as Error & { commitError?: Promise<unknown> };
+  }
+  let free = '';
+  try {
+    const st = statfsSync(dir);
+    const bytes = st.bavail * st.bsize;
+    if (bytes < 64 * 1024 * 1024) free = `; only ${bytes} bytes free on its disk: is it full?`;
+  } catch {
+    // no statfs: no hint
+  }
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new Error(`writing the soft-prompt cache at ${dir} failed (${message})${free}`, { cause });
+}
+
 export class SoftPromptCache {
   private readonly meta = new Map<string, Meta>();
   private bytes = 0;
@@ -155,7 +180,7 @@ export class SoftPromptCache {
         options.log?.(`soft-prompt cache at ${dir} is damaged (${problem}); moved it to ${aside} and starting an empty cache`);
       }
     }
-    const root = open({ path: dir, maxDbs: 4, mapSize: 64 * 1024 ** 3 });
+    const root = open({ path: dir, maxDbs: 4, mapSize: 64 * 1024 ** 3, eventTurnBatching: false });
     const values = root.openDB<Buffer, string>({ name: 'soft-prompts', encoding: 'binary' });
     const access = root.openDB<Meta, string>({ name: 'access', encoding: 'msgpack' });
     return new SoftPromptCache(dir, root, values, access, options.maxBytes ?? 2 * 1024 ** 3, options.touchIntervalMs ?? TOUCH_INTERVAL_MS);
@@ -192,17 +217,25 @@ export class SoftPromptCache {
     if (items.length === 0) return;
     const now = Date.now();
     const encoded = items.map(({ hash, entry }) => ({ key: cacheKey(bundleId, hash), buf: encodeEntry(entry) }));
-    await this.root.transaction(() => {
-      for (const { key, buf } of encoded) {
-        const old = this.meta.get(key);
-        if (old) this.bytes -= old.n;
-        const m = { t: now, n: buf.byteLength };
-        this.values.put(key, buf);
-        this.access.put(key, m);
-        this.meta.set(key, m);
-        this.bytes += m.n;
-      }
-    });
+    try {
+      await this.root.transaction(() => {
+        for (const { key, buf } of encoded) {
+          // Each put's own promise rejects too when the commit fails: the transaction's rejection reports it.
+          void Promise.resolve(this.values.put(key, buf)).catch(() => undefined);
+          void Promise.resolve(this.access.put(key, { t: now, n: buf.byteLength })).catch(() => undefined);
+        }
+      });
+    } catch (err) {
+      throw await writeError(this.path, err);
+    }
+    // Only after the commit: a failed write (disk full) must not leave entries the cache thinks it has.
+    for (const { key, buf } of encoded) {
+      const old = this.meta.get(key);
+      if (old) this.bytes -= old.n;
+      const m = { t: now, n: buf.byteLength };
+      this.meta.set(key, m);
+      this.bytes += m.n;
+    }
     if (this.bytes > this.maxBytes) await this.evict();
   }
 
