@@ -6,7 +6,7 @@
 // so chunks do too, whatever the parse looked like.
 import * as crypto from 'node:crypto';
 import type { Chunk } from '../types';
-import { type SourceText, charBoundary, lineOf } from './text';
+import { type SourceText, charBoundary, lineOf, nextLineStart } from './text';
 
 /** Cut scores: lower is a better place to end a chunk. Depth (nesting level) is added to the base. */
 export const BAD_GLUE = 4e9; // right after a comment or attribute that belongs to what follows
@@ -106,8 +106,7 @@ export class Pieces {
     const text = this.src.text;
     while (this.last < to) {
       const from = this.last;
-      const nl = text.indexOf('\n', from);
-      const end = nl === -1 || nl >= to ? to : nl + 1;
+      const end = Math.min(to, nextLineStart(this.src, from));
       const t = this.measure(from, end);
       if (t <= this.budget.code) {
         const blank = isBlank(text, from, end);
@@ -280,9 +279,13 @@ function emitFitting(info: FileInfo, meta: MetaIndex, s0: number, e0: number, wh
     const header = headerOf(info.path, m.symbolPath);
     const full = header + code;
     const { count, maxTokens } = info.budget;
-    // Split when over budget, unless the header is what does not fit (a very long path): the code then
-    // gets at least half the budget, so splitting always ends.
-    if (e - s > 1 && count(full) > maxTokens && count(code) > Math.max(maxTokens - count(header), Math.ceil(maxTokens / 2))) {
+    // Over budget: split at lines; within one line, only while the code itself is over its share (at
+    // least half the budget, however long the header), so that splitting always ends.
+    if (
+      e - s > 1 &&
+      count(full) > maxTokens &&
+      (hasInnerNewline(text, s, e) || count(code) > Math.max(maxTokens - count(header), Math.ceil(maxTokens / 2)))
+    ) {
       const mid = splitPoint(info.src, s, e);
       if (mid > s && mid < e) {
         stack.push([mid, e], [s, mid]);
@@ -307,15 +310,21 @@ function emitFitting(info: FileInfo, meta: MetaIndex, s0: number, e0: number, wh
   }
 }
 
+function hasInnerNewline(text: string, s: number, e: number): boolean {
+  for (let i = s; i < e - 1; i++) if (text.charCodeAt(i) === 10) return true;
+  return false;
+}
+
 /** A line start nearest the middle of [s, e), or the middle itself within a single line. */
 function splitPoint(src: SourceText, s: number, e: number): number {
   const text = src.text;
   const mid = (s + e) >>> 1;
-  const after = text.indexOf('\n', mid);
-  const before = text.lastIndexOf('\n', mid - 1);
+  const line = lineOf(src, mid); // 1-based; lineStarts[line - 1] <= mid
+  const before = src.lineStarts[line - 1];
+  const after = nextLineStart(src, mid);
   const cands: number[] = [];
-  if (after !== -1 && after + 1 < e) cands.push(after + 1);
-  if (before !== -1 && before + 1 > s) cands.push(before + 1);
+  if (after < e) cands.push(after);
+  if (before > s) cands.push(before);
   if (cands.length > 0) {
     cands.sort((a, b) => Math.abs(a - mid) - Math.abs(b - mid));
     return cands[0];

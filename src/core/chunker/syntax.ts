@@ -209,23 +209,23 @@ class Walk {
   }
 
   /** Records the definition at the cursor, if its type has a rule and the rule accepts it. */
-  private detect(rule: DefRule, type: number): void {
+  private detect(rule: DefRule, type: number, end: number): void {
     const pre = this.g.pre[type];
     if (pre) {
       const s = this.cursor.startIndex;
-      if (!pre.test(this.text.slice(s, s + 256))) return;
+      if (!pre.test(this.text.slice(s, Math.min(end, s + 256)))) return;
     }
     const node = this.cursor.currentNode;
     const found = rule(node, this.up);
     if (!found || !found.name) return;
     const nameStart = found.name.startIndex;
     let name = found.display ?? this.text.slice(nameStart, found.name.endIndex);
-    name = name.replace(/\s+/g, ' ').trim();
+    if (/\s/.test(name)) name = name.replace(/\s+/g, ' ').trim();
     if (!name) return;
     if (name.length > 100) name = `${name.slice(0, 99)}…`;
     this.defs.push({
       start: node.startIndex,
-      end: node.endIndex,
+      end,
       nameStart,
       name,
       kind: found.kind,
@@ -259,7 +259,7 @@ class Walk {
       const type = c.nodeTypeId;
       this.setType(type);
       const rule = this.g.defRule[type];
-      if (rule) this.detect(rule, type);
+      if (rule) this.detect(rule, type, c.endIndex);
       if (this.scannable(type) && c.gotoFirstChild()) {
         this.depth++;
         continue;
@@ -289,12 +289,13 @@ class Walk {
       const type = c.nodeTypeId;
       this.setType(type);
       const rule = g.defRule[type];
-      const end = snapEnd(text, c.endIndex);
+      const rawEnd = c.endIndex;
+      const end = snapEnd(text, rawEnd);
       let cutHere = false;
       let glue = false;
       if (end > from) {
         const t = p.measure(from, end);
-        if (rule) this.detect(rule, type);
+        if (rule) this.detect(rule, type, rawEnd);
         // Open nodes over budget; also those over half of it that start mid-line (a function body
         // after its signature), so that the merge finds line-start cuts inside them.
         if ((t > budget || (t > budget >> 1 && !startsLine(text, firstNonSpace(text, from)))) && c.gotoFirstChild()) {
@@ -310,7 +311,7 @@ class Walk {
           p.lines(end, this.depth + 1);
           cutHere = true;
         }
-      } else if (rule) this.detect(rule, type);
+      } else if (rule) this.detect(rule, type, rawEnd);
       let more = true;
       while (!c.gotoNextSibling()) {
         if (this.depth <= 1 || !c.gotoParent()) {

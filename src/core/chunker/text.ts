@@ -40,12 +40,17 @@ function seqLength(b: Uint8Array, i: number, n: number): number {
 }
 
 function computeLineStarts(text: string): Uint32Array {
-  let count = 1;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count++;
-  const starts = new Uint32Array(count);
+  let starts = new Uint32Array(Math.max(16, text.length >>> 5));
   let k = 1;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts[k++] = i + 1;
-  return starts;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
+    if (k === starts.length) {
+      const grown = new Uint32Array(starts.length * 2);
+      grown.set(starts);
+      starts = grown;
+    }
+    starts[k++] = i + 1;
+  }
+  return starts.subarray(0, k);
 }
 
 export function decodeSource(bytes: Uint8Array): SourceText {
@@ -135,4 +140,10 @@ export function charBoundary(text: string, u: number): number {
     if (prev >= 0xd800 && prev <= 0xdbff && cur >= 0xdc00 && cur <= 0xdfff) return u + 1;
   }
   return u;
+}
+
+/** Start of the line after the one holding `unit` (text length on the last line). */
+export function nextLineStart(src: SourceText, unit: number): number {
+  const line = lineOf(src, unit);
+  return line < src.lineStarts.length ? src.lineStarts[line] : src.text.length;
 }
