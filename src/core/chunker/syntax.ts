@@ -35,6 +35,8 @@ export interface LoadedGrammar {
 }
 
 let initOnce: Promise<void> | null = null;
+/** tree-sitter's type id of ERROR nodes (ts_builtin_sym_error, (TSSymbol)-1). */
+const ERROR_ID = 65535;
 
 /** Absolute path of a grammar's .wasm; works from source (tsx) and from the bundle in dist/. */
 export function grammarPath(language: string): string {
@@ -44,76 +46,25 @@ export function grammarPath(language: string): string {
   return path.join(path.dirname(pkgJson), spec.file);
 }
 
+// Grammars are loaded once per process, whatever the number of chunkers: the parse itself is
+// synchronous, so chunkers can share a language's parser.
+const loaded = new Map<string, Promise<LoadedGrammar | null>>();
+/** Why a grammar failed to load, by language (the language then falls back to line windows). */
+export const grammarFailures = new Map<string, string>();
+
 export class SyntaxEngine {
-  private loaded = new Map<string, Promise<LoadedGrammar | null>>();
-  /** Why a grammar failed to load, by language (the language then falls back to line windows). */
-  readonly failures = new Map<string, string>();
+  readonly failures = grammarFailures;
 
   load(language: string): Promise<LoadedGrammar | null> {
-    let p = this.loaded.get(language);
+    let p = loaded.get(language);
     if (!p) {
-      p = this.doLoad(language).catch((err: unknown) => {
-        this.failures.set(language, err instanceof Error ? err.message : String(err));
+      p = loadGrammar(language).catch((err: unknown) => {
+        grammarFailures.set(language, err instanceof Error ? err.message : String(err));
         return null;
       });
-      this.loaded.set(language, p);
+      loaded.set(language, p);
     }
     return p;
-  }
-
-  private async doLoad(language: string): Promise<LoadedGrammar | null> {
-    if (!GRAMMARS[language]) return null;
-    initOnce ??= Parser.init();
-    await initOnce;
-    const lang = await Language.load(readFileSync(grammarPath(language)));
-    const parser = new Parser();
-    parser.setLanguage(lang);
-    const rules = RULES[language] ?? { defs: {}, scan: {} };
-    const count = lang.nodeTypeCount;
-    const names: string[] = [];
-    const defRule: (DefRule | undefined)[] = [];
-    const pre: (RegExp | undefined)[] = [];
-    const scan = new Uint8Array(count + 1);
-    const scanParents: (Set<number> | undefined)[] = [];
-    const glue = new Uint8Array(count + 1);
-    const comment = new Uint8Array(count + 1);
-    const glueTypes = new Set(rules.glue ?? []);
-    const idsByName = new Map<string, number[]>();
-    for (let id = 0; id < count; id++) {
-      const name = lang.nodeTypeForId(id) ?? '';
-      names[id] = name;
-      if (!name || (!lang.nodeTypeIsNamed(id) && name !== 'ERROR')) continue;
-      const ids = idsByName.get(name);
-      if (ids) ids.push(id);
-      else idsByName.set(name, [id]);
-      if (name.includes('comment')) comment[id] = 1;
-      if (comment[id] || glueTypes.has(name)) glue[id] = 1;
-      if (Object.hasOwn(rules.defs, name)) defRule[id] = rules.defs[name];
-      if (rules.pre && Object.hasOwn(rules.pre, name)) pre[id] = rules.pre[name];
-    }
-    for (const [type, how] of Object.entries(rules.scan)) {
-      for (const id of idsByName.get(type) ?? []) {
-        if (how === true) scan[id] = 1;
-        else {
-          scan[id] = 2;
-          scanParents[id] = new Set(how.flatMap((t) => idsByName.get(t) ?? []));
-        }
-      }
-    }
-    return {
-      language,
-      parser,
-      rules,
-      names,
-      defRule,
-      pre,
-      scan,
-      scanParents,
-      glue,
-      comment,
-      containers: new Set(rules.containers ?? []),
-      errorId: idsByName.get('ERROR')?.[0] ?? 65535,
-    };
   }
 
   /**
@@ -130,6 +81,62 @@ export class SyntaxEngine {
       tree.delete();
     }
   }
+}
+
+async function loadGrammar(language: string): Promise<LoadedGrammar | null> {
+  if (!GRAMMARS[language]) return null;
+  initOnce ??= Parser.init();
+  await initOnce;
+  const lang = await Language.load(readFileSync(grammarPath(language)));
+  const parser = new Parser();
+  parser.setLanguage(lang);
+  const rules = RULES[language] ?? { defs: {}, scan: {} };
+  const count = lang.nodeTypeCount;
+  const names: string[] = [];
+  const defRule: (DefRule | undefined)[] = [];
+  const pre: (RegExp | undefined)[] = [];
+  const scan = new Uint8Array(count + 1);
+  const scanParents: (Set<number> | undefined)[] = [];
+  const glue = new Uint8Array(count + 1);
+  const comment = new Uint8Array(count + 1);
+  const glueTypes = new Set(rules.glue ?? []);
+  const idsByName = new Map<string, number[]>();
+  for (let id = 0; id < count; id++) {
+    const name = lang.nodeTypeForId(id) ?? '';
+    names[id] = name;
+    if (!name || !lang.nodeTypeIsNamed(id)) continue;
+    const ids = idsByName.get(name);
+    if (ids) ids.push(id);
+    else idsByName.set(name, [id]);
+    if (name.includes('comment')) comment[id] = 1;
+    if (comment[id] || glueTypes.has(name)) glue[id] = 1;
+    if (Object.hasOwn(rules.defs, name)) defRule[id] = rules.defs[name];
+    if (rules.pre && Object.hasOwn(rules.pre, name)) pre[id] = rules.pre[name];
+  }
+  for (const [type, how] of Object.entries(rules.scan)) {
+    for (const id of idsByName.get(type) ?? []) {
+      if (how === true) scan[id] = 1;
+      else {
+        scan[id] = 2;
+        scanParents[id] = new Set(how.flatMap((t) => idsByName.get(t) ?? []));
+      }
+    }
+  }
+  names[ERROR_ID] = 'ERROR';
+  return {
+    language,
+    parser,
+    rules,
+    names,
+    defRule,
+    pre,
+    scan,
+    scanParents,
+    glue,
+    comment,
+    containers: new Set(rules.containers ?? []),
+    errorId: ERROR_ID,
+  };
 }
 
 /**
