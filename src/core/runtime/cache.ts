@@ -169,22 +169,38 @@ export class SoftPromptCache {
    */
   static open(dir: string, options: { maxBytes?: number; touchIntervalMs?: number; log?: (line: string) => void } = {}): SoftPromptCache {
     mkdirSync(dir, { recursive: true });
+    const moveAside = (problem: string) => {
+      const aside = path.join(dir, `corrupt-${Date.now()}`);
+      mkdirSync(aside, { recursive: true });
+      for (const f of ['data.mdb', 'lock.mdb']) {
+        if (existsSync(path.join(dir, f))) renameSync(path.join(dir, f), path.join(aside, f));
+      }
+      options.log?.(`soft-prompt cache at ${dir} is damaged (${problem}); moved it to ${aside} and starting an empty cache`);
+    };
     if (existsSync(path.join(dir, 'data.mdb'))) {
       const problem = probeCache(dir);
-      if (problem) {
-        const aside = path.join(dir, `corrupt-${Date.now()}`);
-        mkdirSync(aside, { recursive: true });
-        for (const f of ['data.mdb', 'lock.mdb']) {
-          if (existsSync(path.join(dir, f))) renameSync(path.join(dir, f), path.join(aside, f));
-        }
-        options.log?.(`soft-prompt cache at ${dir} is damaged (${problem}); moved it to ${aside} and starting an empty cache`);
-      }
+      if (problem) moveAside(problem);
     }
-    const root = open({ path: dir, maxDbs: 4, mapSize: 64 * 1024 ** 3, eventTurnBatching: false });
-    const values = root.openDB<Buffer, string>({ name: 'soft-prompts', encoding: 'binary' });
-    const access = root.openDB<Meta, string>({ name: 'access', encoding: 'msgpack' });
-    return new SoftPromptCache(dir, root, values, access, options.maxBytes ?? 2 * 1024 ** 3, options.touchIntervalMs ?? TOUCH_INTERVAL_MS);
+    const make = () => {
+      const root = open({ path: dir, maxDbs: 4, mapSize: 64 * 1024 ** 3, eventTurnBatching: false });
+      try {
+        const values = root.openDB<Buffer, string>({ name: 'soft-prompts', encoding: 'binary' });
+        const access = root.openDB<Meta, string>({ name: 'access', encoding: 'msgpack' });
+        return new SoftPromptCache(dir, root, values, access, options.maxBytes ?? 2 * 1024 ** 3, options.touchIntervalMs ?? TOUCH_INTERVAL_MS);
+      } catch (err) {
+        root.close().catch(() => undefined);
+        throw err;
+      }
+    };
+    try {
+      return make();
+    } catch (err) {
+      // Damage the probe did not see (e.g. an undecodable access record): start over.
+      moveAside((err as Error).message);
+      return make();
+    }
   }
+
 
   has(bundleId: string, hash: string): boolean {
     return this.meta.has(cacheKey(bundleId, hash));
