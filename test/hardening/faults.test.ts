@@ -1,0 +1,235 @@
+// Faults, injected into the real sidecar (src/sidecar/main.ts behind the real SidecarClient, the bundled
+// model, lmdb cache, persistent workspace index): SIGKILL during encoding and during generation, corrupt
+// cache and index files, disk full while writing (a real small tmpfs; without mount rights, an
+// RLIMIT_FSIZE-limited sidecar), and broken model bundles.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import { SoftPromptCache } from '../../src/core/runtime/cache';
+import { WorkspaceIndex } from '../../src/core/index/index';
+import { SidecarExitError } from '../../src/sidecar/client';
+import { BUNDLE, REPO, REPO_SMALL, copyWorkspace, rmrf, startSidecar, tempDir, waitFor, type SidecarHandle } from './lib';
+
+/** A synthetic workspace of `files` TypeScript files with `fns` functions each (distinct text: distinct chunks). */
+function syntheticWorkspace(files: number, fns: number): string {
+  const root = tempDir('e2code-synth-');
+  for (let f = 0; f < files; f++) {
+    const dir = path.join(root, `pkg${f % 7}`);
+    mkdirSync(dir, { recursive: true });
+    const body = Array.from(
+      { length: fns },
+      (_, i) => `/** Computes value ${f}.${i} of the table. */\nexport function compute_${f}_${i}(x: number): number {\n  const k = ${f * 1000 + i};\n  return x * k + ${i} - Math.floor(x / ${f + 1});\n}\n`,
+    ).join('\n');
+    writeFileSync(path.join(dir, `mod${f}.ts`), body);
+  }
+  return root;
+}
+
+function storeDirOf(xdg: string, root: string): string {
+  return path.join(xdg, 'e2code', 'workspaces', createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 16));
+}
+
+const BUNDLE_ID = (JSON.parse(readFileSync(path.join(BUNDLE, 'manifest.json'), 'utf8')) as { id: string }).id;
+
+/** After the sidecar is gone: the cache opens clean and holds a sound entry for every chunk of the index. */
+async function assertConsistent(cacheDir: string, storeDir: string, root: string): Promise<{ entries: number; chunks: number }> {
+  const index = await WorkspaceIndex.open({ root, storeDir, chunkTokens: 128, tokenizerId: BUNDLE_ID });
+  assert.equal(index.loadReport.status, 'loaded', `index store: ${index.loadReport.notes.join('; ')}`);
+  const hashes = new Set([...index.allChunks()].map((c) => c.hash));
+  const logs: string[] = [];
+  const cache = SoftPromptCache.open(cacheDir, { log: (l) => logs.push(l) });
+  try {
+    assert.deepEqual(logs, [], 'cache reported damage');
+    let found = 0;
+    for (const h of hashes) if (cache.get(BUNDLE_ID, h)) found++;
+    assert.equal(cache.stats().corrupt, 0, 'corrupt cache entries');
+    return { entries: found, chunks: hashes.size };
+  } finally {
+    await cache.close();
+    await index.close();
+  }
+}
+
+test('SIGKILL during encoding: the client restarts the sidecar; what was encoded before the kill is still cached; index and cache stay consistent', async (t) => {
+  const root = syntheticWorkspace(110, 6);
+  const xdg = tempDir('e2code-xdg-');
+  let h: SidecarHandle | undefined;
+  try {
+    h = await startSidecar({ env: { XDG_CACHE_HOME: xdg } });
+    const client = h.client;
+    const firstPid = client.pid!;
+    let killedAt = -1;
+    let total = 0;
+    const states: string[] = [];
+    client.onStateChange((s) => states.push(s));
+    const run = client.index({ root }, (p) => {
+      if (p.phase !== 'encode') return;
+      total = p.total;
+      // Past the first group of 256 (committed to the cache), in the middle of the next one.
+      if (killedAt < 0 && p.done > 300 && p.done < p.total) {
+        killedAt = p.done;
+        process.kill(firstPid, 'SIGKILL');
+      }
+    });
+    const err = await run.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(killedAt > 0, `the kill never happened (total ${total} to encode)`);
+    assert.ok(err instanceof SidecarExitError, `index should fail with SidecarExitError, got ${String(err)}`);
+    assert.match((err as Error).message, /SIGKILL.*index|index.*SIGKILL|signal SIGKILL during index/);
+    await waitFor(() => client.state === 'ready' && client.pid !== firstPid, 60_000, 'the restarted sidecar');
+    assert.ok(states.includes('restarting'), `states: ${states.join(' -> ')}`);
+
+    const again = await client.index({ root });
+    const committed = Math.floor(killedAt / 256) * 256;
+    assert.ok(again.cached >= committed, `only ${again.cached} cached after the kill at ${killedAt} (>= ${committed} were committed)`);
+    assert.equal(again.cached + again.encoded, total, 'every chunk is cached or encoded now');
+    const third = await client.index({ root });
+    assert.equal(third.encoded, 0, 'nothing left to encode');
+    const cacheDir = h.cacheDir;
+    await h.dispose();
+    h = undefined;
+    const c = await assertConsistent(cacheDir, storeDirOf(xdg, root), root);
+    assert.equal(c.entries, c.chunks, 'every indexed chunk has a sound cache entry');
+    t.diagnostic(`killed at ${killedAt}/${total} encoded; after restart ${again.cached} cached, ${again.encoded} encoded; ${c.entries} entries sound`);
+  } finally {
+    await h?.dispose();
+    rmrf(root);
+    rmrf(xdg);
+  }
+});
+
+
+test('SIGKILL during generation: the request fails clearly, the sidecar restarts, the cache is intact and the next answer works', async (t) => {
+  const root = copyWorkspace(REPO_SMALL);
+  const xdg = tempDir('e2code-xdg-');
+  let h: SidecarHandle | undefined;
+  try {
+    h = await startSidecar({ env: { XDG_CACHE_HOME: xdg } });
+    const client = h.client;
+    const first = await client.index({ root });
+    const pid = client.pid!;
+    let tokens = 0;
+    const err = await client
+      .generate({ task: 'ask', root, prompt: 'What does the LRU cache do?', options: { maxTokens: 400, ignoreEos: true } }, () => {
+        if (++tokens === 3) process.kill(pid, 'SIGKILL');
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(tokens >= 3, 'no tokens streamed before the kill');
+    assert.ok(err instanceof SidecarExitError, `generate should fail with SidecarExitError, got ${String(err)}`);
+    assert.match((err as Error).message, /SIGKILL during generate/);
+    await waitFor(() => client.state === 'ready' && client.pid !== pid, 60_000, 'the restarted sidecar');
+    const again = await client.index({ root });
+    assert.equal(again.encoded, 0, 'the restart had to re-encode chunks that were cached');
+    assert.equal(again.cached, first.cached + first.encoded);
+    const answer = await client.generate({ task: 'ask', root, prompt: 'Where is LruCache defined?', options: { maxTokens: 8 } });
+    assert.ok(['eos', 'maxTokens', 'stop', 'repetition'].includes(answer.stopReason));
+    const cacheDir = h.cacheDir;
+    await h.dispose();
+    h = undefined;
+    const c = await assertConsistent(cacheDir, storeDirOf(xdg, root), root);
+    assert.equal(c.entries, c.chunks);
+    t.diagnostic(`killed after ${tokens} tokens; restarted; ${again.cached} chunks still cached`);
+  } finally {
+    await h?.dispose();
+    rmrf(root);
+    rmrf(xdg);
+  }
+});
+
+/** Flips `count` bytes at pseudo-random offsets of a file (deterministic per seed). */
+function flipBytes(file: string, count: number, seed: number, from = 0): void {
+  const size = statSync(file).size;
+  const fd = openSync(file, 'r+');
+  try {
+    let x = seed >>> 0 || 1;
+    for (let i = 0; i < count; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      const at = from + (x % Math.max(1, size - from));
+      writeSync(fd, Buffer.from([(x >>> 8) & 0xff ^ 0x5a]), 0, 1, at);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test('corrupt cache and index files (truncate, flip bytes, garbage): detected, reported, rebuilt, no crash', async (t) => {
+  const root = copyWorkspace(REPO_SMALL);
+  const xdg = tempDir('e2code-xdg-');
+  const cacheDir = tempDir('e2code-cache-');
+  const storeDir = storeDirOf(xdg, root);
+  const faults: string[] = [];
+  try {
+    // A populated cache and index to damage.
+    let h = await startSidecar({ cacheDir, env: { XDG_CACHE_HOME: xdg } });
+    const clean = await h.client.index({ root });
+    const all = clean.encoded + clean.cached;
+    await h.dispose();
+    const data = path.join(cacheDir, 'data.mdb');
+    const snapshot = path.join(storeDir, 'index.snapshot');
+    assert.ok(existsSync(data) && existsSync(snapshot));
+
+    const damage: [string, () => void][] = [
+      ['cache truncated to half', () => truncateSync(data, Math.floor(statSync(data).size / 2))],
+      ['cache meta pages overwritten', () => flipBytes(data, 400, 7, 0)],
+      ['cache file emptied', () => truncateSync(data, 0)],
+      ['index snapshot truncated', () => truncateSync(snapshot, Math.floor(statSync(snapshot).size / 2))],
+      ['index snapshot bytes flipped', () => flipBytes(snapshot, 20, 3, 200)],
+      ['index snapshot replaced by garbage', () => writeFileSync(snapshot, Buffer.alloc(5000, 0xff))],
+      ['index journal garbage', () => writeFileSync(path.join(storeDir, 'index.journal'), '{"magic":"e2code-index-journal"}\n\u0000\u0000garbage\n')],
+    ];
+    for (const [what, hurt] of damage) {
+      // Make sure the thing to damage exists again (the previous round rebuilt it).
+      if (!existsSync(snapshot) || !existsSync(data) || statSync(data).size === 0) {
+        const r = await startSidecar({ cacheDir, env: { XDG_CACHE_HOME: xdg } });
+        await r.client.index({ root });
+        await r.dispose();
+      }
+      hurt();
+      h = await startSidecar({ cacheDir, env: { XDG_CACHE_HOME: xdg } });
+      try {
+        const r = await h.client.index({ root });
+        assert.equal(r.files, clean.files, `${what}: files`);
+        assert.equal(r.chunks, clean.chunks, `${what}: chunks`);
+        assert.equal(r.encoded + r.cached, all, `${what}: every chunk cached or re-encoded`);
+        if (what.startsWith('cache') && what !== 'cache file emptied') {
+          assert.ok(h.logs.some((l) => /soft-prompt cache .* is damaged/.test(l)), `${what}: not reported; logs: ${h.logs.join(' | ')}`);
+          assert.ok(r.encoded > 0, `${what}: nothing re-encoded`);
+        }
+        const a = await h.client.generate({ task: 'ask', root, prompt: 'What is in src?', options: { maxTokens: 4 } });
+        assert.ok(a.context.softChunks > 0, `${what}: no soft context after the rebuild`);
+        const st = await h.client.status();
+        assert.notEqual(st.state, 'error');
+      } finally {
+        await h.dispose();
+      }
+      if (what.startsWith('index')) {
+        // What the store reports for such damage, and that it is sound again after the rebuild.
+        const idx = await WorkspaceIndex.open({ root, storeDir, chunkTokens: 128, tokenizerId: BUNDLE_ID });
+        assert.equal(idx.loadReport.status, 'loaded', `${what}: not rebuilt cleanly (${idx.loadReport.notes.join('; ')})`);
+        await idx.close();
+      }
+      const c = await assertConsistent(cacheDir, storeDir, root);
+      assert.equal(c.entries, c.chunks, `${what}: cache incomplete after the rebuild`);
+      faults.push(what);
+    }
+    // The reports of the damaged index store itself (what the CLI prints): damage it once more and open it.
+    writeFileSync(snapshot, Buffer.alloc(100, 0x41));
+    const idx = await WorkspaceIndex.open({ root, storeDir, chunkTokens: 128, tokenizerId: BUNDLE_ID });
+    assert.equal(idx.loadReport.status, 'rebuilt');
+    assert.match(idx.loadReport.notes.join(' '), /snapshot unusable/);
+    await idx.close();
+    t.diagnostic(`${faults.length} corruptions survived: ${faults.join('; ')}`);
+  } finally {
+    rmrf(root);
+    rmrf(xdg);
+    rmrf(cacheDir);
+  }
+});
