@@ -30,6 +30,8 @@ for (const t of targets) {
     target: t.platform === 'node' ? 'node20' : 'chrome120',
     external: t.platform === 'node' ? external : [],
     define: { __VERSION__: JSON.stringify(version) },
+    // The webview loads its script on every open of the panel: ship it small.
+    minify: t.platform === 'browser',
     sourcemap: true,
     logLevel: watch ? 'info' : 'warning',
   });

@@ -68,7 +68,7 @@ export function activate(extension: vscode.ExtensionContext): E2codeApi {
 export async function deactivate(): Promise<void> {
   const ctx = current;
   current = undefined;
-  const client = ctx?.client;
+  // Let the sidecar shut down (it flushes its cache) before the rest goes.
+  await ctx?.client?.dispose();
   ctx?.dispose();
-  await client?.dispose();
 }

@@ -30,7 +30,7 @@ describe('workbench (code-server)', function () {
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
     workspace = scratchWorkspace('e2e');
-    cs = await startCodeServer({ settings: { 'e2code.maxTokens': 48, 'workbench.colorTheme': 'Default Dark Modern' } });
+    cs = await startCodeServer({ settings: { 'e2code.maxTokens': 48 } });
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(workbenchUrl(cs, workspace, [['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${cs.port}${ROOT}`]]));

@@ -238,12 +238,27 @@ describe('commands', () => {
 
   it('Stop cancels an answer in flight', async () => {
     const e = await api();
-    const pending = e.chat.ask({ task: 'ask', display: 'Describe every file.', prompt: 'Describe every file in detail.' });
-    e.chat.stop();
-    const turn = await pending;
+    // Stop at the first streamed token: the decoder is certainly running.
+    const gen = e.ctx.generate.bind(e.ctx);
+    let tokens = 0;
+    e.ctx.generate = (params, onToken, signal) =>
+      gen(params, (t) => {
+        if (++tokens === 1) e.chat.stop();
+        onToken?.(t);
+      }, signal);
+    let turn;
+    try {
+      turn = await e.chat.ask({ task: 'ask', display: 'Describe every file.', prompt: 'Describe every file in detail.' });
+    } finally {
+      e.ctx.generate = gen;
+    }
+    assert.ok(tokens >= 1, 'streaming had started');
     assert.equal(turn.stopReason, 'cancelled');
     assert.equal(turn.error, undefined);
     assert.equal(e.chat.busy, false);
+    // The sidecar is free again right away.
+    const next = await e.ctx.generate({ task: 'ask', root: folder().uri.fsPath, prompt: 'What does distance do?' });
+    assert.notEqual(next.stopReason, 'cancelled');
   });
 
   it('opens citations at their line and refuses paths outside the folder', async () => {
