@@ -59,7 +59,9 @@ EOF
 printf 'ignore-scripts=false\nfund=false\naudit=false\n' > "$DEST/.npmrc"
 (
   cd "$DEST"
-  export npm_config_unsafe_perm=true npm_config_yes=true npm_config_nodedir=/usr
+  export npm_config_unsafe_perm=true npm_config_yes=true
+  # Build native modules against the installed Node's headers (node-gyp would otherwise download them).
+  if [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr; fi
   export npm_config_userconfig="$DEST/.npmrc"
   npm install --no-save --ignore-scripts=false --omit=dev "code-server@$VERSION"
 )
