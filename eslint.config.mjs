@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['bin/**', 'dist/**', 'media/dist/**', 'node_modules/**', '.vscode-test/**', 'models/**'] },
+  { ignores: ['bin/**', 'dist/**', 'media/dist/**', 'node_modules/**', '.vscode-test/**', 'models/**', 'test/fixtures/**', '**/.scratch*', 'test-results/**', 'bench/results/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
