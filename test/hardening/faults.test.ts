@@ -12,6 +12,8 @@ import { SoftPromptCache } from '../../src/core/runtime/cache';
 import { WorkspaceIndex } from '../../src/core/index/index';
 import { SidecarExitError } from '../../src/sidecar/client';
 import { BUNDLE, REPO, REPO_SMALL, copyWorkspace, rmrf, startSidecar, tempDir, waitFor, type SidecarHandle } from './lib';
+import { SidecarClient } from '../../src/sidecar/client';
+import { SIDECAR_TS } from './lib';
 
 /** A synthetic workspace of `files` TypeScript files with `fns` functions each (distinct text: distinct chunks). */
 function syntheticWorkspace(files: number, fns: number): string {
@@ -230,6 +232,137 @@ test('corrupt cache and index files (truncate, flip bytes, garbage): detected, r
   } finally {
     rmrf(root);
     rmrf(xdg);
+    rmrf(cacheDir);
+  }
+});
+
+/** A small real file system for the cache: a tmpfs of `mb` MB (needs mount rights: root in CI). */
+function mountTmpfs(mb: number): string {
+  const dir = tempDir('e2code-tmpfs-');
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', dir], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    throw new Error(`cannot mount a ${mb} MB tmpfs at ${dir} (${(r.stderr || r.error?.message || '').trim()}): the disk-full test needs mount rights (run as root)`);
+  }
+  return dir;
+}
+
+test('disk full while writing the cache (4 MB free on a real tmpfs): a clear error, the sidecar lives, no corrupt state, recovery once space returns', async (t) => {
+  const root = syntheticWorkspace(110, 6);
+  const xdg = tempDir('e2code-xdg-');
+  const fs = mountTmpfs(8);
+  let h: SidecarHandle | undefined;
+  try {
+    const cacheDir = path.join(fs, 'cache');
+    const filler = path.join(fs, 'filler');
+    writeFileSync(filler, Buffer.alloc(4 * 1024 * 1024, 1));
+    h = await startSidecar({ cacheDir, env: { XDG_CACHE_HOME: xdg } });
+    const pid = h.client.pid;
+    const err = await h.client.index({ root }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    assert.ok(err, 'indexing 4.7 MB of soft prompts into 4 MB of free space succeeded');
+    assert.match(err.message, /writing the soft-prompt cache at .* failed/);
+    assert.match(err.message, /full/);
+    assert.equal(h.client.pid, pid, 'the sidecar died on a full disk');
+    const st = await h.client.status();
+    assert.notEqual(st.state, 'error');
+    rmSync(filler); // space returns
+    const r = await h.client.index({ root });
+    assert.ok(r.cached > 0, 'what was committed before the disk filled up was lost');
+    assert.ok(r.encoded > 0);
+    const again = await h.client.index({ root });
+    assert.equal(again.encoded, 0);
+    await h.dispose();
+    h = undefined;
+    const c = await assertConsistent(cacheDir, storeDirOf(xdg, root), root);
+    assert.equal(c.entries, c.chunks);
+    t.diagnostic(`disk full: "${err.message}"; after space returned: ${r.cached} kept, ${r.encoded} encoded; ${c.entries} entries sound`);
+  } finally {
+    await h?.dispose();
+    spawnSync('umount', [fs]);
+    rmrf(fs);
+    rmrf(root);
+    rmrf(xdg);
+  }
+});
+
+/** A copy of the bundled model with one thing broken (big files symlinked unless they are the broken one). */
+function brokenBundle(breakIt: (dir: string) => void, copy: string[] = []): string {
+  const dir = tempDir('e2code-bundle-');
+  for (const name of readdirSync(BUNDLE)) {
+    const from = path.join(BUNDLE, name);
+    if (name.endsWith('.json') || copy.includes(name)) cpSync(from, path.join(dir, name));
+    else execFileSync('ln', ['-s', from, path.join(dir, name)]);
+  }
+  breakIt(dir);
+  return dir;
+}
+
+function editManifest(dir: string, edit: (m: Record<string, Record<string, unknown>>) => void): void {
+  const file = path.join(dir, 'manifest.json');
+  const m = JSON.parse(readFileSync(file, 'utf8'));
+  edit(m);
+  writeFileSync(file, JSON.stringify(m));
+}
+
+test('missing, truncated or mismatched model bundle: a clear error naming the file or field; indexing and chunk browsing work without a model', async (t) => {
+  const cases: [string, () => string, RegExp][] = [
+    ['no bundle directory', () => path.join(tempDir(), 'nope'), /not found|does not exist/],
+    ['manifest.json missing', () => brokenBundle((d) => rmSync(path.join(d, 'manifest.json'))), /manifest\.json/],
+    ['manifest.json not JSON', () => brokenBundle((d) => writeFileSync(path.join(d, 'manifest.json'), '{"formatVersion": 1, "name": ')), /manifest\.json/],
+    ['decoder.hiddenSize wrong type', () => brokenBundle((d) => editManifest(d, (m) => (m.decoder.hiddenSize = 'big'))), /decoder\.hiddenSize/],
+    ['encoder.hiddenSize mismatched', () => brokenBundle((d) => editManifest(d, (m) => (m.encoder.hiddenSize = 193))), /encoder\.hiddenSize|encoder\.onnx/],
+    ['decoder.numLayers mismatched', () => brokenBundle((d) => editManifest(d, (m) => (m.decoder.numLayers = 9))), /decoder\.numLayers|decoder\.onnx: missing inputs "past_key_values/],
+    ['decoder.onnx missing', () => brokenBundle((d) => rmSync(path.join(d, 'decoder.onnx'))), /decoder\.onnx/],
+    ['encoder.onnx truncated', () => brokenBundle((d) => truncateSync(path.join(d, 'encoder.onnx'), 100_000), ['encoder.onnx']), /encoder\.onnx/],
+    ['adapter.onnx garbage', () => brokenBundle((d) => { rmSync(path.join(d, 'adapter.onnx')); writeFileSync(path.join(d, 'adapter.onnx'), 'not a model'); }), /adapter\.onnx/],
+    ['embeddings.bin truncated', () => brokenBundle((d) => truncateSync(path.join(d, 'embeddings.bin'), 4096), ['embeddings.bin']), /embeddings\.bin|embeddings/],
+    ['tokenizer.json truncated', () => brokenBundle((d) => truncateSync(path.join(d, 'tokenizer.json'), 1000)), /tokenizer\.json/],
+  ];
+  const cacheDir = tempDir('e2code-cache-');
+  const seen: string[] = [];
+  try {
+    for (const [what, make, expected] of cases) {
+      const bundle = make();
+      const client = new SidecarClient({ sidecarPath: SIDECAR_TS, env: { E2CODE_CACHE_DIR: cacheDir }, restartDelaysMs: [100] });
+      const t0 = Date.now();
+      try {
+        const err = await client.start({ bundlePath: bundle, device: 'cpu', threads: 1, cacheDir }).then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+        assert.ok(err, `${what}: the sidecar started with a broken bundle`);
+        assert.match(err.message, expected, `${what}: unclear error "${err.message}"`);
+        assert.equal(client.state, 'dead', `${what}: state ${client.state}`);
+        await assert.rejects(client.status(), /not running/, `${what}: requests after a failed start must say so`);
+        seen.push(`${what} (${Date.now() - t0} ms): ${err.message.slice(0, 140)}`);
+      } finally {
+        await client.dispose();
+        rmrf(path.basename(bundle) === 'nope' ? path.dirname(bundle) : bundle);
+      }
+    }
+    // No model needed: the CLI indexes a workspace (and lists its chunks) with the broken bundle configured.
+    const bundle = brokenBundle((d) => rmSync(path.join(d, 'decoder.onnx')));
+    const store = tempDir('e2code-store-');
+    const out = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'cli', 'main.ts'), 'index', REPO_SMALL, '--json', '--store', store], {
+      encoding: 'utf8',
+      env: { ...process.env, E2CODE_BUNDLE: bundle },
+      cwd: REPO,
+      timeout: 120_000,
+    });
+    assert.equal(out.status, 0, out.stderr);
+    const summary = JSON.parse(out.stdout) as { files: number; chunks: number };
+    assert.ok(summary.files >= 4 && summary.chunks >= summary.files, out.stdout);
+    const idx = await WorkspaceIndex.open({ root: REPO_SMALL, storeDir: store });
+    const some = idx.files()[0];
+    const chunks = await idx.readChunks(some);
+    assert.ok(chunks.length > 0 && chunks[0].text.includes(some));
+    await idx.close();
+    rmrf(store);
+    rmrf(bundle);
+    t.diagnostic(`${seen.length} broken bundles refused:\n${seen.join('\n')}`);
+  } finally {
     rmrf(cacheDir);
   }
 });
