@@ -66,6 +66,7 @@ export async function showStatusMenu(ctx: Ctx, paused: boolean): Promise<void> {
     { label: '$(package) Select model bundle…', command: 'e2code.selectBundle' },
     { label: '$(output) Show logs', command: 'e2code.showLogs' },
   ];
-  const pick = await vscode.window.showQuickPick(items, { title: 'e2code', placeHolder: ctx.info?.bundleName });
+  const model = ctx.info ? `model ${ctx.info.bundleName} on ${ctx.info.provider}` : 'model not loaded';
+  const pick = await vscode.window.showQuickPick(items, { title: `e2code — ${model}`, placeHolder: 'Index actions' });
   if (pick) await vscode.commands.executeCommand(pick.command);
 }
