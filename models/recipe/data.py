@@ -54,8 +54,19 @@ def load_files(path: Path) -> dict[str, list[FileRec]]:
     return repos
 
 
+# Real paths of other training repositories: labels drawn from here look like held-out paths (made-up
+# syllable labels taught the decoder to answer in that style instead of copying: see README).
+PATH_POOL: list[str] = []
+
+
 def random_path(rng: random.Random, real: str) -> str:
-    """A fresh label with the real path's shape: same depth, same extension, made-up names."""
+    """A fresh label for a file: another training file's real path (same extension when possible), or made-up names."""
+    if PATH_POOL:
+        ext = Path(real).suffix
+        for _ in range(8):
+            cand = rng.choice(PATH_POOL)
+            if cand != real and Path(cand).suffix == ext:
+                return cand
     parts = real.split("/")
     ext = Path(parts[-1]).suffix
     word = lambda: "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
@@ -146,7 +157,14 @@ def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int
         kept.append(f)
         used += cost
     files = kept
-    labels = {f.path: (random_path(rng, f.path) if relabel else f.path) for f in files}
+    labels: dict[str, str] = {}
+    for f in files:
+        label = random_path(rng, f.path) if relabel else f.path
+        tries = 0
+        while label in labels.values():  # distinct labels within an example
+            tries += 1
+            label = random_path(rng, f.path) if tries < 20 else f"{tries}/{label}"
+        labels[f.path] = label
     q = make_question(rng, files, labels, task, with_line=text_mode != "names")
     if q is None:
         return None

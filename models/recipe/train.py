@@ -514,6 +514,8 @@ def stage_instruct(a) -> None:
     toks = TokCache(tok)
     dd = data_dir(a)
     train, held = load_files(dd / "train.jsonl"), load_files(dd / "heldout.jsonl")
+    import data as data_mod
+    data_mod.PATH_POOL[:] = sorted({f.path for files in train.values() for f in files})
     dec, enc, ad, ck = stage_state(rd, a.stage_name, a, dev)
     for p in enc.parameters():
         p.requires_grad_(False)
