@@ -7,7 +7,8 @@ import { registerGenerate } from './generate';
 import { registerDoctor } from './doctor';
 import { registerIndex } from './indexCmd';
 import { registerChunks } from './chunks';
+import { registerBench } from './bench';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerAsk, registerExplain, registerSummarize, registerGenerate, registerDoctor, registerIndex, registerChunks];
+export const commands: RegisterCommand[] = [registerAsk, registerExplain, registerSummarize, registerGenerate, registerDoctor, registerIndex, registerChunks, registerBench];
