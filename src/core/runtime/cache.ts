@@ -142,6 +142,12 @@ async function writeError(dir: string, err: unknown): Promise<Error> {
   return new Error(`writing the soft-prompt cache at ${dir} failed (${message})${free}`, { cause });
 }
 
+/** A failed lmdb write's error carries `commitError`, a second rejected promise: handle it too. */
+function settleCommitError(err: unknown): void {
+  const pending = (err as { commitError?: Promise<unknown> } | null)?.commitError;
+  if (pending && typeof pending.then === 'function') pending.then(undefined, () => undefined);
+}
+
 export class SoftPromptCache {
   private readonly meta = new Map<string, Meta>();
   private bytes = 0;
@@ -237,8 +243,8 @@ export class SoftPromptCache {
       await this.root.transaction(() => {
         for (const { key, buf } of encoded) {
           // Each put's own promise rejects too when the commit fails: the transaction's rejection reports it.
-          void Promise.resolve(this.values.put(key, buf)).catch(() => undefined);
-          void Promise.resolve(this.access.put(key, { t: now, n: buf.byteLength })).catch(() => undefined);
+          void Promise.resolve(this.values.put(key, buf)).catch(settleCommitError);
+          void Promise.resolve(this.access.put(key, { t: now, n: buf.byteLength })).catch(settleCommitError);
         }
       });
     } catch (err) {
@@ -271,12 +277,16 @@ export class SoftPromptCache {
       victims.push(key);
       bytes -= m.n;
     }
-    await this.root.transaction(() => {
-      for (const key of victims) {
-        this.values.remove(key);
-        this.access.remove(key);
-      }
-    });
+    try {
+      await this.root.transaction(() => {
+        for (const key of victims) {
+          void Promise.resolve(this.values.remove(key)).catch(settleCommitError);
+          void Promise.resolve(this.access.remove(key)).catch(settleCommitError);
+        }
+      });
+    } catch (err) {
+      throw await writeError(this.path, err);
+    }
     for (const key of victims) {
       const m = this.meta.get(key);
       if (m) this.bytes -= m.n;
@@ -304,7 +314,7 @@ export class SoftPromptCache {
     if (!m) this.bytes += n;
     else this.bytes += n - m.n;
     this.meta.set(key, updated);
-    this.access.put(key, updated).catch(() => undefined); // an access time is a hint: never an unhandled rejection
+    this.access.put(key, updated).catch(settleCommitError); // an access time is a hint: never an unhandled rejection
   }
 
   private removeKey(key: string): void {
