@@ -246,15 +246,15 @@ function mountTmpfs(mb: number): string {
   return dir;
 }
 
-test('disk full while writing the cache (4 MB free on a real tmpfs): a clear error, the sidecar lives, no corrupt state, recovery once space returns', async (t) => {
+test('disk full while writing the cache (4 MB free on a real 12 MB tmpfs): a clear error, the sidecar lives, no corrupt state, recovery once space returns', async (t) => {
   const root = syntheticWorkspace(110, 6);
   const xdg = tempDir('e2code-xdg-');
-  const fs = mountTmpfs(8);
+  const fs = mountTmpfs(12);
   let h: SidecarHandle | undefined;
   try {
     const cacheDir = path.join(fs, 'cache');
     const filler = path.join(fs, 'filler');
-    writeFileSync(filler, Buffer.alloc(4 * 1024 * 1024, 1));
+    writeFileSync(filler, Buffer.alloc(8 * 1024 * 1024, 1));
     h = await startSidecar({ cacheDir, env: { XDG_CACHE_HOME: xdg } });
     const pid = h.client.pid;
     const err = await h.client.index({ root }).then(
