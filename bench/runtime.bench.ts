@@ -2,8 +2,8 @@
 // decode (tokens/s after a short and a long prompt, KV-cached), prefill time against prompt length,
 // and brute-force vector search (ms per query against the number of chunks).
 //
-// transformers.js is not compared: it is not a dependency of this project and cannot be installed
-// here (no model export of its own format either); this bench measures onnxruntime-node only.
+// The side-by-side decode comparison with transformers.js (same decoder, exported its way) is
+// bench/decode-compare.bench.ts; this bench measures e2code's runtime alone.
 //
 // Run alone: `node --import tsx bench/runtime.bench.ts`.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
