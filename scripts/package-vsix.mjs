@@ -23,7 +23,7 @@ const out = path.resolve(arg('--out', `e2code-${target}-${version}.vsix`));
 // onnxruntime-node names platforms like Node (linux/darwin/win32) and ships per-arch folders.
 const allow = [
   'package.json',
-  'README.md',
+  'media/README.md',
   'LICENSE',
   'dist/extension.js',
   'dist/sidecar.js',
@@ -83,7 +83,7 @@ try {
   const vsce = path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
   execFileSync(
     process.execPath,
-    [vsce, 'package', '--target', target, '--ignoreFile', ignoreFile, '--out', out, '--skip-license', '--allow-missing-repository', '--allow-star-activation'],
+    [vsce, 'package', '--target', target, '--ignoreFile', ignoreFile, '--out', out, '--skip-license', '--allow-missing-repository', '--allow-star-activation', '--readme-path', 'media/README.md'],
     { cwd: root, stdio: 'inherit' },
   );
   console.log(`packaged ${out}`);

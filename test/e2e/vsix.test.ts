@@ -21,7 +21,7 @@ import { ask, openChat, waitForReady } from './workbenchHelpers';
 
 const SHOTS = path.join(ROOT, 'test-results', 'e2e');
 const VSIX = path.join(ROOT, '.vscode-test', 'e2code-linux-x64.vsix');
-const INPUTS = ['package.json', 'README.md', 'dist/extension.js', 'dist/sidecar.js', 'media/dist/webview.js', 'media/chat.css', 'models/default/manifest.json'];
+const INPUTS = ['package.json', 'media/README.md', 'dist/extension.js', 'dist/sidecar.js', 'media/dist/webview.js', 'media/chat.css', 'models/default/manifest.json'];
 
 /** Packages again only when what goes into the .vsix changed (packaging takes minutes on 2 cores). */
 function packageVsix(): void {
