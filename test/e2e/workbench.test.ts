@@ -96,9 +96,13 @@ describe('workbench (code-server)', function () {
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'geometry.ts' }).first().waitFor();
     await page.keyboard.press('Enter');
     await page.locator('.tab.active', { hasText: 'geometry.ts' }).waitFor();
+    // Go to line 22: wait for Ctrl+G's own quick input (prefilled with ':') before typing, and for the
+    // cursor to arrive, so that keys never land in the closing file picker or a half-focused editor.
     await page.keyboard.press('Control+G');
+    await page.waitForFunction(() => (document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value.startsWith(':') ?? false);
     await page.keyboard.type('22');
     await page.keyboard.press('Enter');
+    await page.waitForFunction(() => /Ln 22, Col 1/.test(document.querySelector('#status\\.editor\\.selection')?.textContent ?? ''));
     for (let i = 0; i < 4; i++) await page.keyboard.press('Shift+ArrowDown');
     await page.waitForFunction(() => /Ln 26, Col 1 \(\d+ selected\)/.test(document.querySelector('#status\\.editor\\.selection')?.textContent ?? ''));
     // Right-click on the selection itself (its overlay lies under the text layer, so by coordinates).
