@@ -63,30 +63,37 @@ test('the prompt follows the bundle layout: context, file headers, soft rows, te
   const t = bundle.manifest.chatTemplate;
   const built = builder.build(s);
   const kinds = built.pieces.map((p) => (p.kind === 'text' ? p.text : `<soft:${p.hash}>`));
+  // A filled template is split into its own text and the (untrusted) values filled in.
+  const [fileOpen, fileClose] = t.fileHeader.split('{path}');
+  const [codeOpen, codeRest] = t.textChunkHeader.split('{path}');
+  const [codeColon, codeClose] = codeRest.split('{line}');
+  const [userOpen] = t.user.split('{content}');
   assert.deepEqual(kinds, [
     t.contextStart,
-    t.fileHeader.replace('{path}', 'src/math.ts'),
+    fileOpen, 'src/math.ts', fileClose,
     '<soft:h1>',
-    t.fileHeader.replace('{path}', 'src/stack.ts'),
+    fileOpen, 'src/stack.ts', fileClose,
     '<soft:h2>',
-    t.textChunkHeader.replace('{path}', 'src/math.ts').replace('{line}', '1'),
+    codeOpen, 'src/math.ts', codeColon, '1', codeClose,
     'export function add(a, b) { return a + b; }\n',
     t.contextEnd,
-    t.user.replace('{content}', 'hi'),
+    userOpen, 'hi',
     t.endOfTurn,
-    t.assistant + 'hello',
+    t.assistant, 'hello',
     t.endOfTurn,
-    t.user.replace('{content}', 'Where is add defined?'),
+    userOpen, 'Where is add defined?',
     t.endOfTurn,
     t.assistant,
   ]);
+  const values = new Set(['src/math.ts', 'src/stack.ts', '1', 'export function add(a, b) { return a + b; }\n', 'hi', 'hello', 'Where is add defined?']);
+  for (const p of built.pieces) if (p.kind === 'text') assert.equal(p.untrusted === true, values.has(p.text), `untrusted flag of ${JSON.stringify(p.text)}`);
   // Pieces are tokenized separately; the embeds are the table rows of text ids and the soft rows verbatim.
   const h = bundle.manifest.decoder.hiddenSize;
   const row = new Float32Array(h);
   let pos = 0;
   for (const p of built.pieces) {
     if (p.kind === 'text') {
-      assert.deepEqual(p.ids, bundle.decoderTokenizer.encode(p.text));
+      assert.deepEqual(p.ids, p.untrusted ? bundle.decoderTokenizer.encodeUntrusted(p.text) : bundle.decoderTokenizer.encode(p.text));
       for (const id of p.ids) {
         bundle.embeddings.copyRow(id, row, 0);
         assert.deepEqual(built.embeds.subarray(pos * h, (pos + 1) * h), row);

@@ -31,7 +31,7 @@ export class Encoder {
   }
 
   tokenize(text: string): number[] {
-    const ids = this.bundle.encoderTokenizer.encode(text);
+    const ids = this.bundle.encoderTokenizer.encodeUntrusted(text); // chunk text and questions are untrusted
     const max = this.bundle.manifest.encoder.maxTokens;
     return ids.length > max ? ids.slice(0, max) : ids;
   }

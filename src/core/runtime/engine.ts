@@ -174,7 +174,7 @@ export class Engine {
       const workspace = await openWorkspace(root, {
         ...hooks.options,
         chunkTokens: hooks.options?.chunkTokens ?? m.encoder.maxTokens,
-        countTokens: (t) => this.bundle.encoderTokenizer.encode(t).length,
+        countTokens: (t) => this.bundle.encoderTokenizer.encodeUntrusted(t).length,
         tokenizerId: this.bundle.id,
         persist: this.persistIndex,
       });

@@ -2,14 +2,22 @@
 // or soft-token rows) and then flattened into inputs_embeds by looking text tokens up in the decoder's
 // embedding table. Text pieces are tokenized one by one so that no merge crosses a piece boundary,
 // exactly as the training recipe does.
+//
+// Trust: the template's own text (the manifest's chat template) keeps its special tokens; everything
+// filled into it ({content}, {path}, {line}: file text, paths, the question, history, selections) is
+// untrusted and encoded with `encodeUntrusted`, so that `<|im_end|>` in a file is text, not the end of
+// a turn. A filled template is therefore several pieces: template text, then each value (marked
+// `untrusted`). Paths are written with control characters escaped (../../pathText), so a file header
+// is always one line. models/recipe/common.py `encode_template` implements the same split.
 import { createHash } from 'node:crypto';
 import type { BundleManifest } from '../bundle/manifest';
 import type { ChatTurn } from '../protocol';
 import type { EmbeddingTable } from './bundle';
 import type { TextTokenizer } from './tokenizer';
+import { escapePath } from '../pathText';
 
 export type PromptPiece =
-  | { kind: 'text'; text: string; ids: number[] }
+  | { kind: 'text'; text: string; ids: number[]; untrusted?: true }
   | { kind: 'soft'; rows: number; data: Float32Array; hash: string };
 
 export interface PromptContext {
@@ -34,8 +42,24 @@ export interface BuiltPrompt {
   embeds: Float32Array;
 }
 
+const PLACEHOLDER = /\{(content|path|line)\}/g;
+
 export function fill(template: string, values: Record<string, string | number>): string {
-  return template.replace(/\{(content|path|line)\}/g, (m, key: string) => (key in values ? String(values[key]) : m));
+  return template.replace(PLACEHOLDER, (m, key: string) => (key in values ? String(values[key]) : m));
+}
+
+/** A template split at the placeholders that `values` fills: literal text and the values, in order. */
+export function splitTemplate(template: string, values: Record<string, string | number>): { text: string; untrusted: boolean }[] {
+  const out: { text: string; untrusted: boolean }[] = [];
+  let at = 0;
+  for (const m of template.matchAll(PLACEHOLDER)) {
+    if (!(m[1] in values)) continue;
+    out.push({ text: template.slice(at, m.index), untrusted: false });
+    out.push({ text: String(values[m[1]]), untrusted: true });
+    at = m.index + m[0].length;
+  }
+  out.push({ text: template.slice(at), untrusted: false });
+  return out.filter((p) => p.text.length > 0);
 }
 
 export class PromptBuilder {
@@ -51,18 +75,32 @@ export class PromptBuilder {
     this.softRows = manifest.adapter.softTokensPerChunk;
   }
 
-  /** Text token ids of one piece (no special tokens added by the tokenizer). */
+  /** Text token ids of one trusted piece (template text: its special-token strings are special tokens). */
   tokens(text: string): number[] {
     return this.tokenizer.encode(text);
   }
 
+  /** Pieces of a template filled with untrusted values (see the note at the top). */
+  templatePieces(template: string, values: Record<string, string | number>): PromptPiece[] {
+    return splitTemplate(template, values).map((p) =>
+      p.untrusted
+        ? { kind: 'text', text: p.text, ids: this.tokenizer.encodeUntrusted(p.text), untrusted: true }
+        : { kind: 'text', text: p.text, ids: this.tokenizer.encode(p.text) },
+    );
+  }
+
+  /** An untrusted piece (file text, a question). */
+  untrustedPiece(text: string): PromptPiece {
+    return { kind: 'text', text, ids: this.tokenizer.encodeUntrusted(text), untrusted: true };
+  }
+
   fileHeaderCost(path: string): number {
-    return this.tokens(fill(this.manifest.chatTemplate.fileHeader, { path })).length;
+    return cost(this.templatePieces(this.manifest.chatTemplate.fileHeader, { path: escapePath(path) }));
   }
 
   textChunkCost(path: string, line: number, code: string): number {
-    const header = this.tokens(fill(this.manifest.chatTemplate.textChunkHeader, { path, line })).length;
-    return header + this.tokens(code.endsWith('\n') ? code : code + '\n').length;
+    const header = cost(this.templatePieces(this.manifest.chatTemplate.textChunkHeader, { path: escapePath(path), line }));
+    return header + this.tokenizer.encodeUntrusted(code.endsWith('\n') ? code : code + '\n').length;
   }
 
   /** Positions of everything except the context: bos, system, wrappers, history, request, assistant prefix. */
@@ -76,16 +114,22 @@ export class PromptBuilder {
     const text = (s: string) => {
       if (s.length > 0) out.push({ kind: 'text', text: s, ids: this.tokens(s) });
     };
+    const filled = (template: string, values: Record<string, string | number>) => {
+      for (const p of this.templatePieces(template, values)) out.push(p);
+    };
+    const data = (s: string) => {
+      if (s.length > 0) out.push(this.untrustedPiece(s));
+    };
     const bos = this.manifest.specialTokens.bos;
     if (bos) {
       const id = this.tokenizer.tokenToId(bos);
       if (id === undefined) throw new Error(`bundle special token bos "${bos}" is not in the decoder tokenizer`);
       out.push({ kind: 'text', text: bos, ids: [id] });
     }
-    if (spec.system) text(fill(t.system, { content: spec.system }));
+    if (spec.system) filled(t.system, { content: spec.system });
     text(t.contextStart);
     for (const file of spec.context.softFiles) {
-      text(fill(t.fileHeader, { path: file.path }));
+      filled(t.fileHeader, { path: escapePath(file.path) });
       for (const c of file.chunks) {
         if (c.softTokens.length !== this.softRows * this.hidden) {
           throw new Error(`soft tokens of chunk ${c.hash} have ${c.softTokens.length} values, expected ${this.softRows} x ${this.hidden}`);
@@ -94,17 +138,21 @@ export class PromptBuilder {
       }
     }
     for (const c of spec.context.textChunks) {
-      text(fill(t.textChunkHeader, { path: c.path, line: c.line }));
-      text(c.code.endsWith('\n') ? c.code : c.code + '\n');
+      filled(t.textChunkHeader, { path: escapePath(c.path), line: c.line });
+      data(c.code.endsWith('\n') ? c.code : c.code + '\n');
     }
     text(t.contextEnd);
     for (const turn of spec.history ?? []) {
       const template = turn.role === 'user' ? t.user : t.assistant;
       // The assistant template is usually a bare prefix (generation continues after it): append then.
-      text(template.includes('{content}') ? fill(template, { content: turn.content }) : template + turn.content);
+      if (template.includes('{content}')) filled(template, { content: turn.content });
+      else {
+        text(template);
+        data(turn.content);
+      }
       text(t.endOfTurn);
     }
-    text(fill(t.user, { content: spec.request }));
+    filled(t.user, { content: spec.request });
     text(t.endOfTurn);
     text(t.assistant);
     return out;
@@ -125,6 +173,10 @@ export class PromptBuilder {
     }
     return { pieces, length, embeds };
   }
+}
+
+function cost(pieces: PromptPiece[]): number {
+  return pieces.reduce((n, p) => n + (p.kind === 'text' ? p.ids.length : p.rows), 0);
 }
 
 /** The prompt up to its last soft piece (bos, system, the soft part of the context), by content. */

@@ -1,6 +1,15 @@
 // A Hugging Face tokenizer.json, loaded with @huggingface/tokenizers (pure JS; ids identical to the
 // Rust tokenizers used by the training recipe). Text pieces are encoded without the tokenizer's own
 // special tokens: the bundle's chat template places every special token explicitly.
+//
+// Untrusted text (file content, chunk text, paths, the user's question, selections) goes through
+// `encodeUntrusted`: a special-token string inside it (`<|im_end|>` in a file) must not become the special
+// token, or repository text could end the context or a turn early (prompt injection). The rule, shared
+// with the recipe (models/recipe/common.py `encode_untrusted`, same ids): split the text at every
+// occurrence of an added token's string (leftmost, longest first); encode the text between occurrences
+// as usual; encode each occurrence as two ordinary pieces, its first two characters (one if it is only
+// two long) and the rest, so that no piece contains a whole special-token string. Decoding the ids gives
+// back the exact text. Text without such strings is encoded exactly as `encode` does.
 import { readFileSync } from 'node:fs';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 
@@ -8,24 +17,72 @@ export class TextTokenizer {
   /** One more than the largest id the tokenizer can produce (added tokens included). */
   readonly idLimit: number;
   private readonly hf: HfTokenizer;
+  /** Strings of the added (special) tokens and their ids. */
+  readonly specialTokens: ReadonlyMap<string, number>;
+  private readonly specialIds: ReadonlySet<number>;
+  /** Matches any added token's string, longest first at a position; undefined when there are none. */
+  private readonly specialPattern: RegExp | undefined;
 
-  private constructor(json: object) {
+  private constructor(json: { added_tokens?: { id: number; content: string }[] }) {
     this.hf = new HfTokenizer(json, {});
     let max = -1;
     for (const id of this.hf.get_vocab(true).values()) if (id > max) max = id;
     this.idLimit = max + 1;
+    const specials = new Map<string, number>();
+    for (const t of json.added_tokens ?? []) if (typeof t.content === 'string' && t.content.length > 0) specials.set(t.content, t.id);
+    this.specialTokens = specials;
+    this.specialIds = new Set(specials.values());
+    const contents = [...specials.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : a > b ? 1 : 0));
+    this.specialPattern = contents.length ? new RegExp(contents.map(escapeRegExp).join('|'), 'g') : undefined;
   }
 
   /** Throws a plain Error naming the file when it is missing or not a tokenizer; callers wrap it. */
   static fromFile(file: string): TextTokenizer {
-    const json = JSON.parse(readFileSync(file, 'utf8')) as { model?: unknown };
+    const json = JSON.parse(readFileSync(file, 'utf8')) as { model?: unknown; added_tokens?: unknown };
     if (!json || typeof json !== 'object' || !json.model) throw new Error(`${file} is not a Hugging Face tokenizer.json (no "model")`);
-    return new TextTokenizer(json);
+    if (json.added_tokens !== undefined && !Array.isArray(json.added_tokens)) throw new Error(`${file}: "added_tokens" is not a list`);
+    return new TextTokenizer(json as { added_tokens?: { id: number; content: string }[] });
   }
 
+  /**
+   * Trusted text (the bundle's template pieces): special-token strings become special tokens. Never use
+   * this for anything that comes from the repository or the user: see `encodeUntrusted`.
+   */
   encode(text: string): number[] {
     if (text.length === 0) return [];
     return this.hf.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** Untrusted text: special-token strings stay ordinary text (see the rule at the top of this file). */
+  encodeUntrusted(text: string): number[] {
+    if (text.length === 0) return [];
+    const pattern = this.specialPattern;
+    if (!pattern) return this.encode(text);
+    pattern.lastIndex = 0;
+    if (!pattern.test(text)) return this.encode(text);
+    const out: number[] = [];
+    const push = (s: string) => {
+      for (const id of this.encode(s)) out.push(id);
+    };
+    let at = 0;
+    pattern.lastIndex = 0;
+    for (const m of text.matchAll(pattern)) {
+      push(text.slice(at, m.index));
+      const head = m[0].length > 2 ? 2 : 1;
+      push(m[0].slice(0, head));
+      push(m[0].slice(head));
+      at = m.index + m[0].length;
+    }
+    push(text.slice(at));
+    for (const id of out) {
+      if (this.specialIds.has(id)) throw new Error(`tokenizer: untrusted text still encodes to special token id ${id}; its special tokens cannot be escaped by splitting`);
+    }
+    return out;
+  }
+
+  /** True when `id` is one of the tokenizer's added (special) tokens. */
+  isSpecial(id: number): boolean {
+    return this.specialIds.has(id);
   }
 
   /** Special tokens are kept: the caller decides what to show. */
@@ -37,4 +94,8 @@ export class TextTokenizer {
   tokenToId(token: string): number | undefined {
     return this.hf.token_to_id(token);
   }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
