@@ -6,6 +6,7 @@
 // so chunks do too, whatever the parse looked like.
 import * as crypto from 'node:crypto';
 import type { Chunk } from '../types';
+import { escapePath } from '../pathText';
 import { type SourceText, charBoundary, lineOf, nextLineStart } from './text';
 
 /** Cut scores: lower is a better place to end a chunk. Depth (nesting level) is added to the base. */
@@ -247,8 +248,9 @@ export interface FileInfo {
   wholeKind: string;
 }
 
+/** One line: control characters in the path (a file name with a newline) and symbol path are escaped. */
 export function headerOf(path: string, symbolPath: string): string {
-  return symbolPath ? `${path} | ${symbolPath}\n` : `${path}\n`;
+  return symbolPath ? `${escapePath(path)} | ${escapePath(symbolPath)}\n` : `${escapePath(path)}\n`;
 }
 
 /** Token reserve for the header while merging (path + a typical symbol path). */

@@ -2,12 +2,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Chunk } from '../../../src/core/types';
+import { escapePath } from '../../../src/core/pathText';
 
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** The header the chunker puts before the code (path, then symbol path). */
+/** The header the chunker puts before the code (path, then symbol path; control characters escaped: one line). */
 export function headerOf(c: Chunk): string {
-  return c.symbolPath ? `${c.path} | ${c.symbolPath}\n` : `${c.path}\n`;
+  return c.symbolPath ? `${escapePath(c.path)} | ${escapePath(c.symbolPath)}\n` : `${escapePath(c.path)}\n`;
 }
 
 function countNewlines(bytes: Uint8Array, end: number): number {
