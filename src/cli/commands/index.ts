@@ -8,7 +8,8 @@ import { registerDoctor } from './doctor';
 import { registerIndex } from './indexCmd';
 import { registerChunks } from './chunks';
 import { registerBench } from './bench';
+import { registerEval } from './eval';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerAsk, registerExplain, registerSummarize, registerGenerate, registerDoctor, registerIndex, registerChunks, registerBench];
+export const commands: RegisterCommand[] = [registerAsk, registerExplain, registerSummarize, registerGenerate, registerDoctor, registerIndex, registerChunks, registerBench, registerEval];

@@ -1,0 +1,96 @@
+// `e2code eval --repo <dir>`: evaluates a model bundle through the product's runtime on a repository
+// (held out from training): per task (where, what, summary, complete, reconstruct), the same questions
+// with five contexts (none, truncated text, retrieved text, soft tokens, hybrid) and the same decoder.
+// A table by default; --json prints the whole result. Progress goes to stderr; Ctrl-C cancels.
+import { InvalidArgumentError, type Command } from 'commander';
+import { addEngineOptions, indexWithProgress, openEngine, resolveRoot, type EngineFlags } from '../engineCli';
+import { formatTable, runEval } from '../../core/eval/run';
+import { TASKS, type EvalTask } from '../../core/eval/questions';
+
+interface EvalFlags extends EngineFlags {
+  repo: string;
+  n: number;
+  tasks: string;
+  files: number;
+  topk: number;
+  seed: number;
+  maxNewTokens: number;
+}
+
+function intAtLeast(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be an integer >= ${min}, got '${value}'`);
+    return n;
+  };
+}
+
+export function parseTasks(spec: string): EvalTask[] {
+  const tasks = spec
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  for (const t of tasks) if (!(TASKS as readonly string[]).includes(t)) throw new Error(`--tasks: unknown task "${t}" (known: ${TASKS.join(', ')})`);
+  if (tasks.length === 0) throw new Error('--tasks is empty');
+  return [...new Set(tasks)] as EvalTask[];
+}
+
+export function registerEval(program: Command): void {
+  addEngineOptions(
+    program
+      .command('eval')
+      .description('evaluate the model bundle on a repository through the product runtime: rows none/truncated/retrieved/soft/hybrid per task')
+      .requiredOption('--repo <dir>', 'repository to ask about (one held out from training)')
+      .option('--json', 'print the full result as one JSON object')
+      .option('--n <n>', 'questions per task', intAtLeast(1), 40)
+      .option('--tasks <list>', `comma-separated tasks (${TASKS.join(',')})`, TASKS.join(','))
+      .option('--files <n>', 'files per question, the answer\'s included', intAtLeast(1), 4)
+      .option('--topk <k>', 'chunks in the retrieved row', intAtLeast(1), 2)
+      .option('--seed <n>', 'question sampling seed', intAtLeast(0), 0)
+      .option('--max-new-tokens <n>', 'greedy answer length', intAtLeast(1), 24),
+    false,
+  ).action(async (flags: EvalFlags) => {
+    const root = resolveRoot(flags.repo);
+    const tasks = parseTasks(flags.tasks);
+    const controller = new AbortController();
+    const onSigint = () => controller.abort(new Error('cancelled'));
+    process.once('SIGINT', onSigint);
+    const tty = process.stderr.isTTY;
+    const engine = await openEngine(flags);
+    try {
+      // Indexing is the product's (walk, chunk, encode what the soft-prompt cache lacks), with its progress.
+      await indexWithProgress(engine, root, { json: flags.json }, controller.signal);
+      let lastLine = 0;
+      const result = await runEval(engine, {
+        root,
+        tasks,
+        n: flags.n,
+        filesPerQuestion: flags.files,
+        topk: flags.topk,
+        seed: flags.seed,
+        maxNewTokens: flags.maxNewTokens,
+        signal: controller.signal,
+        log: (line) => process.stderr.write(`${line}\n`),
+        onProgress: ({ task, done, total }) => {
+          if (tty) {
+            process.stderr.write(`\reval ${task}: ${done}/${total} questions   ${done === total ? '\n' : ''}`);
+          } else if (done === total || Date.now() - lastLine > 10_000) {
+            lastLine = Date.now();
+            process.stderr.write(`eval ${task}: ${done}/${total} questions\n`);
+          }
+        },
+      });
+      process.stdout.write(flags.json ? JSON.stringify(result, null, 1) + '\n' : formatTable(result));
+    } catch (err) {
+      if (controller.signal.aborted) {
+        process.stderr.write('\neval cancelled\n');
+        process.exitCode = 130;
+        return;
+      }
+      throw err;
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+      await engine.close();
+    }
+  });
+}

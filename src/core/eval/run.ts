@@ -1,0 +1,289 @@
+// `e2code eval`: a model bundle evaluated through the product's own runtime (the code users run), on a
+// repository: the walker + chunker + index give the files and chunks, tree-sitter facts the questions,
+// the Engine's encoder and soft-prompt cache the soft tokens and retrieval vectors, VectorSearch the
+// retrieved row, PromptBuilder every prompt and the Generator every answer (greedy). Metrics and rows
+// follow models/recipe/eval.py so that the two are comparable (see ./questions.ts, ./rows.ts, ./metrics.ts).
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Engine } from '../runtime/engine';
+import type { SoftPromptEntry } from '../runtime/cache';
+import { contextPrefix, type BuiltPrompt, type PromptSpec } from '../runtime/prompt';
+import { VectorSearch } from '../runtime/vectorSearch';
+import type { Workspace } from '../runtime/workspace';
+import { extractFacts } from '../facts';
+import { editSimilarity, exactMatch, mean, pathMatch, rougeL, tokenAccuracy } from './metrics';
+import { buildQuestions, RECONSTRUCT_TOKENS, type EvalChunk, type EvalFile, type EvalQuestion, type EvalTask } from './questions';
+import { rowLayout, rowsFor, type EvalRow, type RowLayout } from './rows';
+
+/** The languages the recipe's corpus holds and tree-sitter facts cover (models/recipe/prep/build.ts). */
+export const SOURCE_LANGUAGES = new Set(['python', 'javascript', 'typescript']);
+
+export interface EvalOptions {
+  root: string;
+  tasks: EvalTask[];
+  /** Questions per task. */
+  n: number;
+  filesPerQuestion: number;
+  topk: number;
+  seed: number;
+  /** Greedy answer length (eval.py: 24). */
+  maxNewTokens?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: { task: EvalTask; done: number; total: number }) => void;
+  log?: (line: string) => void;
+}
+
+export interface RowResult {
+  n: number;
+  exact?: number;
+  path?: number;
+  rougeL?: number;
+  edit_sim?: number;
+  token_acc?: number;
+  positions_mean: number;
+  /** [question, prediction, answer], each cut to 80 characters. */
+  examples: [string, string, string][];
+}
+
+export interface TaskResult {
+  n: number;
+  rows: Partial<Record<EvalRow, RowResult>>;
+}
+
+export interface EvalResult {
+  bundle: { id: string; name: string; provider: string };
+  repo: string;
+  files: number;
+  seed: number;
+  files_per_question: number;
+  topk: number;
+  max_new_tokens: number;
+  reconstruct_tokens: number;
+  tasks: Partial<Record<EvalTask, TaskResult>>;
+  wall_s: number;
+}
+
+/**
+ * The repository's source files with chunks and facts, in repository order. The workspace is the
+ * Engine's own (indexed as `e2code index` does when not yet: every chunk encoded into the soft-prompt
+ * cache), so chunking and token counting are exactly the product's.
+ */
+export async function loadRepository(engine: Engine, root: string, signal?: AbortSignal): Promise<{ workspace: Workspace; files: EvalFile[] }> {
+  if (!engine.isIndexed(root)) await engine.index(root, { signal });
+  const workspace = engine.workspace(root);
+  if (!workspace) throw new Error(`${root} is not indexed`);
+  const files: EvalFile[] = [];
+  for (const rel of workspace.files()) {
+    signal?.throwIfAborted();
+    const meta = workspace.chunksOf(rel);
+    const language = meta[0]?.language;
+    if (!language || !SOURCE_LANGUAGES.has(language) || rel.endsWith('.d.ts')) continue;
+    const bytes = await readFile(path.join(workspace.root, rel));
+    const chunks = (await workspace.readChunks(rel)).map((c) => ({ ...c, code: bytes.subarray(c.startByte, c.endByte).toString('utf8') }));
+    if (chunks.length === 0) continue;
+    const content = bytes.toString('utf8');
+    files.push({ path: rel, language, content, chunks, ...(await extractFacts(content, language)) });
+  }
+  return { workspace, files };
+}
+
+/** The PromptBuilder input of a row: the layout's soft chunks with their soft tokens, its text chunks with their code. */
+export function rowSpec(q: EvalQuestion, layout: RowLayout, soft: ReadonlyMap<string, SoftPromptEntry>): PromptSpec {
+  return {
+    request: q.request,
+    context: {
+      softFiles: layout.soft.map((f) => ({
+        path: f.path,
+        chunks: f.chunks.map((c) => {
+          const entry = soft.get(c.hash);
+          if (!entry) throw new Error(`no soft tokens for chunk ${c.path}:${c.startLine}`);
+          return { hash: c.hash, softTokens: entry.softTokens };
+        }),
+      })),
+      textChunks: layout.text.map((c) => ({ path: c.path, line: c.startLine, code: c.code })),
+    },
+  };
+}
+
+/** The question's chunks ranked by the product's VectorSearch on encoder vectors vs the question; top k. */
+export async function rankChunks(engine: Engine, q: EvalQuestion, soft: ReadonlyMap<string, SoftPromptEntry>, k: number, signal?: AbortSignal): Promise<EvalChunk[]> {
+  const cands = q.files.flatMap((f) => f.chunks);
+  const m = engine.bundle.manifest;
+  const search = new VectorSearch(m.encoder.vectorsPerChunk * m.encoder.hiddenSize, cands.length);
+  cands.forEach((c, i) => search.set(String(i), soft.get(c.hash)!.vector));
+  const query = await engine.queryVector(q.request, signal);
+  return search.search(query, k).map((r) => cands[Number(r.id)]);
+}
+
+function argmax(xs: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
+  return best;
+}
+
+/** The reconstruction target: the chunk code's first 48 tokens, then the end of turn (train.py assemble). */
+export function reconstructTargets(engine: Engine, code: string): number[] {
+  return [...engine.builder.tokens(code).slice(0, RECONSTRUCT_TOKENS), ...engine.builder.tokens(engine.bundle.manifest.chatTemplate.endOfTurn)];
+}
+
+/**
+ * Teacher-forced argmax at each target position, through the Generator: one one-token step per position
+ * over the prompt plus the targets before it (the repository context's KV cache is reused between steps).
+ */
+export async function teacherForced(engine: Engine, prompt: BuiltPrompt, targets: number[], signal?: AbortSignal): Promise<number[]> {
+  const h = engine.bundle.manifest.decoder.hiddenSize;
+  const embeds = new Float32Array((prompt.length + targets.length) * h);
+  embeds.set(prompt.embeds);
+  targets.forEach((id, k) => engine.bundle.embeddings.copyRow(id, embeds, (prompt.length + k) * h));
+  const prefix = engine.usePrefixCache ? contextPrefix(engine.bundle.id, prompt.pieces) : undefined;
+  const picks: number[] = [];
+  for (let k = 0; k < targets.length; k++) {
+    let pick = -1;
+    const out = await engine.generator.generate({
+      embeds,
+      length: prompt.length + k,
+      maxTokens: 1,
+      ignoreEos: true,
+      sampling: { temperature: 0 },
+      prefix,
+      signal,
+      onLogits: (logits) => {
+        if (pick < 0) pick = argmax(logits);
+      },
+    });
+    if (out.stopReason === 'cancelled') signal?.throwIfAborted();
+    picks.push(pick);
+  }
+  return picks;
+}
+
+interface RowAcc {
+  scores: Record<string, number[]>;
+  correct: number;
+  count: number;
+  positions: number[];
+  examples: [string, string, string][];
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResult> {
+  const started = performance.now();
+  const m = engine.bundle.manifest;
+  const maxNewTokens = o.maxNewTokens ?? 24;
+  const { workspace, files } = await loadRepository(engine, o.root, o.signal);
+  const result: EvalResult = {
+    bundle: { id: engine.bundle.id, name: m.name, provider: engine.bundle.provider },
+    repo: workspace.root,
+    files: files.length,
+    seed: o.seed,
+    files_per_question: o.filesPerQuestion,
+    topk: o.topk,
+    max_new_tokens: maxNewTokens,
+    reconstruct_tokens: RECONSTRUCT_TOKENS,
+    tasks: {},
+    wall_s: 0,
+  };
+  o.log?.(`eval: ${files.length} source files in ${workspace.root}`);
+  const stop = [m.chatTemplate.endOfTurn.trim()].filter((s) => s.length > 0);
+  for (const task of o.tasks) {
+    const questions = buildQuestions(files, task, { n: o.n, filesPerQuestion: o.filesPerQuestion, softTokensPerChunk: m.adapter.softTokensPerChunk, seed: o.seed });
+    if (questions.length < o.n) o.log?.(`eval ${task}: only ${questions.length} distinct question(s) in this repository`);
+    // Soft tokens and retrieval vectors of every chunk the questions use: from the product's cache, or encoded now (and cached).
+    const unique = new Map<string, EvalChunk>();
+    for (const q of questions) for (const f of q.files) for (const c of f.chunks) unique.set(c.hash, c);
+    const soft = await engine.softTokens(workspace, [...unique.values()], o.signal);
+    const rows = rowsFor(task);
+    const acc = new Map<EvalRow, RowAcc>(rows.map((r) => [r, { scores: {}, correct: 0, count: 0, positions: [], examples: [] }]));
+    o.onProgress?.({ task, done: 0, total: questions.length });
+    for (const [qi, q] of questions.entries()) {
+      o.signal?.throwIfAborted();
+      const ranked = rows.includes('retrieved') ? await rankChunks(engine, q, soft, o.topk, o.signal) : undefined;
+      for (const row of rows) {
+        const layout = rowLayout(q, row, { ranked, textChunkCost: (c) => engine.builder.textChunkCost(c.path, c.startLine, c.code) });
+        const prompt = engine.builder.build(rowSpec(q, layout, soft));
+        const a = acc.get(row)!;
+        a.positions.push(prompt.length);
+        const score = (name: string, v: number) => (a.scores[name] ??= []).push(v);
+        let prediction: string;
+        if (task === 'reconstruct') {
+          const targets = reconstructTargets(engine, q.answer);
+          const picks = await teacherForced(engine, prompt, targets, o.signal);
+          const t = tokenAccuracy(picks, targets);
+          a.correct += t.correct;
+          a.count += t.count;
+          prediction = engine.bundle.decoderTokenizer.decode(picks);
+        } else {
+          const out = await engine.generator.generate({
+            prefix: engine.usePrefixCache ? contextPrefix(engine.bundle.id, prompt.pieces) : undefined,
+            embeds: prompt.embeds,
+            length: prompt.length,
+            maxTokens: maxNewTokens,
+            stop,
+            sampling: { temperature: 0 },
+            signal: o.signal,
+          });
+          if (out.stopReason === 'cancelled') o.signal?.throwIfAborted();
+          prediction = out.text.trim();
+          score('exact', exactMatch(prediction, q.answer));
+          if (task === 'where') score('path', pathMatch(prediction, q.answer));
+          if (task === 'what' || task === 'summary') score('rougeL', rougeL(prediction, q.answer));
+          if (task === 'complete') score('edit_sim', editSimilarity(prediction.trim(), q.answer.trim()));
+        }
+        if (a.examples.length < 3) a.examples.push([q.request.slice(0, 80), prediction.slice(0, 80), q.answer.slice(0, 80)]);
+      }
+      o.onProgress?.({ task, done: qi + 1, total: questions.length });
+    }
+    const taskResult: TaskResult = { n: questions.length, rows: {} };
+    for (const [row, a] of acc) {
+      const r: RowResult = { n: questions.length, positions_mean: round(mean(a.positions), 1), examples: a.examples };
+      for (const [name, xs] of Object.entries(a.scores)) (r as unknown as Record<string, number>)[name] = round(mean(xs), 4);
+      if (task === 'reconstruct') r.token_acc = round(a.count > 0 ? a.correct / a.count : 0, 4);
+      // Metrics first, then positions and examples, in the JSON.
+      const { positions_mean, examples, n, ...metrics } = r;
+      taskResult.rows[row] = { n, ...metrics, positions_mean, examples };
+    }
+    result.tasks[task] = taskResult;
+  }
+  result.wall_s = round((performance.now() - started) / 1000, 1);
+  return result;
+}
+
+/** The headline metric of each task (the table's column). */
+export function headline(task: EvalTask): keyof RowResult {
+  switch (task) {
+    case 'where':
+      return 'path';
+    case 'what':
+    case 'summary':
+      return 'rougeL';
+    case 'complete':
+      return 'edit_sim';
+    case 'reconstruct':
+      return 'token_acc';
+  }
+}
+
+/** A plain-text table: one line per task and row. */
+export function formatTable(r: EvalResult): string {
+  const lines = [
+    `bundle ${r.bundle.name} (${r.bundle.id}, ${r.bundle.provider}) on ${r.repo}: ${r.files} source files, ${r.files_per_question} files per question, top-${r.topk} retrieved, seed ${r.seed}`,
+    '',
+    `${'task'.padEnd(12)}${'row'.padEnd(11)}${'n'.padStart(4)}  ${'metric'.padEnd(10)}${'value'.padStart(7)}${'exact'.padStart(8)}${'positions'.padStart(11)}`,
+  ];
+  for (const [task, t] of Object.entries(r.tasks) as [EvalTask, TaskResult][]) {
+    for (const [row, x] of Object.entries(t.rows) as [EvalRow, RowResult][]) {
+      const key = headline(task);
+      const value = x[key] as number | undefined;
+      lines.push(
+        `${task.padEnd(12)}${row.padEnd(11)}${String(x.n).padStart(4)}  ${key.padEnd(10)}${(value ?? 0).toFixed(3).padStart(7)}` +
+          `${x.exact !== undefined ? x.exact.toFixed(3).padStart(8) : '-'.padStart(8)}${x.positions_mean.toFixed(1).padStart(11)}`,
+      );
+    }
+  }
+  lines.push('', `${r.wall_s.toFixed(1)} s`);
+  return lines.join('\n') + '\n';
+}

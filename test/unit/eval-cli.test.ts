@@ -1,0 +1,98 @@
+// `e2code eval` end to end on a small repository with the bundled model: valid JSON with every task and
+// row, the table by default, clear errors, and Ctrl-C cancelling cleanly. Model quality is not asserted.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { writeEvalFixture } from './eval/fixture';
+
+const ROOT = path.resolve(__dirname, '../..');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'e2code-eval-cli-'));
+const repo = writeEvalFixture(path.join(tmp, 'repo'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const env = { ...process.env, E2CODE_CACHE_DIR: path.join(tmp, 'cache'), XDG_CACHE_HOME: path.join(tmp, 'xdg') };
+const args = (...rest: string[]) => ['--import', pathToFileURL(require.resolve('tsx')).href, path.join(ROOT, 'src/cli/main.ts'), ...rest];
+
+function cli(...rest: string[]) {
+  const r = spawnSync(process.execPath, args(...rest), { cwd: tmp, encoding: 'utf8', env, timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('eval --json --n 2 prints the full result: every task, every row, metrics, positions, examples', () => {
+  const r = cli('eval', '--repo', repo, '--n', '2', '--json', '--threads', '1');
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.repo, repo);
+  assert.equal(out.files, 5);
+  assert.equal(out.files_per_question, 4);
+  assert.equal(out.topk, 2);
+  assert.match(out.bundle.id, /^default-/);
+  const metrics: Record<string, string[]> = {
+    where: ['exact', 'path'],
+    what: ['exact', 'rougeL'],
+    summary: ['exact', 'rougeL'],
+    complete: ['exact', 'edit_sim'],
+    reconstruct: ['token_acc'],
+  };
+  assert.deepEqual(Object.keys(out.tasks), Object.keys(metrics));
+  for (const [task, names] of Object.entries(metrics)) {
+    const t = out.tasks[task];
+    assert.equal(t.n, 2, `${task}: n`);
+    const rows = task === 'reconstruct' ? ['none', 'soft'] : ['none', 'truncated', 'retrieved', 'soft', 'hybrid'];
+    assert.deepEqual(Object.keys(t.rows), rows);
+    for (const row of rows) {
+      const x = t.rows[row];
+      assert.equal(x.n, 2);
+      for (const m of names) assert.ok(typeof x[m] === 'number' && x[m] >= 0 && x[m] <= 1, `${task}/${row}: ${m} = ${x[m]}`);
+      assert.ok(x.positions_mean > 0);
+      assert.equal(x.examples.length, 2);
+      for (const e of x.examples) assert.ok(e.length === 3 && e.every((s: unknown) => typeof s === 'string'));
+    }
+    // No context is the shortest prompt; soft tokens add positions.
+    assert.ok(t.rows.none.positions_mean < t.rows.soft.positions_mean);
+  }
+  assert.match(out.tasks.where.rows.soft.examples[0][0], /^Where is \S+ defined\?$/);
+  assert.match(r.stderr, /eval reconstruct: 2\/2 questions/, 'progress goes to stderr');
+});
+
+test('eval prints a table by default; bad options are clear errors', () => {
+  const r = cli('eval', '--repo', repo, '--n', '1', '--tasks', 'where,reconstruct', '--threads', '1', '--seed', '5');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^task +row +n +metric/m);
+  for (const row of ['none', 'truncated', 'retrieved', 'soft', 'hybrid']) assert.match(r.stdout, new RegExp(`^where +${row} +1 +path `, 'm'));
+  assert.match(r.stdout, /^reconstruct +soft +1 +token_acc /m);
+  assert.match(r.stderr, /indexed \d+ files, \d+ chunks/);
+  assert.match(r.stderr, /eval where: 1\/1 questions/);
+
+  const task = cli('eval', '--repo', repo, '--tasks', 'where,params');
+  assert.equal(task.code, 1);
+  assert.match(task.stderr, /unknown task "params"/);
+  const missing = cli('eval', '--repo', path.join(tmp, 'nope'));
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /does not exist/);
+  const n = cli('eval', '--repo', repo, '--n', '0');
+  assert.notEqual(n.code, 0);
+  assert.match(n.stderr, /--n/);
+  assert.match(cli('--help').stdout, /^ +eval /m);
+});
+
+test('Ctrl-C cancels a run cleanly', async () => {
+  const child = spawn(process.execPath, args('eval', '--repo', repo, '--n', '40', '--threads', '1'), { cwd: tmp, env });
+  let stderr = '';
+  let sent = false;
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (!sent && /eval \w+: \d+\/\d+ questions/.test(stderr)) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.ok(sent, `never saw progress: ${stderr}`);
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /eval cancelled/);
+});
