@@ -4,6 +4,9 @@
 import type { Chunk, Progress } from './types';
 
 export type Device = 'auto' | 'cpu' | 'cuda';
+// Without a usable model bundle `initialize` is refused (with the reason), but the sidecar keeps serving
+// what needs no model: `status` (state 'error' and the reason), `index` (walk and chunk only; the result
+// carries `modelError`), `chunks`, pause/resume. `generate` is refused with the reason.
 export type Task = 'ask' | 'explain' | 'summarize' | 'generate';
 
 export interface InitializeParams {
@@ -40,6 +43,8 @@ export interface IndexResult {
   cached: number;
   skipped: Record<string, number>;
   seconds: number;
+  /** Set when the model bundle could not be loaded: files were walked and chunked, nothing encoded. */
+  modelError?: string;
 }
 
 export interface Selection {

@@ -93,6 +93,9 @@ export class Ctx implements vscode.Disposable {
       this.lastError = errorMessage(err);
       this.log.error(`sidecar failed to start: ${this.lastError}`);
       this.stateEmitter.fire(client.state);
+      // No usable model, but the sidecar runs: indexing and chunk browsing work, answers are refused
+      // with the reason (the status bar shows it after each index).
+      if (client.state === 'noModel') return client;
       throw err;
     }
   }

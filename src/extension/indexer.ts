@@ -187,7 +187,8 @@ export class Indexer implements vscode.Disposable {
         `indexed ${name}: ${result.files} files, ${result.chunks} chunks (${result.encoded} encoded, ${result.cached} cached)` +
           ` in ${Date.now() - t0} ms; skipped ${JSON.stringify(result.skipped)}`,
       );
-      if (this.queue.size === 0) this.set({ state: this.paused ? 'paused' : 'ready' });
+      if (result.modelError) this.set({ state: 'error', detail: `indexed without a model: ${result.modelError}` });
+      else if (this.queue.size === 0) this.set({ state: this.paused ? 'paused' : 'ready' });
     } catch (err) {
       if (abort.signal.aborted) {
         this.ctx.log.info(`indexing ${name} cancelled`);

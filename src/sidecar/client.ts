@@ -28,7 +28,11 @@ import {
   type TokenNotification,
 } from '../core/protocol';
 
-export type SidecarState = 'stopped' | 'starting' | 'ready' | 'restarting' | 'dead';
+/**
+ * 'noModel': the process runs but refused `initialize` (the bundle cannot be loaded): status, index
+ * (walk and chunk only), chunks and pause/resume work; generate is refused with the reason.
+ */
+export type SidecarState = 'stopped' | 'starting' | 'ready' | 'noModel' | 'restarting' | 'dead';
 
 export interface SidecarClientOptions {
   /** dist/sidecar.js, or src/sidecar/main.ts (run through tsx; for tests and development). */
@@ -106,21 +110,37 @@ export class SidecarClient {
     return { dispose: () => this.stateListeners.delete(listener) };
   }
 
-  /** Spawns the sidecar and initializes it; resolves with the bundle and provider in use. */
+  /**
+   * Spawns the sidecar and initializes it; resolves with the bundle and provider in use. When the
+   * sidecar refuses `initialize` (a bad bundle or device, not fixed by restarting) this rejects with its
+   * reason, but the process stays up in state 'noModel' for what needs no model (see SidecarState).
+   */
   async start(init: InitializeParams): Promise<InitializeResult> {
     if (this.disposed) throw new Error('SidecarClient was disposed');
     this.initParams = init;
     this.setState('starting');
-    this.ready = this.launch();
+    const launched = this.launch();
+    this.ready = launched.catch((err: unknown) => {
+      if (!this.initRefused(err)) throw err;
+    });
     try {
-      await this.ready;
+      await launched;
     } catch (err) {
-      // A bad bundle or device is not fixed by restarting: report it and stop.
-      this.stopProcess();
-      this.setState('dead');
+      if (this.initRefused(err)) {
+        this.initResult = undefined;
+        this.setState('noModel');
+      } else {
+        this.stopProcess();
+        this.setState('dead');
+      }
       throw err;
     }
     return this.initResult!;
+  }
+
+  /** `initialize` was answered with an error while the process lives on. */
+  private initRefused(err: unknown): boolean {
+    return !(err instanceof SidecarExitError) && !!this.proc && !this.proc.exited;
   }
 
   index(params: IndexParams, onProgress?: (p: ProgressNotification) => void, signal?: AbortSignal): Promise<IndexResult> {
@@ -287,8 +307,13 @@ export class SidecarClient {
       try {
         await this.launch();
       } catch (err) {
-        // An exit during re-initialization already scheduled the next attempt (or gave up); any other
-        // failure (initialize refused) will not heal by retrying.
+        // An exit during re-initialization already scheduled the next attempt (or gave up); a refused
+        // initialize will not heal by retrying: the process serves what needs no model.
+        if (this.initRefused(err)) {
+          this.initResult = undefined;
+          this.setState('noModel');
+          return;
+        }
         if (!(err instanceof SidecarExitError)) {
           this.stopProcess();
           this.setState('dead');

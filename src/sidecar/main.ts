@@ -11,6 +11,7 @@ import {
 } from 'vscode-jsonrpc/node';
 import { Engine, PauseGate } from '../core/runtime/engine';
 import { validateParams } from './validate';
+import { ModelFreeIndex } from './browse';
 import {
   Methods,
   Notifications,
@@ -49,6 +50,8 @@ let generating = false;
 /** Waiting generate requests, in arrival order. */
 const waiting: (() => void)[] = [];
 let lastError: string | undefined;
+/** Set while no model is loaded because the last `initialize` failed: index browsing without a model. */
+let modelFree: ModelFreeIndex | undefined;
 
 function abortSignalOf(token: CancellationToken): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
@@ -58,6 +61,9 @@ function abortSignalOf(token: CancellationToken): { signal: AbortSignal; dispose
 }
 
 function requireEngine(): Engine {
+  if (!engine && modelFree) {
+    throw new ResponseError(-32603, `no model is loaded (${modelFree.modelError}); only index browsing (index, chunks, status) works until the bundle is fixed`);
+  }
   if (!engine) throw new ResponseError(SidecarErrors.notInitialized, 'sidecar not initialized: send e2code/initialize first');
   return engine;
 }
@@ -75,8 +81,17 @@ connection.onRequest(Methods.initialize, async (params: InitializeParams): Promi
     engine = await initializing;
   } catch (err) {
     lastError = (err as Error).message;
+    // What needs no model keeps working (see ../core/protocol.ts).
+    const previousFree = modelFree;
+    modelFree = new ModelFreeIndex(params.bundlePath, lastError);
+    await previousFree?.close().catch(() => undefined);
+    log(`e2code sidecar: no model (${lastError}); serving index status and chunks without it (${modelFree.note})`);
     throw new ResponseError(-32603, lastError);
   }
+  lastError = undefined;
+  const free = modelFree;
+  modelFree = undefined;
+  await free?.close().catch(() => undefined);
   const info = engine.info();
   log(`e2code sidecar: bundle ${info.bundleName} (${info.bundleId}) on ${info.provider}${info.providerNote ? ` — ${info.providerNote}` : ''}`);
   return info;
@@ -87,7 +102,7 @@ const indexChains = new Map<string, Promise<unknown>>();
 
 connection.onRequest(Methods.index, async (params: IndexParams, token: CancellationToken): Promise<IndexResult> => {
   validateParams(Methods.index, params);
-  const e = requireEngine();
+  const e: Pick<Engine, 'index'> = !engine && modelFree ? modelFree : requireEngine();
   const { signal, dispose } = abortSignalOf(token);
   const streamId = params.streamId ?? '';
   const prev = indexChains.get(params.root) ?? Promise.resolve();
@@ -125,6 +140,7 @@ connection.onRequest(Methods.resumeIndex, () => {
 
 connection.onRequest(Methods.chunks, async (params: ChunksParams): Promise<ChunksResult> => {
   validateParams(Methods.chunks, params);
+  if (!engine && modelFree) return { chunks: await modelFree.chunks(params.root, params.path) };
   const e = requireEngine();
   if (!e.isIndexed(params.root)) await e.index(params.root);
   const ws = e.workspace(params.root);
@@ -218,6 +234,7 @@ async function exit(code: number): Promise<void> {
   if (exiting) return;
   exiting = true;
   try {
+    await modelFree?.close();
     await engine?.close();
   } catch (err) {
     log(`closing the engine failed: ${(err as Error).message}`);

@@ -310,7 +310,7 @@ function editManifest(dir: string, edit: (m: Record<string, Record<string, unkno
   writeFileSync(file, JSON.stringify(m));
 }
 
-test('missing, truncated or mismatched model bundle: a clear error naming the file or field; indexing and chunk browsing work without a model', async (t) => {
+test('missing, truncated or mismatched model bundle: a clear error naming the file or field; the sidecar stays up without a model; the CLI indexes without one', async (t) => {
   const cases: [string, () => string, RegExp][] = [
     ['no bundle directory', () => path.join(tempDir(), 'nope'), /not found|does not exist/],
     ['manifest.json missing', () => brokenBundle((d) => rmSync(path.join(d, 'manifest.json'))), /manifest\.json/],
@@ -338,8 +338,16 @@ test('missing, truncated or mismatched model bundle: a clear error naming the fi
         );
         assert.ok(err, `${what}: the sidecar started with a broken bundle`);
         assert.match(err.message, expected, `${what}: unclear error "${err.message}"`);
-        assert.equal(client.state, 'dead', `${what}: state ${client.state}`);
-        await assert.rejects(client.status(), /not running/, `${what}: requests after a failed start must say so`);
+        // The process stays up without a model: status says why; answering is refused with the reason.
+        assert.equal(client.state, 'noModel', `${what}: state ${client.state}`);
+        const st = await client.status();
+        assert.equal(st.state, 'error', `${what}: status ${JSON.stringify(st)}`);
+        assert.match(st.message ?? '', expected, `${what}: status message "${st.message}"`);
+        await assert.rejects(client.generate({ task: 'ask', root: REPO_SMALL, prompt: 'x', options: { maxTokens: 2 } }), (e: Error) => {
+          assert.match(e.message, /no model is loaded/, `${what}: generate "${e.message}"`);
+          assert.match(e.message, expected, `${what}: generate does not say why: "${e.message}"`);
+          return true;
+        });
         seen.push(`${what} (${Date.now() - t0} ms): ${err.message.slice(0, 140)}`);
       } finally {
         await client.dispose();
@@ -370,3 +378,71 @@ test('missing, truncated or mismatched model bundle: a clear error naming the fi
     rmrf(cacheDir);
   }
 });
+
+test('no model: the real sidecar with a missing bundle serves index status and lists a file\'s chunks; answers are refused with the reason', async (t) => {
+  const root = copyWorkspace(REPO_SMALL);
+  const xdg = tempDir('e2code-xdg-');
+  const cacheDir = tempDir('e2code-cache-');
+  const missing = path.join(tempDir('e2code-nobundle-'), 'missing-bundle');
+  const logs: string[] = [];
+  const client = new SidecarClient({ sidecarPath: SIDECAR_TS, env: { E2CODE_CACHE_DIR: cacheDir, XDG_CACHE_HOME: xdg }, log: (l) => logs.push(l), restartDelaysMs: [100] });
+  try {
+    const err = await client.start({ bundlePath: missing, device: 'cpu', threads: 1, cacheDir }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    assert.ok(err, 'the sidecar started with no bundle');
+    assert.match(err.message, /model bundle not found: .*missing-bundle does not exist/);
+    assert.equal(client.state, 'noModel');
+    const pid = client.pid;
+    const before = await client.status();
+    assert.equal(before.state, 'error');
+    assert.match(before.message ?? '', /missing-bundle does not exist/);
+
+    const progress: string[] = [];
+    const r = await client.index({ root }, (p) => progress.push(p.phase));
+    assert.ok(r.files >= 4 && r.chunks >= r.files, JSON.stringify(r));
+    assert.equal(r.encoded, 0);
+    assert.match(r.modelError ?? '', /missing-bundle does not exist/);
+    assert.ok(progress.length > 0, 'no progress while indexing without a model');
+
+    // A file's chunks, with text, tiling the file.
+    const file = 'src/lruCache.ts';
+    assert.ok(existsSync(path.join(root, file)), `${file} is not in the fixture`);
+    const { chunks } = await client.chunks({ root, path: file });
+    assert.ok(chunks.length > 0, 'no chunks listed without a model');
+    const bytes = readFileSync(path.join(root, file));
+    assert.equal(chunks[0].startByte, 0);
+    assert.equal(chunks[chunks.length - 1].endByte, bytes.length);
+    for (let i = 1; i < chunks.length; i++) assert.equal(chunks[i].startByte, chunks[i - 1].endByte);
+    for (const c of chunks) {
+      assert.equal(c.path, file);
+      assert.ok(c.text.startsWith(file) && c.text.endsWith(bytes.subarray(c.startByte, c.endByte).toString('utf8')));
+    }
+    assert.deepEqual((await client.chunks({ root, path: 'no/such/file.ts' })).chunks, []);
+
+    // A fresh sidecar (nothing indexed in this process yet) lists chunks straight away.
+    const second = new SidecarClient({ sidecarPath: SIDECAR_TS, env: { E2CODE_CACHE_DIR: cacheDir, XDG_CACHE_HOME: xdg }, restartDelaysMs: [100] });
+    try {
+      await second.start({ bundlePath: missing, device: 'cpu', threads: 1, cacheDir }).catch(() => undefined);
+      assert.equal(second.state, 'noModel');
+      assert.deepEqual((await second.chunks({ root, path: file })).chunks.map((c) => c.hash), chunks.map((c) => c.hash));
+    } finally {
+      await second.dispose();
+    }
+
+    await assert.rejects(client.generate({ task: 'ask', root, prompt: 'What does the LRU cache do?', options: { maxTokens: 2 } }), /no model is loaded \(model bundle not found/);
+    const after = await client.status();
+    assert.equal(after.state, 'error');
+    assert.equal(client.pid, pid, 'the sidecar process changed');
+    assert.ok(logs.some((l) => /no model .*serving index status and chunks without it/.test(l)), logs.join('\n'));
+    t.diagnostic(`no model: indexed ${r.files} files / ${r.chunks} chunks; ${file}: ${chunks.length} chunks listed; generate refused`);
+  } finally {
+    await client.dispose();
+    rmrf(root);
+    rmrf(xdg);
+    rmrf(cacheDir);
+    rmrf(path.dirname(missing));
+  }
+});
+

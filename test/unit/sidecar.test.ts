@@ -177,12 +177,15 @@ test('overload is refused with a clear error instead of queueing without bound',
   }
 });
 
-test('a bad bundle fails start with the reason and leaves the client dead', async () => {
+test('a bad bundle fails start with the reason and leaves the client without a model (status says why, generate is refused)', async () => {
   const bad = new SidecarClient({ sidecarPath: SIDECAR, env });
   try {
     await assert.rejects(bad.start({ ...init, bundlePath: path.join(tmp, 'no-bundle') }), /does not exist/);
-    assert.equal(bad.state, 'dead');
-    await assert.rejects(bad.status(), /not running/);
+    assert.equal(bad.state, 'noModel');
+    const st = await bad.status();
+    assert.equal(st.state, 'error');
+    assert.match(st.message ?? '', /does not exist/);
+    await assert.rejects(bad.generate({ task: 'ask', root: FIXTURE, prompt: 'x' }), /no model is loaded \(.*does not exist/);
   } finally {
     await bad.dispose();
   }
