@@ -26,7 +26,7 @@ test('eval --json --n 2 prints the full result: every task, every row, metrics, 
   const r = cli('eval', '--repo', repo, '--n', '2', '--json', '--threads', '1');
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
-  assert.equal(out.repo, repo);
+  assert.deepEqual(out.repos, [repo]);
   assert.equal(out.files, 5);
   assert.equal(out.files_per_question, 4);
   assert.equal(out.topk, 2);
@@ -60,8 +60,10 @@ test('eval --json --n 2 prints the full result: every task, every row, metrics, 
 });
 
 test('eval prints a table by default; bad options are clear errors', () => {
-  const r = cli('eval', '--repo', repo, '--n', '1', '--tasks', 'where,reconstruct', '--threads', '1', '--seed', '5');
+  const small = path.join(ROOT, 'test/fixtures/repo-small');
+  const r = cli('eval', '--repo', repo, '--repo', small, '--n', '1', '--tasks', 'where,reconstruct', '--threads', '1', '--seed', '5');
   assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.stdout.startsWith(`bundle default (`) && r.stdout.includes(`on ${repo}, ${small}:`), r.stdout);
   assert.match(r.stdout, /^task +row +n +metric/m);
   for (const row of ['none', 'truncated', 'retrieved', 'soft', 'hybrid']) assert.match(r.stdout, new RegExp(`^where +${row} +1 +path `, 'm'));
   assert.match(r.stdout, /^reconstruct +soft +1 +token_acc /m);
@@ -71,6 +73,7 @@ test('eval prints a table by default; bad options are clear errors', () => {
   const task = cli('eval', '--repo', repo, '--tasks', 'where,params');
   assert.equal(task.code, 1);
   assert.match(task.stderr, /unknown task "params"/);
+  assert.match(cli('eval').stderr, /required option '--repo <dir>'/);
   const missing = cli('eval', '--repo', path.join(tmp, 'nope'));
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /does not exist/);

@@ -144,6 +144,20 @@ test('questions are deterministic for a seed and phrased exactly as the recipe p
   assert.ok(buildQuestions(files, 'summary', { ...opts, n: 100 }).length <= files.length);
 });
 
+test('over several repositories each question is about one of them', async () => {
+  const other = await loadRepository(engine, path.join(ROOT, 'test/fixtures/repo-small'));
+  const both = [...files, ...other.files];
+  const opts = { n: 16, filesPerQuestion: 4, softTokensPerChunk: 4, seed: 1 };
+  for (const task of ['where', 'complete', 'reconstruct'] as const) {
+    const qs = buildQuestions(both, task, opts);
+    assert.deepEqual(new Set(qs.map((q) => q.repo)), new Set([repo, other.workspace.root]), `${task}: both repositories asked about`);
+    for (const q of qs) {
+      const own = both.filter((f) => f.repo === q.repo);
+      for (const f of q.files) assert.ok(own.some((x) => x.path === f.path && x.chunks.includes(f.chunks[0])), `${task}: ${f.path} is not in ${q.repo}`);
+    }
+  }
+});
+
 const SOFT = '\u00a7';
 /** The prompt as text, each soft piece shown as one marker per chunk. */
 function render(pieces: PromptPiece[]): string {

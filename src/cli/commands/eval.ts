@@ -1,5 +1,5 @@
-// `e2code eval --repo <dir>`: evaluates a model bundle through the product's runtime on a repository
-// (held out from training): per task (where, what, summary, complete, reconstruct), the same questions
+// `e2code eval --repo <dir> [--repo <dir>...]`: evaluates a model bundle through the product's runtime on
+// repositories held out from training: per task (where, what, summary, complete, reconstruct), the same questions
 // with five contexts (none, truncated text, retrieved text, soft tokens, hybrid) and the same decoder.
 // A table by default; --json prints the whole result. Progress goes to stderr; Ctrl-C cancels.
 import { InvalidArgumentError, type Command } from 'commander';
@@ -8,7 +8,7 @@ import { formatTable, runEval } from '../../core/eval/run';
 import { TASKS, type EvalTask } from '../../core/eval/questions';
 
 interface EvalFlags extends EngineFlags {
-  repo: string;
+  repo: string[];
   n: number;
   tasks: string;
   files: number;
@@ -40,7 +40,7 @@ export function registerEval(program: Command): void {
     program
       .command('eval')
       .description('evaluate the model bundle on a repository through the product runtime: rows none/truncated/retrieved/soft/hybrid per task')
-      .requiredOption('--repo <dir>', 'repository to ask about (one held out from training)')
+      .option('--repo <dir>', 'repository to ask about, held out from training (repeatable: each question is about one)', (v: string, prev: string[]) => [...prev, v], [])
       .option('--json', 'print the full result as one JSON object')
       .option('--n <n>', 'questions per task', intAtLeast(1), 40)
       .option('--tasks <list>', `comma-separated tasks (${TASKS.join(',')})`, TASKS.join(','))
@@ -50,7 +50,8 @@ export function registerEval(program: Command): void {
       .option('--max-new-tokens <n>', 'greedy answer length', intAtLeast(1), 24),
     false,
   ).action(async (flags: EvalFlags) => {
-    const root = resolveRoot(flags.repo);
+    if (flags.repo.length === 0) throw new Error("required option '--repo <dir>' not specified");
+    const roots = [...new Set(flags.repo.map(resolveRoot))];
     const tasks = parseTasks(flags.tasks);
     const controller = new AbortController();
     const onSigint = () => controller.abort(new Error('cancelled'));
@@ -59,10 +60,10 @@ export function registerEval(program: Command): void {
     const engine = await openEngine(flags);
     try {
       // Indexing is the product's (walk, chunk, encode what the soft-prompt cache lacks), with its progress.
-      await indexWithProgress(engine, root, { json: flags.json }, controller.signal);
+      for (const root of roots) await indexWithProgress(engine, root, { json: flags.json }, controller.signal);
       let lastLine = 0;
       const result = await runEval(engine, {
-        root,
+        roots,
         tasks,
         n: flags.n,
         filesPerQuestion: flags.files,

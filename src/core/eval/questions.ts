@@ -10,6 +10,8 @@ import type { Def } from '../facts';
 export type EvalChunk = Chunk & { code: string };
 
 export interface EvalFile {
+  /** The repository (its root) the file belongs to: a question's files all come from one. */
+  repo: string;
   path: string;
   language: string;
   /** The file's text. */
@@ -25,6 +27,8 @@ export type EvalTask = (typeof TASKS)[number];
 
 export interface EvalQuestion {
   task: EvalTask;
+  /** The repository the question is about. */
+  repo: string;
   request: string;
   answer: string;
   /** The question's files, each with all its chunks (reconstruct: the one chunk), in prompt order. */
@@ -101,7 +105,7 @@ export function defChunk(file: EvalFile, def: Def): EvalChunk | undefined {
 }
 
 /** data.py make_question (with_line=False: "where" answers are the path alone). */
-export function makeQuestion(rng: Rng, files: EvalFile[], task: EvalTask): Omit<EvalQuestion, 'files'> | undefined {
+export function makeQuestion(rng: Rng, files: EvalFile[], task: EvalTask): Omit<EvalQuestion, 'files' | 'repo'> | undefined {
   const all = files.flatMap((f) => f.defs.filter((d) => goodName(d.name)).map((d) => ({ f, d })));
   const count = new Map<string, number>();
   for (const { d } of all) count.set(d.name, (count.get(d.name) ?? 0) + 1);
@@ -139,10 +143,11 @@ export function makeQuestion(rng: Rng, files: EvalFile[], task: EvalTask): Omit<
 }
 
 /**
- * Up to `n` distinct questions of a task (fewer when the repository has no more: e.g. no module docs).
+ * Up to `n` distinct questions of a task (fewer when the repositories have no more: e.g. no module docs).
  * QA tasks: data.py build_example with eval.py's settings (max_positions 512, no relabelling, no text
- * chunks): `filesPerQuestion` files drawn from those whose soft tokens fit in half the budget, dropped
- * from the end past the budget, then a question about them. Reconstruct: one random chunk.
+ * chunks): a repository drawn at random (eval.py draws one per question among the held-out ones), then
+ * `filesPerQuestion` of its files among those whose soft tokens fit in half the budget, dropped from the
+ * end past the budget, then a question about them. Reconstruct: one random chunk of any repository.
  */
 export function buildQuestions(files: readonly EvalFile[], task: EvalTask, o: QuestionOptions): EvalQuestion[] {
   const rng = new Rng(o.seed, task);
@@ -151,6 +156,7 @@ export function buildQuestions(files: readonly EvalFile[], task: EvalTask, o: Qu
     const items = withChunks.flatMap((f) => f.chunks.map((c) => ({ f, c })));
     return rng.sample(items, o.n).map(({ f, c }) => ({
       task,
+      repo: f.repo,
       request: RECONSTRUCT_REQUEST,
       answer: c.code,
       files: [{ path: f.path, chunks: [c] }],
@@ -159,13 +165,21 @@ export function buildQuestions(files: readonly EvalFile[], task: EvalTask, o: Qu
   }
   const maxPositions = o.maxPositions ?? 512;
   const soft = o.softTokensPerChunk;
-  const pool = withChunks.filter((f) => f.chunks.length * soft <= Math.floor(maxPositions / 2));
+  const pools = new Map<string, EvalFile[]>();
+  for (const f of withChunks) {
+    if (f.chunks.length * soft > Math.floor(maxPositions / 2)) continue;
+    const pool = pools.get(f.repo);
+    if (pool) pool.push(f);
+    else pools.set(f.repo, [f]);
+  }
+  const repos = [...pools.keys()];
   const out: EvalQuestion[] = [];
   const seen = new Set<string>();
-  if (pool.length === 0) return out;
+  if (repos.length === 0) return out;
   const budget = maxPositions - 96; // room for the question
   for (let attempt = 0; out.length < o.n && attempt < 50 * o.n + 200; attempt++) {
-    const drawn = rng.sample(pool, o.filesPerQuestion);
+    const repo = repos.length === 1 ? repos[0] : rng.choice(repos);
+    const drawn = rng.sample(pools.get(repo)!, o.filesPerQuestion);
     const kept: EvalFile[] = [];
     let used = 0;
     for (const f of drawn) {
@@ -176,10 +190,10 @@ export function buildQuestions(files: readonly EvalFile[], task: EvalTask, o: Qu
     }
     const q = makeQuestion(rng, kept, task);
     if (!q) continue;
-    const key = `${q.request}\u0000${q.answer}`;
+    const key = `${repo}\u0000${q.request}\u0000${q.answer}`;
     if (seen.has(key)) continue; // a small repository would otherwise repeat its few questions
     seen.add(key);
-    out.push({ ...q, files: kept.map((f) => ({ path: f.path, chunks: f.chunks })) });
+    out.push({ ...q, repo, files: kept.map((f) => ({ path: f.path, chunks: f.chunks })) });
   }
   return out;
 }

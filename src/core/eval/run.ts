@@ -19,7 +19,8 @@ import { rowLayout, rowsFor, type EvalRow, type RowLayout } from './rows';
 export const SOURCE_LANGUAGES = new Set(['python', 'javascript', 'typescript']);
 
 export interface EvalOptions {
-  root: string;
+  /** Repositories (roots) the questions are drawn from; each question is about one of them. */
+  roots: string[];
   tasks: EvalTask[];
   /** Questions per task. */
   n: number;
@@ -52,7 +53,8 @@ export interface TaskResult {
 
 export interface EvalResult {
   bundle: { id: string; name: string; provider: string };
-  repo: string;
+  repos: string[];
+  /** Source files the questions were drawn from, all repositories together. */
   files: number;
   seed: number;
   files_per_question: number;
@@ -82,7 +84,7 @@ export async function loadRepository(engine: Engine, root: string, signal?: Abor
     const chunks = (await workspace.readChunks(rel)).map((c) => ({ ...c, code: bytes.subarray(c.startByte, c.endByte).toString('utf8') }));
     if (chunks.length === 0) continue;
     const content = bytes.toString('utf8');
-    files.push({ path: rel, language, content, chunks, ...(await extractFacts(content, language)) });
+    files.push({ repo: workspace.root, path: rel, language, content, chunks, ...(await extractFacts(content, language)) });
   }
   return { workspace, files };
 }
@@ -174,10 +176,17 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
   const started = performance.now();
   const m = engine.bundle.manifest;
   const maxNewTokens = o.maxNewTokens ?? 24;
-  const { workspace, files } = await loadRepository(engine, o.root, o.signal);
+  const workspaces = new Map<string, Workspace>();
+  const files: EvalFile[] = [];
+  for (const root of o.roots) {
+    const loaded = await loadRepository(engine, root, o.signal);
+    workspaces.set(loaded.workspace.root, loaded.workspace);
+    files.push(...loaded.files);
+    o.log?.(`eval: ${loaded.files.length} source files in ${loaded.workspace.root}`);
+  }
   const result: EvalResult = {
     bundle: { id: engine.bundle.id, name: m.name, provider: engine.bundle.provider },
-    repo: workspace.root,
+    repos: [...workspaces.keys()],
     files: files.length,
     seed: o.seed,
     files_per_question: o.filesPerQuestion,
@@ -187,15 +196,18 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
     tasks: {},
     wall_s: 0,
   };
-  o.log?.(`eval: ${files.length} source files in ${workspace.root}`);
   const stop = [m.chatTemplate.endOfTurn.trim()].filter((s) => s.length > 0);
   for (const task of o.tasks) {
     const questions = buildQuestions(files, task, { n: o.n, filesPerQuestion: o.filesPerQuestion, softTokensPerChunk: m.adapter.softTokensPerChunk, seed: o.seed });
-    if (questions.length < o.n) o.log?.(`eval ${task}: only ${questions.length} distinct question(s) in this repository`);
-    // Soft tokens and retrieval vectors of every chunk the questions use: from the product's cache, or encoded now (and cached).
-    const unique = new Map<string, EvalChunk>();
-    for (const q of questions) for (const f of q.files) for (const c of f.chunks) unique.set(c.hash, c);
-    const soft = await engine.softTokens(workspace, [...unique.values()], o.signal);
+    if (questions.length < o.n) o.log?.(`eval ${task}: only ${questions.length} distinct question(s) in ${o.roots.length > 1 ? 'these repositories' : 'this repository'}`);
+    // Soft tokens and retrieval vectors of every chunk the questions use: from the product's cache, or
+    // encoded now (and cached). Keyed by content hash: equal text, equal soft tokens, in any repository.
+    const soft = new Map<string, SoftPromptEntry>();
+    for (const [root, workspace] of workspaces) {
+      const unique = new Map<string, EvalChunk>();
+      for (const q of questions) if (q.repo === root) for (const f of q.files) for (const c of f.chunks) unique.set(c.hash, c);
+      for (const [hash, entry] of await engine.softTokens(workspace, [...unique.values()], o.signal)) soft.set(hash, entry);
+    }
     const rows = rowsFor(task);
     const acc = new Map<EvalRow, RowAcc>(rows.map((r) => [r, { scores: {}, correct: 0, count: 0, positions: [], examples: [] }]));
     o.onProgress?.({ task, done: 0, total: questions.length });
@@ -270,7 +282,7 @@ export function headline(task: EvalTask): keyof RowResult {
 /** A plain-text table: one line per task and row. */
 export function formatTable(r: EvalResult): string {
   const lines = [
-    `bundle ${r.bundle.name} (${r.bundle.id}, ${r.bundle.provider}) on ${r.repo}: ${r.files} source files, ${r.files_per_question} files per question, top-${r.topk} retrieved, seed ${r.seed}`,
+    `bundle ${r.bundle.name} (${r.bundle.id}, ${r.bundle.provider}) on ${r.repos.join(', ')}: ${r.files} source files, ${r.files_per_question} files per question, top-${r.topk} retrieved, seed ${r.seed}`,
     '',
     `${'task'.padEnd(12)}${'row'.padEnd(11)}${'n'.padStart(4)}  ${'metric'.padEnd(10)}${'value'.padStart(7)}${'exact'.padStart(8)}${'positions'.padStart(11)}`,
   ];
