@@ -8,7 +8,7 @@ import { formatTable, runEval } from '../../core/eval/run';
 import { TASKS, type EvalTask } from '../../core/eval/questions';
 
 interface EvalFlags extends EngineFlags {
-  repo: string[];
+  repo?: string[];
   n: number;
   tasks: string;
   files: number;
@@ -39,18 +39,18 @@ export function registerEval(program: Command): void {
   addEngineOptions(
     program
       .command('eval')
-      .description('evaluate the model bundle on a repository through the product runtime: rows none/truncated/retrieved/soft/hybrid per task')
-      .option('--repo <dir>', 'repository to ask about, held out from training (repeatable: each question is about one)', (v: string, prev: string[]) => [...prev, v], [])
+      .description('evaluate the model bundle on held-out repositories through the product runtime (rows none/truncated/retrieved/soft/hybrid)')
+      .option('--repo <dir>', 'repository to ask about, held out from training (repeatable: each question is about one)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
       .option('--json', 'print the full result as one JSON object')
       .option('--n <n>', 'questions per task', intAtLeast(1), 40)
-      .option('--tasks <list>', `comma-separated tasks (${TASKS.join(',')})`, TASKS.join(','))
+      .option('--tasks <list>', 'comma-separated tasks', TASKS.join(','))
       .option('--files <n>', 'files per question, the answer\'s included', intAtLeast(1), 4)
       .option('--topk <k>', 'chunks in the retrieved row', intAtLeast(1), 2)
       .option('--seed <n>', 'question sampling seed', intAtLeast(0), 0)
       .option('--max-new-tokens <n>', 'greedy answer length', intAtLeast(1), 24),
     false,
   ).action(async (flags: EvalFlags) => {
-    if (flags.repo.length === 0) throw new Error("required option '--repo <dir>' not specified");
+    if (!flags.repo?.length) throw new Error("required option '--repo <dir>' not specified");
     const roots = [...new Set(flags.repo.map(resolveRoot))];
     const tasks = parseTasks(flags.tasks);
     const controller = new AbortController();
