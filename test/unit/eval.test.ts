@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Engine } from '../../src/core/runtime/engine';
+import { retrievalVector } from '../../src/core/runtime/vectorSearch';
 import type { SoftPromptEntry } from '../../src/core/runtime/cache';
 import type { PromptPiece } from '../../src/core/runtime/prompt';
 import { editSimilarity, exactMatch, pathMatch, rougeL, tokenAccuracy } from '../../src/core/eval/metrics';
@@ -66,6 +67,11 @@ test('exact, path and token accuracy', () => {
   assert.equal(pathMatch('pkg/utils.py', 'pkg/util.py'), 0);
   assert.deepEqual(tokenAccuracy([1, 2, 3, 9], [1, 2, 4, 9]), { correct: 3, count: 4 });
   assert.deepEqual(tokenAccuracy([1], [1, 2]), { correct: 1, count: 2 });
+});
+
+test('the retrieval vector is the mean of the pooled vectors (train.py retrieval_vector)', () => {
+  assert.deepEqual([...retrievalVector([1, 2, 3, 4, 5, 6], 2)], [2.5, 3.5, 4.5]);
+  assert.throws(() => retrievalVector([1, 2, 3], 2), RangeError);
 });
 
 test('the seeded generator is deterministic and samples without repeats', () => {

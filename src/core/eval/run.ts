@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Engine } from '../runtime/engine';
 import type { SoftPromptEntry } from '../runtime/cache';
 import { contextPrefix, type BuiltPrompt, type PromptSpec } from '../runtime/prompt';
-import { VectorSearch } from '../runtime/vectorSearch';
+import { retrievalVector, VectorSearch } from '../runtime/vectorSearch';
 import type { Workspace } from '../runtime/workspace';
 import { extractFacts } from '../facts';
 import { editSimilarity, exactMatch, mean, pathMatch, rougeL, tokenAccuracy } from './metrics';
@@ -107,13 +107,16 @@ export function rowSpec(q: EvalQuestion, layout: RowLayout, soft: ReadonlyMap<st
   };
 }
 
-/** The question's chunks ranked by the product's VectorSearch on encoder vectors vs the question; top k. */
+/**
+ * The question's chunks ranked by the product's VectorSearch on the encoder's retrieval vectors (mean of
+ * the pooled vectors, as the recipe trains and ranks them) vs the question's; top k, best first.
+ */
 export async function rankChunks(engine: Engine, q: EvalQuestion, soft: ReadonlyMap<string, SoftPromptEntry>, k: number, signal?: AbortSignal): Promise<EvalChunk[]> {
   const cands = q.files.flatMap((f) => f.chunks);
   const m = engine.bundle.manifest;
-  const search = new VectorSearch(m.encoder.vectorsPerChunk * m.encoder.hiddenSize, cands.length);
-  cands.forEach((c, i) => search.set(String(i), soft.get(c.hash)!.vector));
-  const query = await engine.queryVector(q.request, signal);
+  const search = new VectorSearch(m.encoder.hiddenSize, cands.length);
+  cands.forEach((c, i) => search.set(String(i), retrievalVector(soft.get(c.hash)!.vector, m.encoder.vectorsPerChunk)));
+  const query = retrievalVector(await engine.queryVector(q.request, signal), m.encoder.vectorsPerChunk);
   return search.search(query, k).map((r) => cands[Number(r.id)]);
 }
 

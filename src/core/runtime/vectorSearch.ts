@@ -72,3 +72,17 @@ function normalise(v: ArrayLike<number>, dim: number): Float32Array {
   for (let i = 0; i < dim; i++) out[i] = v[i] * inv;
   return out;
 }
+
+/**
+ * A chunk's (or query's) retrieval vector: the mean of the encoder's `vectorsPerChunk` pooled vectors
+ * (stored flattened, [vectorsPerChunk * hidden]). This is the vector the recipe's contrastive stage
+ * trains (models/recipe/train.py retrieval_vector; VectorSearch normalises it on the way in).
+ */
+export function retrievalVector(flat: ArrayLike<number>, vectorsPerChunk: number): Float32Array {
+  if (vectorsPerChunk < 1 || flat.length % vectorsPerChunk !== 0) throw new RangeError(`${flat.length} values are not ${vectorsPerChunk} pooled vectors`);
+  const hidden = flat.length / vectorsPerChunk;
+  const out = new Float32Array(hidden);
+  for (let v = 0; v < vectorsPerChunk; v++) for (let i = 0; i < hidden; i++) out[i] += flat[v * hidden + i];
+  for (let i = 0; i < hidden; i++) out[i] /= vectorsPerChunk;
+  return out;
+}
