@@ -39,6 +39,7 @@ class Example:
     answer: str
     chunk_texts: list[str] = field(default_factory=list)
     task: str = ""
+    chunk_names: list[list[str]] = field(default_factory=list)  # names each chunk defines (bag-of-names objective)
     meta: dict = field(default_factory=dict)
 
 
@@ -60,13 +61,16 @@ PATH_POOL: list[str] = []
 
 
 def random_path(rng: random.Random, real: str) -> str:
-    """A fresh label for a file: another training file's real path (same extension when possible), or made-up names."""
+    """A fresh label for a file: the directories of one training path joined to the file name of another
+    (same extension when possible). Real-looking, like held-out paths, but drawn from a space far too large
+    to memorise: a whole pool path as the label was learned as a prior instead of being copied."""
     if PATH_POOL:
         ext = Path(real).suffix
         for _ in range(8):
-            cand = rng.choice(PATH_POOL)
-            if cand != real and Path(cand).suffix == ext:
-                return cand
+            base = rng.choice(PATH_POOL)
+            if base != real and Path(base).suffix == ext:
+                dirs = rng.choice(PATH_POOL).split("/")[:-1][: rng.randint(0, 3)]
+                return "/".join(dirs + [base.split("/")[-1]])
     parts = real.split("/")
     ext = Path(parts[-1]).suffix
     word = lambda: "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
@@ -140,15 +144,18 @@ def make_question(rng: random.Random, files: list[FileRec], labels: dict[str, st
 
 
 def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int, max_positions: int, soft_per_chunk: int,
-                  task: str, relabel: bool, text_mode: str, hybrid_prob: float, max_text_chunks: int = 2) -> Example | None:
+                  task: str, relabel: bool, text_mode: str, hybrid_prob: float, max_text_chunks: int = 2,
+                  extra_questions: int = 0) -> Example | None:
     """text_mode: 'soft' (chunks as soft tokens), 'names' (the pure-text control: each file's defined
-    names as text after its header, no soft tokens)."""
+    names as text after its header, no soft tokens). extra_questions: earlier "where" turns over the same
+    context, each answered (("answer", str) segments carry a loss too): several supervised answers for
+    one pass over the context, the way a follow-up conversation reuses it."""
     pool = [f for f in repo_files if len(f.chunks) * soft_per_chunk <= max_positions // 2]
     if len(pool) < 1:
         return None
     files = rng.sample(pool, min(n_files, len(pool)))
     # Keep within the position budget: drop files from the end.
-    budget = max_positions - 96 - (128 if text_mode == "soft" and hybrid_prob > 0 else 0)  # room for the question and text chunks
+    budget = max_positions - 96 - 28 * extra_questions - (128 if text_mode == "soft" and hybrid_prob > 0 else 0)  # room for the question and text chunks
     kept, used = [], 0
     for f in files:
         cost = 8 + (len(f.chunks) * soft_per_chunk if text_mode == "soft" else 4 * len(f.defs) + 4)
@@ -165,12 +172,15 @@ def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int
             tries += 1
             label = random_path(rng, f.path) if tries < 20 else f"{tries}/{label}"
         labels[f.path] = label
-    q = make_question(rng, files, labels, task, with_line=text_mode != "names")
+    # "Where" answers are the path alone: a chunk's soft tokens cannot carry exact line numbers, and the
+    # path is what the product cites and what the metric scores.
+    q = make_question(rng, files, labels, task, with_line=False)
     if q is None:
         return None
     request, answer, meta = q
     segs: list[tuple[str, object]] = [("text", T["contextStart"])]
     chunk_texts: list[str] = []
+    chunk_names: list[list[str]] = []
     for f in files:
         segs.append(("text", T["fileHeader"].replace("{path}", labels[f.path])))
         if text_mode == "names":
@@ -180,6 +190,7 @@ def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int
         for c in f.chunks:
             segs.append(("soft", len(chunk_texts)))
             chunk_texts.append(relabel_chunk_text(c["text"], f.path, labels[f.path]))
+            chunk_names.append([d["name"] for d in f.defs if good_name(d) and c["startLine"] <= d["line"] <= c["endLine"]])
     # Hybrid: the defining chunk as raw text, as the runtime's planner places exact symbol matches.
     if text_mode == "soft" and "def" in meta and rng.random() < hybrid_prob:
         f = next(x for x in files if x.path == meta["file"])
@@ -195,13 +206,21 @@ def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int
             segs.append(("text", code if code.endswith("\n") else code + "\n"))
         meta["hybrid"] = True
     segs.append(("text", T["contextEnd"]))
+    asked = {request}
+    for _ in range(extra_questions):
+        extra = make_question(rng, files, labels, "where", with_line=False)
+        if extra is None or extra[0] in asked:
+            continue
+        asked.add(extra[0])
+        segs += [("text", T["user"].replace("{content}", extra[0])), ("text", T["endOfTurn"]), ("text", T["assistant"]),
+                 ("answer", extra[1])]
     segs.append(("text", T["user"].replace("{content}", request)))
     segs.append(("text", T["endOfTurn"]))
     segs.append(("text", T["assistant"]))
     meta["files"] = files
     meta["labels"] = labels
     meta["request"] = request
-    return Example(segs, answer, chunk_texts, task, meta)
+    return Example(segs, answer, chunk_texts, task, meta, chunk_names)
 
 
 def variant(ex: Example, mode: str, *, ranked_chunks: list[tuple[FileRec, dict]] | None = None, max_text_positions: int = 0,

@@ -32,7 +32,7 @@ if [ "$smoke" = 1 ]; then
   common=(--run "$run" --smoke --data "$here/work/data-$run" --threads 2 --log-every 5)
   for stage in lm contrast align; do "$py" train.py $stage "${common[@]}"; done
   "$py" train.py instruct "${common[@]}" --text-control
-  "$py" train.py instruct "${common[@]}"
+  "$py" train.py instruct "${common[@]}" --init-from textctl --text-frac 0.3 --recon-frac 0.2 --lm-mix 2 --names-weight 0.5
   "$py" train.py export "${common[@]}" --out "$out"
   node --import tsx "$root/test/recipe/check-bundle.ts" "$out" --tokens 8
   exit 0
