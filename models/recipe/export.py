@@ -56,22 +56,31 @@ class _HFDecoderWithPast(nn.Module):
         return (out.logits, *presents)
 
 
-def export_decoder(module: nn.Module, path: Path, *, num_layers: int, num_kv: int, head_dim: int, hidden: int) -> None:
-    B, T, P = 1, 3, 2
-    past = []
-    names_in = ["inputs_embeds", "attention_mask", "position_ids"]
+def decoder_io(first_input: str, first_arg: torch.Tensor, *, num_layers: int, num_kv: int, head_dim: int,
+               axis_names: tuple[str, str, str, str] = ("batch", "seq", "past", "total"), P: int = 2):
+    """Decoder-with-past I/O (Optimum convention): names, dynamic axes and example args for export.
+    first_input is inputs_embeds (the bundle) or input_ids (the transformers.js export); axis_names are
+    (batch, sequence, past, total) in the convention the consumer expects."""
+    b, seq, past_ax, total = axis_names
+    B, T = first_arg.shape[:2]
+    names_in = [first_input, "attention_mask", "position_ids"]
     names_out = ["logits"]
-    axes = {"inputs_embeds": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "total"},
-            "position_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}}
+    axes = {first_input: {0: b, 1: seq}, "attention_mask": {0: b, 1: total}, "position_ids": {0: b, 1: seq}, "logits": {0: b, 1: seq}}
+    past = []
     for i in range(num_layers):
         for kv in ("key", "value"):
             past.append(torch.randn(B, num_kv, P, head_dim))
             names_in.append(f"past_key_values.{i}.{kv}")
             names_out.append(f"present.{i}.{kv}")
-            axes[f"past_key_values.{i}.{kv}"] = {0: "batch", 2: "past"}
-            axes[f"present.{i}.{kv}"] = {0: "batch", 2: "total"}
-    args = (torch.randn(B, T, hidden), torch.ones(B, P + T, dtype=torch.long),
-            torch.arange(P, P + T).unsqueeze(0), *past)
+            axes[f"past_key_values.{i}.{kv}"] = {0: b, 2: past_ax}
+            axes[f"present.{i}.{kv}"] = {0: b, 2: total}
+    args = (first_arg, torch.ones(B, P + T, dtype=torch.long), torch.arange(P, P + T).unsqueeze(0), *past)
+    return names_in, names_out, axes, args
+
+
+def export_decoder(module: nn.Module, path: Path, *, num_layers: int, num_kv: int, head_dim: int, hidden: int) -> None:
+    names_in, names_out, axes, args = decoder_io("inputs_embeds", torch.randn(1, 3, hidden), num_layers=num_layers, num_kv=num_kv,
+                                                 head_dim=head_dim)
     _export(module, args, path, names_in, names_out, axes)
 
 

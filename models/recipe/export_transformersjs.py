@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from export import decoder_io
 from model import Decoder, DecoderConfig
 
 HERE = Path(__file__).resolve().parent
@@ -103,21 +104,9 @@ def main() -> None:
 
     # Export: same exporter and settings as export.py (TorchScript, opset 17).
     L, KV, HD = cfg.num_layers, cfg.num_kv_heads, cfg.head_dim
-    B, T, P = 1, 3, 2
-    names_in = ["input_ids", "attention_mask", "position_ids"]
-    names_out = ["logits"]
-    axes = {"input_ids": {0: "batch_size", 1: "sequence_length"}, "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
-            "position_ids": {0: "batch_size", 1: "sequence_length"}, "logits": {0: "batch_size", 1: "sequence_length"}}
-    past = []
-    for i in range(L):
-        for kv in ("key", "value"):
-            past.append(torch.randn(B, KV, P, HD))
-            names_in.append(f"past_key_values.{i}.{kv}")
-            names_out.append(f"present.{i}.{kv}")
-            axes[f"past_key_values.{i}.{kv}"] = {0: "batch_size", 2: "past_sequence_length"}
-            axes[f"present.{i}.{kv}"] = {0: "batch_size", 2: "total_sequence_length"}
-    args = (torch.randint(0, cfg.vocab_size, (B, T)), torch.ones(B, P + T, dtype=torch.long),
-            torch.arange(P, P + T).unsqueeze(0), *past)
+    names_in, names_out, axes, args = decoder_io(
+        "input_ids", torch.randint(0, cfg.vocab_size, (1, 3)), num_layers=L, num_kv=KV, head_dim=HD,
+        axis_names=("batch_size", "sequence_length", "past_sequence_length", "total_sequence_length"))
     model_path = out / "onnx" / "model.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
