@@ -39,8 +39,8 @@ class Example:
     answer: str
     chunk_texts: list[str] = field(default_factory=list)
     task: str = ""
-    chunk_names: list[list[str]] = field(default_factory=list)  # names each chunk defines (bag-of-names objective)
     meta: dict = field(default_factory=dict)
+    chunk_names: list[list[str]] = field(default_factory=list)  # names each chunk defines (bag-of-names objective)
 
 
 def load_files(path: Path) -> dict[str, list[FileRec]]:
