@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { SoftPromptCache } from '../../src/core/runtime/cache';
 import { WorkspaceIndex } from '../../src/core/index/index';
@@ -237,6 +237,78 @@ test('corrupt cache and index files (truncate, flip bytes, garbage): detected, r
     rmrf(root);
     rmrf(xdg);
     rmrf(cacheDir);
+  }
+});
+
+/** `p`, or a clear failure after `ms` (a write that never settles must fail the test, not hang it). */
+function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms (hung)`)), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+test('random byte flips across the cache B-tree and value pages (many seeds): a real sidecar never crashes, reports it, rebuilds, and the cache works', async (t) => {
+  const seeds = Math.max(1, Number(process.env.E2CODE_CACHE_FLIP_SEEDS) || 16);
+  const root = syntheticWorkspace(24, 6);
+  const xdg = tempDir('e2code-xdg-');
+  const pristine = tempDir('e2code-cache-');
+  const tally = { movedAside: 0, checkedSound: 0, checkedWithBadEntries: 0 };
+  try {
+    let h = await startSidecar({ cacheDir: pristine, env: { XDG_CACHE_HOME: xdg } });
+    const clean = await h.client.index({ root });
+    const all = clean.encoded + clean.cached;
+    await h.dispose();
+    const data = readFileSync(path.join(pristine, 'data.mdb'));
+    const pages = Math.floor(data.length / 4096);
+    assert.ok(pages > 20, `only ${pages} pages in the populated cache`);
+    assert.ok(existsSync(path.join(pristine, 'clean-close.json')), 'a clean close leaves its record');
+    for (let seed = 1; seed <= seeds; seed++) {
+      const cacheDir = tempDir('e2code-cache-');
+      const file = path.join(cacheDir, 'data.mdb');
+      writeFileSync(file, data);
+      // As a clean close would have left it (an hour ago), then damaged behind its back.
+      const past = new Date(Date.now() - 3_600_000);
+      utimesSync(file, past, past);
+      writeFileSync(path.join(cacheDir, 'clean-close.json'), JSON.stringify({ size: statSync(file).size, mtimeMs: statSync(file).mtimeMs }));
+      const flips = 50 + ((seed * 37) % 351); // 50..400 bytes, anywhere past the two meta pages
+      flipBytes(file, flips, seed * 7919, 2 * 4096);
+      h = await startSidecar({ cacheDir, env: { XDG_CACHE_HOME: xdg } });
+      try {
+        const pid = h.client.pid;
+        const states: string[] = [];
+        h.client.onStateChange((s) => states.push(s));
+        const r = await within(120_000, h.client.index({ root }), `seed ${seed}: index`);
+        assert.equal(r.encoded + r.cached, all, `seed ${seed}: every chunk cached or re-encoded`);
+        const a = await h.client.generate({ task: 'ask', root, prompt: 'What does compute_3_2 return?', options: { maxTokens: 2 } });
+        assert.ok(a.context.softChunks > 0, `seed ${seed}: no soft context`);
+        assert.notEqual((await h.client.status()).state, 'error');
+        assert.equal(h.client.pid, pid, `seed ${seed}: the sidecar crashed (states ${states.join(' -> ')}); logs: ${h.logs.slice(-5).join(' | ')}`);
+        assert.deepEqual(states, [], `seed ${seed}: the sidecar restarted`);
+        const report = h.logs.find((l) => /soft-prompt cache at .* (is damaged|checked in full because data\.mdb changed since it was last closed)/.test(l));
+        assert.ok(report, `seed ${seed}: no report; logs: ${h.logs.join(' | ')}`);
+        if (/is damaged/.test(report)) {
+          tally.movedAside++;
+          assert.ok(r.encoded > 0, `seed ${seed}: moved aside but nothing re-encoded`);
+        } else if (/all sound/.test(report)) tally.checkedSound++;
+        else tally.checkedWithBadEntries++;
+        // Whatever was lost with a damaged file is encoded again by the next index.
+        const again = await within(120_000, h.client.index({ root }), `seed ${seed}: second index`);
+        assert.equal(again.encoded + again.cached, all);
+        const third = await within(120_000, h.client.index({ root }), `seed ${seed}: third index`);
+        assert.equal(third.encoded, 0, `seed ${seed}: still encoding on the third index`);
+      } finally {
+        await h.dispose();
+      }
+      // Closed cleanly now: the next open is a quick one, with nothing to report, and every chunk is there.
+      const c = await assertConsistent(cacheDir, storeDirOf(xdg, root), root);
+      assert.equal(c.entries, c.chunks, `seed ${seed}: cache incomplete after the rebuild`);
+      rmrf(cacheDir);
+    }
+    t.diagnostic(`${seeds} seeds (50-400 flipped bytes in ${pages - 2} pages past the meta pages): no crash; moved aside and rebuilt ${tally.movedAside}, full check passed ${tally.checkedSound}, full check passed with entries failing their checksum (re-encoded) ${tally.checkedWithBadEntries}`);
+  } finally {
+    rmrf(root);
+    rmrf(xdg);
+    rmrf(pristine);
   }
 });
 

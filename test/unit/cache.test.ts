@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
@@ -74,8 +75,13 @@ test('a corrupt entry is detected, dropped and reported as missing (so it is re-
     bytes[bytes.length - 3] ^= 0xff;
     await values.put(cacheKey('b', 'bad'), bytes);
     await raw.close();
+    // Bit rot leaves no trace in the file's size or mtime: the open is a quick one (the record matches)
+    // and it is the entry's checksum, on read, that catches it.
+    const st = statSync(path.join(dir, 'data.mdb'));
+    writeFileSync(path.join(dir, 'clean-close.json'), JSON.stringify({ size: st.size, mtimeMs: st.mtimeMs }));
 
     cache = SoftPromptCache.open(dir);
+    assert.equal(cache.openCheck.deep, false);
     assert.equal(cache.get('b', 'bad'), undefined);
     assert.equal(cache.stats().corrupt, 1);
     assert.equal(cache.has('b', 'bad'), false, 'the corrupt entry must be removed');
@@ -119,3 +125,61 @@ test('over its size cap the cache evicts least recently used entries first', asy
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('open marker and clean-close record: a clean reopen is quick; an unclean end or a change behind its back gets a full check, reported', async () => {
+  const dir = tempDir();
+  try {
+    let cache = SoftPromptCache.open(dir);
+    await cache.put('b', 'one', entry(1));
+    await cache.put('b', 'two', entry(2));
+    assert.ok(existsSync(path.join(dir, `open-${process.pid}`)), 'no marker while open');
+    await cache.close();
+    assert.equal(existsSync(path.join(dir, `open-${process.pid}`)), false, 'marker left after a clean close');
+    assert.ok(existsSync(path.join(dir, 'clean-close.json')));
+
+    let logs: string[] = [];
+    cache = SoftPromptCache.open(dir, { log: (l) => logs.push(l) });
+    assert.deepEqual(cache.openCheck.reasons, []);
+    assert.equal(cache.openCheck.deep, false, 'a clean reopen must stay quick');
+    assert.deepEqual(logs, []);
+    await cache.close();
+
+    // A process that had it open and died without closing (its marker stays).
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const deadPid = Number(dead.stdout);
+    writeFileSync(path.join(dir, `open-${deadPid}`), `${deadPid}\n`);
+    logs = [];
+    cache = SoftPromptCache.open(dir, { log: (l) => logs.push(l) });
+    assert.equal(cache.openCheck.deep, true);
+    assert.match(logs.join('\n'), new RegExp(`checked in full because process ${deadPid} did not close it cleanly: 2 entries read, all sound`));
+    assert.equal(existsSync(path.join(dir, `open-${deadPid}`)), false, 'the stale marker is removed after the check');
+    assert.deepEqual(cache.get('b', 'two')!.vector, entry(2).vector);
+    await cache.close();
+
+    // A live process's marker is left alone and is no reason for a full check.
+    writeFileSync(path.join(dir, `open-${process.ppid}`), `${process.ppid}\n`);
+    cache = SoftPromptCache.open(dir);
+    assert.equal(cache.openCheck.deep, false);
+    await cache.close();
+    assert.ok(existsSync(path.join(dir, `open-${process.ppid}`)));
+    rmSync(path.join(dir, `open-${process.ppid}`));
+
+    // The file changed while nobody had it open: a value damaged behind its back is found at open.
+    const raw = open({ path: dir, maxDbs: 4 });
+    const values = raw.openDB({ name: 'soft-prompts', encoding: 'binary' });
+    const bytes = Buffer.from(values.getBinary(cacheKey('b', 'one'))!);
+    bytes[bytes.length - 1] ^= 0x55;
+    await values.put(cacheKey('b', 'one'), bytes);
+    await raw.close();
+    logs = [];
+    cache = SoftPromptCache.open(dir, { log: (l) => logs.push(l) });
+    assert.match(logs.join('\n'), /checked in full because data\.mdb changed since it was last closed: 2 entries read, 1 failed their checksum/);
+    assert.equal(cache.openCheck.corrupt, 1);
+    assert.equal(cache.get('b', 'one'), undefined, 'the damaged entry is gone (re-encoded by the caller)');
+    assert.deepEqual(cache.get('b', 'two')!.softTokens, entry(2).softTokens);
+    await cache.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+

@@ -84,6 +84,8 @@ interface WorkspaceState {
   workspace: Workspace;
   search: VectorSearch;
   indexed: boolean;
+  /** The cache's generation when the vectors in `search` were known to be cached. */
+  cacheGeneration?: number;
 }
 
 /** One decoding run over a planned prompt: what the tasks build on. */
@@ -193,7 +195,9 @@ export class Engine {
     // the vectors it already holds (a file save must not re-read the whole cache), and starts afresh once
     // removed chunks make up half of it.
     const dim = m.encoder.vectorsPerChunk * m.encoder.hiddenSize;
-    const reuse = state.indexed && state.search.size <= 2 * unique.size;
+    // A cache that was started over (a damaged file found on write) no longer holds what was read from it.
+    const generation = this.cache.generation;
+    const reuse = state.indexed && state.cacheGeneration === generation && state.search.size <= 2 * unique.size;
     const search = reuse ? state.search : new VectorSearch(dim, unique.size);
     const missing: Chunk[] = [];
     for (const c of unique.values()) {
@@ -235,6 +239,7 @@ export class Engine {
     }
     state.search = search;
     state.indexed = true;
+    state.cacheGeneration = generation;
     return {
       files: summary.files,
       chunks: chunks.length,
