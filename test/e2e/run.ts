@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import Mocha from 'mocha';
 import { prepare } from '../integration/harness/codeServer';
+import { report, runMain, type Stats } from '../integration/harness/report';
 
 async function main(): Promise<number> {
   const t0 = Date.now();
@@ -14,19 +15,10 @@ async function main(): Promise<number> {
   const dir = __dirname;
   for (const f of readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort()) mocha.addFile(path.join(dir, f));
   await mocha.loadFilesAsync();
-  const stats = await new Promise<{ passes: number; failures: number }>((resolve) => {
+  const stats = await new Promise<Stats>((resolve) => {
     const runner = mocha.run(() => resolve({ passes: runner.stats?.passes ?? 0, failures: runner.stats?.failures ?? 0 }));
   });
-  console.log(`e2e: ${((Date.now() - t0) / 1000).toFixed(1)} s in all; screenshots in test-results/e2e/`);
-  console.log(`${stats.passes} passed, ${stats.failures} failed`);
-  return stats.failures === 0 && stats.passes > 0 ? 0 : 1;
+  return report('e2e', t0, stats, '; screenshots in test-results/e2e/');
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    console.log('0 passed, 1 failed');
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -7,15 +7,12 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleSuites, SUITE_OUT } from './harness/bundle';
+import { report, runMain, type Stats } from './harness/report';
 import { launchBrowser, prepare, ROOT, scratchWorkspace, startCodeServer, workbenchUrl, type CodeServer } from './harness/codeServer';
 
 const TIMEOUT_MS = Number(process.env.E2CODE_TEST_TIMEOUT_MS) || 15 * 60_000;
 const verbose = Boolean(process.env.E2CODE_TEST_VERBOSE);
 
-interface Stats {
-  passes: number;
-  failures: number;
-}
 
 /** Opens one workbench window in test mode and waits for the suite to finish. */
 async function runWindow(name: string, target: { folder?: string; workspaceFile?: string }, testsPath: string): Promise<Stats> {
@@ -103,16 +100,7 @@ async function main(): Promise<number> {
     rmSync(base, { recursive: true, force: true });
   }
 
-  console.log(`integration: ${((Date.now() - t0) / 1000).toFixed(1)} s in all`);
-  console.log(`${total.passes} passed, ${total.failures} failed`);
-  return total.failures === 0 && total.passes > 0 ? 0 : 1;
+  return report('integration', t0, total);
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    console.log('0 passed, 1 failed');
-    process.exit(1);
-  },
-);
+runMain(main);
