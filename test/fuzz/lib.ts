@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import type { Chunk } from '../../src/core/types';
 import { decodeSource } from '../../src/core/chunker/text';
 import { GRAMMARS, type Chunker } from '../../src/core/chunker/index';
+import { escapePath } from '../../src/core/pathText';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const CORPUS_DIR = path.join(REPO, 'test', 'fuzz', 'corpus');
@@ -42,7 +43,8 @@ export const ALL_EXTS = Object.values(EXT_BY_LANGUAGE);
  * The chunking invariants. Throws an Error that says which one broke:
  * - chunks tile [0, bytes.length) exactly, in order, none empty;
  * - line numbers are 1-based, ordered, and match the byte offsets;
- * - each chunk's text is a header line followed by exactly its bytes decoded, and hash = sha256(text);
+ * - each chunk's text is a header line (the path, control characters escaped) followed by exactly its
+ *   bytes decoded, and hash = sha256(text);
  * - path and language are the file's.
  */
 export function checkChunks(relPath: string, bytes: Uint8Array, chunks: Chunk[], language?: string): void {
@@ -84,8 +86,9 @@ export function checkChunks(relPath: string, bytes: Uint8Array, chunks: Chunk[],
     const code = decodeSource(bytes.subarray(c.startByte, c.endByte)).text;
     if (!c.text.endsWith(code)) fail(`${where} text does not end with its own bytes`);
     const header = c.text.slice(0, c.text.length - code.length);
-    const rest = header.slice(relPath.length);
-    if (!header.startsWith(relPath) || !(rest === '\n' || (rest.startsWith(' | ') && rest.endsWith('\n') && !rest.slice(0, -1).includes('\n')))) {
+    const shown = escapePath(relPath);
+    const rest = header.slice(shown.length);
+    if (!header.startsWith(shown) || !(rest === '\n' || (rest.startsWith(' | ') && rest.endsWith('\n') && !rest.slice(0, -1).includes('\n')))) {
       fail(`${where} header ${JSON.stringify(header.slice(0, 80))} is not "<path>[ | <symbol path>]\\n"`);
     }
     if (createHash('sha256').update(c.text).digest('hex') !== c.hash) fail(`${where} hash is not sha256(text)`);
