@@ -156,6 +156,14 @@ test('open marker and clean-close record: a clean reopen is quick; an unclean en
     assert.deepEqual(cache.get('b', 'two')!.vector, entry(2).vector);
     await cache.close();
 
+    // A marker whose pid now belongs to another process (started later): the writer is gone.
+    writeFileSync(path.join(dir, `open-${process.ppid}`), `${process.ppid} 1\n`);
+    logs = [];
+    cache = SoftPromptCache.open(dir, { log: (l) => logs.push(l) });
+    assert.equal(cache.openCheck.deep, true, 'a reused pid must not pass for the process that wrote the marker');
+    assert.match(logs.join('\n'), new RegExp(`process ${process.ppid} did not close it cleanly`));
+    await cache.close();
+
     // A live process's marker is left alone and is no reason for a full check.
     writeFileSync(path.join(dir, `open-${process.ppid}`), `${process.ppid}\n`);
     cache = SoftPromptCache.open(dir);

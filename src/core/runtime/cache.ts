@@ -217,14 +217,37 @@ interface CleanRecord {
 /** Caches open in this process, by directory (a directory opened twice shares its marker). */
 const openHere = new Map<string, number>();
 
-function alive(pid: number): boolean {
+/** A process's start time in clock ticks since boot (Linux /proc), to tell a reused pid apart; undefined elsewhere. */
+function startTicks(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The marker's content: pid and start time. */
+function markerText(pid: number): string {
+  return `${pid} ${startTicks(pid) ?? ''}\n`;
+}
+
+/** Whether the process that wrote `marker` still runs (not merely a process with its pid, where that can be told). */
+function alive(pid: number, marker: string): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  let recorded: string | undefined;
+  try {
+    recorded = readFileSync(marker, 'utf8').trim().split(' ')[1];
+  } catch {
+    recorded = undefined;
+  }
+  const now = startTicks(pid);
+  return !recorded || !now || recorded === now;
 }
 
 /**
@@ -240,7 +263,7 @@ function suspicions(dir: string): { reasons: string[]; stale: string[] } {
   for (const name of readdirSync(dir)) {
     const m = OPEN_MARKER.exec(name);
     if (!m) continue;
-    if (alive(Number(m[1]))) live++;
+    if (alive(Number(m[1]), path.join(dir, name))) live++;
     else stale.push(path.join(dir, name));
   }
   if (stale.length > 0) reasons.push(`process ${stale.map((f) => path.basename(f).slice(5)).join(', ')} did not close it cleanly`);
@@ -429,7 +452,7 @@ export class SoftPromptCache {
     openHere.set(this.path, n + 1);
     if (n > 0) return;
     try {
-      writeFileSync(path.join(this.path, `open-${process.pid}`), `${process.pid}\n`);
+      writeFileSync(path.join(this.path, `open-${process.pid}`), markerText(process.pid));
     } catch {
       // no marker: an unclean end of this process goes unnoticed, as before
     }
