@@ -116,7 +116,7 @@ export async function rankChunks(engine: Engine, q: EvalQuestion, soft: Readonly
   const m = engine.bundle.manifest;
   const search = new VectorSearch(m.encoder.hiddenSize, cands.length);
   cands.forEach((c, i) => search.set(String(i), retrievalVector(soft.get(c.hash)!.vector, m.encoder.vectorsPerChunk)));
-  const query = retrievalVector(await engine.queryVector(q.request, signal), m.encoder.vectorsPerChunk);
+  const query = await engine.queryVector(q.request, signal); // already the retrieval vector
   return search.search(query, k).map((r) => cands[Number(r.id)]);
 }
 

@@ -12,7 +12,7 @@ import { Encoder } from './encoder';
 import { Generator, type GenerateOutput, type SamplingOptions } from './generator';
 import { planContext, type Plan } from './planner';
 import { PromptBuilder, contextPrefix } from './prompt';
-import { VectorSearch } from './vectorSearch';
+import { retrievalVector, VectorSearch } from './vectorSearch';
 import { openWorkspace, type Workspace } from './workspace';
 import { verifiedCitations } from './citations';
 import { runTask } from './tasks';
@@ -180,7 +180,7 @@ export class Engine {
         tokenizerId: this.bundle.id,
         persist: this.persistIndex,
       });
-      state = { workspace, search: new VectorSearch(m.encoder.vectorsPerChunk * m.encoder.hiddenSize), indexed: false };
+      state = { workspace, search: new VectorSearch(m.encoder.hiddenSize), indexed: false };
       this.workspaces.set(root, state);
     }
     const summary = await state.workspace.refresh({
@@ -194,7 +194,10 @@ export class Engine {
     // Vectors of cached chunks go straight into the search index; the rest are encoded. A re-index keeps
     // the vectors it already holds (a file save must not re-read the whole cache), and starts afresh once
     // removed chunks make up half of it.
-    const dim = m.encoder.vectorsPerChunk * m.encoder.hiddenSize;
+    // Ranked by the recipe's retrieval vector (the mean of a chunk's pooled vectors: what the contrastive
+    // stage trains), not by the concatenated vectors.
+    const dim = m.encoder.hiddenSize;
+    const vpc = m.encoder.vectorsPerChunk;
     // A cache that was started over (a damaged file found on write) no longer holds what was read from it.
     const generation = this.cache.generation;
     const reuse = state.indexed && state.cacheGeneration === generation && state.search.size <= 2 * unique.size;
@@ -203,7 +206,7 @@ export class Engine {
     for (const c of unique.values()) {
       if (reuse && search.has(c.hash)) continue;
       const entry = this.cache.get(this.bundle.id, c.hash);
-      if (entry) search.set(c.hash, entry.vector);
+      if (entry) search.set(c.hash, retrievalVector(entry.vector, vpc));
       else missing.push(c);
     }
     // Text of chunks the refresh did not hand over (e.g. the cache was cleared) is re-read from disk.
@@ -234,7 +237,7 @@ export class Engine {
         this.bundle.id,
         part.map((c, k) => ({ hash: c.hash, entry: { softTokens: out.softTokens[k], vector: out.vectors[k] } })),
       );
-      part.forEach((c, k) => search.set(c.hash, out.vectors[k]));
+      part.forEach((c, k) => search.set(c.hash, retrievalVector(out.vectors[k], vpc)));
       encoded += part.length;
     }
     state.search = search;
@@ -274,10 +277,10 @@ export class Engine {
     return out;
   }
 
-  /** The encoder vector of a request (mean over the encoder's pooled vectors, flattened like chunks'). */
+  /** The retrieval vector of a request: the mean of the encoder's pooled vectors, as for chunks. */
   async queryVector(text: string, signal?: AbortSignal): Promise<Float32Array> {
     const out = await this.encoder.encode([text], { signal });
-    return out.vectors[0];
+    return retrievalVector(out.vectors[0], this.bundle.manifest.encoder.vectorsPerChunk);
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
