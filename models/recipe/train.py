@@ -22,11 +22,11 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 from common import CHAT_TEMPLATE as CHAT
-from common import WORK_DIR, Clock, MetricLog, device, load_ckpt, save_ckpt, set_threads
+from common import WORK_DIR, Clock, MetricLog, device, encode_untrusted, load_ckpt, save_ckpt, set_threads
 from model import Adapter, AdapterConfig, Decoder, DecoderConfig, Encoder, EncoderConfig, config_dict
 
 RECIPE_VERSION = "0.1.0"
-STAGES = ["lm", "contrast", "align", "instruct", "export"]
+STAGES = ["lm", "copy", "contrast", "align", "instruct", "export"]
 MODEL_STAGES = ["lm", "contrast", "align", "instruct"]  # the pure-text control run ("textctl") is never exported
 
 
@@ -206,6 +206,73 @@ def stage_lm(a) -> None:
     log.write({"stage": "lm", "step": step, "wall_s": round(clock.elapsed(), 1), "event": "stop", **evaluate()})
 
 
+# ---------------------------------------------------------------- copy practice (decoder)
+
+def stage_copy(a) -> None:
+    """Dense induction practice for the decoder: [code span A][A again], loss on every position. Every
+    task copies from context (a path from a header, a doc line from a text chunk); with the sparse
+    answer loss alone the small decoder had not learned to copy. Starts from --init-from's decoder
+    (e.g. instruct) and writes copy.pt, which `instruct --decoder-from copy` continues from."""
+    rd = run_dir(a.run)
+    dev = device()
+    tok = load_tokenizer(a.run)
+    ids = lm_stream(tok, "train", rd / "lm_train.npy", a.smoke)
+    held_ids = lm_stream(tok, "heldout", rd / "lm_heldout.npy", a.smoke)
+    dec_cfg, _, _ = model_configs(a.smoke)
+    dec = Decoder(dec_cfg).to(dev)
+    ck = load_ckpt(rd / "copy.pt")
+    opt = torch.optim.AdamW(dec.parameters(), lr=a.lr, weight_decay=0.0)
+    step, clock = 0, Clock()
+    if ck:
+        dec.load_state_dict(ck["decoder"]); opt.load_state_dict(ck["opt"]); step = ck["step"]; clock = Clock(ck["wall_s"])
+    else:
+        dec.load_state_dict(load_ckpt(rd / f"{a.init_from or 'lm'}.pt")["decoder"])
+    span = 16 if a.smoke else 64
+    batch = 4 if a.smoke else a.batch
+    total = a.steps or (5 if a.smoke else 1000)
+    log = MetricLog(rd / "metrics.jsonl")
+
+    def make(src: np.ndarray, rng: random.Random, n: int) -> torch.Tensor:
+        rows = []
+        for _ in range(n):
+            s0 = rng.randrange(len(src) - span)
+            piece = src[s0:s0 + span].astype(np.int64)
+            rows.append(np.concatenate([piece, piece]))
+        return torch.tensor(np.stack(rows), device=dev)
+
+    held = make(held_ids, random.Random(5), 8 if a.smoke else 64)
+
+    def evaluate() -> dict:
+        dec.eval()
+        with torch.no_grad():
+            pred = dec(dec.embed(held[:, :-1])).argmax(-1)[:, span:]
+            acc = (pred == held[:, span + 1:]).float().mean().item()
+        dec.train()
+        return {"heldout_copy_token_acc": round(acc, 4)}
+
+    if step == 0:
+        log.write({"stage": "copy", "step": 0, "wall_s": 0.0, **evaluate()})
+    deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
+    rng = random.Random(77 + step)
+    while step < total and clock.elapsed() < deadline:
+        x = make(ids, rng, batch)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, total, a.lr, 20)
+        with amp(a):
+            logits = dec(dec.embed(x[:, :-1]))
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
+        optimize(opt, loss, dec.parameters())
+        step += 1
+        if step % a.log_every == 0 or step == total:
+            row = {"stage": "copy", "step": step, "wall_s": round(clock.elapsed(), 1), "train_loss": round(loss.item(), 4)}
+            if step % (a.log_every * 5) == 0 or step == total:
+                row.update(evaluate())
+            log.write(row)
+            save_ckpt(rd / "copy.pt", {"decoder": dec.state_dict(), "opt": opt.state_dict(), "step": step, "wall_s": clock.elapsed()})
+    save_ckpt(rd / "copy.pt", {"decoder": dec.state_dict(), "opt": opt.state_dict(), "step": step, "wall_s": clock.elapsed()})
+    log.write({"stage": "copy", "step": step, "wall_s": round(clock.elapsed(), 1), "event": "stop", **evaluate()})
+
+
 # ---------------------------------------------------------------- shared E2LLM plumbing
 
 def data_dir(a) -> Path:
@@ -224,9 +291,19 @@ class TokCache:
                 self.cache[s] = ids
         return ids
 
+    def untrusted(self, s: str) -> list[int]:
+        """Repository text as the runtime encodes it (common.encode_untrusted: special-token strings stay text)."""
+        key = ("u", s)
+        ids = self.cache.get(key)
+        if ids is None:
+            ids = encode_untrusted(self.tok, s)
+            if len(self.cache) < 200_000:
+                self.cache[key] = ids
+        return ids
+
 
 def encode_chunks(enc: Encoder, toks: TokCache, texts: list[str], dev, max_tokens: int) -> torch.Tensor:
-    ids = [toks(t)[:max_tokens] or [0] for t in texts]
+    ids = [toks.untrusted(t)[:max_tokens] or [0] for t in texts]  # chunk text is repository text: no special tokens
     L = max(len(i) for i in ids)
     x = torch.zeros(len(ids), L, dtype=torch.long)
     m = torch.zeros(len(ids), L, dtype=torch.long)
@@ -581,7 +658,10 @@ def stage_instruct(a) -> None:
     if ck:
         dec.load_state_dict(ck["decoder"]); ad.load_state_dict(ck["adapter"]); opt.load_state_dict(ck["opt"])
         step = ck["step"]; clock = Clock(ck["wall_s"])
-    elif a.init_from:  # e.g. start the soft-token run from the pure-text control's decoder, which has learned to copy
+    if ck and a.decoder_from:  # continue the run with a decoder trained elsewhere meanwhile (e.g. the copy stage)
+        dec.load_state_dict(load_ckpt(rd / f"{a.decoder_from}.pt")["decoder"])
+        print(f"{a.stage_name}: decoder from {a.decoder_from}", flush=True)
+    elif a.init_from and not ck:  # e.g. start the soft-token run from the pure-text control's decoder, which has learned to copy
         init = load_ckpt(rd / f"{a.init_from}.pt")
         dec.load_state_dict(init["decoder"])
         print(f"{a.stage_name}: decoder initialised from {a.init_from} step {init['step']}", flush=True)
@@ -753,6 +833,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--text-frac", type=float, default=0.0, help="instruct: fraction of pure-text copy examples mixed into the soft-token run")
     ap.add_argument("--init-from", default="", help="instruct: initialise the decoder from this stage's checkpoint (e.g. textctl)")
     ap.add_argument("--lr", type=float, default=5e-4, help="instruct: peak learning rate")
+    ap.add_argument("--decoder-from", default="", help="instruct: on resume, take the decoder weights from this stage's checkpoint")
     ap.add_argument("--freeze-encoder", action="store_true", help="align: train the adapter only (keeps the contrastive encoder)")
     ap.add_argument("--extra-questions", type=int, default=0, help="instruct: earlier answered 'where' turns per example")
     ap.add_argument("--names-weight", type=float, default=0.0, help="instruct: weight of the bag-of-names objective on soft tokens")
@@ -765,7 +846,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     random.seed(0)
     a.stage_name = "textctl" if (a.stage == "instruct" and a.text_control) else a.stage
-    {"lm": stage_lm, "contrast": stage_contrast, "align": stage_align, "instruct": stage_instruct, "export": stage_export}[a.stage](a)
+    {"lm": stage_lm, "copy": stage_copy, "contrast": stage_contrast, "align": stage_align, "instruct": stage_instruct, "export": stage_export}[a.stage](a)
 
 
 if __name__ == "__main__":
