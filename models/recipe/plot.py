@@ -13,12 +13,20 @@ from common import RECIPE_DIR, WORK_DIR  # noqa: E402
 
 PANELS = [
     ("lm", ["heldout_token_acc"], "decoder LM: next-token accuracy"),
+    ("copy", ["heldout_copy_token_acc"], "decoder copy practice: copy token acc."),
     ("contrast", ["heldout_retrieval_top1", "heldout_retrieval_top5"], "encoder: name -> chunk retrieval"),
     ("align", ["heldout_recon_token_acc"], "alignment: reconstruction token acc."),
     ("textctl", ["heldout_where_soft_path"], "pure-text control: where (path)"),
-    ("instruct", ["heldout_where_soft_path", "heldout_where_soft", "heldout_where_hybrid_path", "heldout_where_hybrid", "heldout_mixed"],
-     "instruction tuning"),
+    ("instruct", ["heldout_where_soft_path", "heldout_where_names_path", "heldout_where_hybrid_path", "heldout_mixed"],
+     "instruction tuning (where: path acc.)"),
 ]
+
+
+def last_attempt(st: list[dict]) -> list[dict]:
+    """A stage's rows from its last fresh start (a step-0 row) on: earlier attempts stay in the JSONL, and
+    resumed runs continue the same attempt."""
+    starts = [i for i, r in enumerate(st) if r.get("step") == 0]
+    return st[starts[-1]:] if starts else st
 
 
 def main() -> None:
@@ -32,7 +40,7 @@ def main() -> None:
     series: dict = {}
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.6))
     for ax, (stage, keys, title) in zip(axes, PANELS):
-        st = [r for r in rows if r.get("stage") == stage]
+        st = last_attempt([r for r in rows if r.get("stage") == stage])
         series[stage] = {k: [[r["wall_s"], r[k]] for r in st if k in r] for k in keys}
         for k in keys:
             pts = series[stage][k]
