@@ -70,7 +70,12 @@ def random_path(rng: random.Random, real: str) -> str:
             base = rng.choice(PATH_POOL)
             if base != real and Path(base).suffix == ext:
                 dirs = rng.choice(PATH_POOL).split("/")[:-1][: rng.randint(0, 3)]
-                return "/".join(dirs + [base.split("/")[-1]])
+                name = base.split("/")[-1]
+                if rng.random() < 0.5:  # splice two stems: real basenames alone were learned as a prior
+                    other = Path(rng.choice(PATH_POOL)).stem
+                    stem = Path(name).stem
+                    name = stem[: max(1, len(stem) // 2)] + other[len(other) // 2:] + Path(name).suffix
+                return "/".join(dirs + [name])
     parts = real.split("/")
     ext = Path(parts[-1]).suffix
     word = lambda: "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
