@@ -30,9 +30,13 @@ if [ "$smoke" = 1 ]; then
   node --import tsx "$here/prep/build.ts" --out "$here/work/data-$run" --tokenizer "$work/tokenizer.json" --max-tokens 64 --max-files-per-repo 4 \
     --repos py-html,py-re,py-dbm,py-concurrent,npm-fs-extra,py-json,py-tomllib,npm-semver
   common=(--run "$run" --smoke --data "$here/work/data-$run" --threads 2 --log-every 5)
-  for stage in lm contrast align; do "$py" train.py $stage "${common[@]}"; done
-  "$py" train.py instruct "${common[@]}" --text-control
-  "$py" train.py instruct "${common[@]}" --init-from textctl --text-frac 0.3 --recon-frac 0.2 --lm-mix 2 --names-weight 0.5
+  "$py" train.py lm "${common[@]}"
+  "$py" train.py copy "${common[@]}" --init-from lm --lr 1e-3
+  "$py" train.py contrast "${common[@]}"
+  "$py" train.py align "${common[@]}" --freeze-encoder
+  "$py" train.py instruct "${common[@]}" --text-control --init-from copy --extra-questions 2
+  "$py" train.py instruct "${common[@]}" --init-from textctl --text-frac 0.5 --extra-questions 2 --extra-names 4 \
+    --recon-frac 0.2 --names-weight 0.5 --copy-mix 2 --lm-mix 2
   "$py" train.py export "${common[@]}" --out "$out"
   node --import tsx "$root/test/recipe/check-bundle.ts" "$out" --tokens 8
   exit 0
@@ -43,11 +47,17 @@ mkdir -p "$work"
 [ -f "$work/tokenizer.json" ] || "$py" tokenizer_train.py --vocab 8192 --out "$work/tokenizer.json"
 [ -f "$here/work/data/heldout.jsonl" ] || node --import tsx "$here/prep/build.ts" --out "$here/work/data" --tokenizer "$work/tokenizer.json" --max-tokens 128
 threads="${E2CODE_TRAIN_THREADS:-2}"
+# The stages in order (see README "Default bundle" for what was actually run for the committed bundle).
+data=(--data "$here/work/data")
 "$py" train.py lm --run "$run" --steps 600 --minutes 45 --threads "$threads"
-"$py" train.py contrast --run "$run" --steps 600 --minutes 12 --threads "$threads"
-"$py" train.py align --run "$run" --steps 800 --minutes 20 --threads "$threads"
-"$py" train.py instruct --run "$run" --text-control --steps 300 --minutes 10 --threads "$threads"
-"$py" train.py instruct --run "$run" --steps 700 --minutes 35 --threads "$threads"
+"$py" train.py copy --run "$run" --init-from lm --lr 1e-3 --batch 32 --steps 1200 --minutes 8 --threads "$threads"
+"$py" train.py contrast --run "$run" --steps 2500 --minutes 20 --threads "$threads" "${data[@]}"
+"$py" train.py align --run "$run" --freeze-encoder --steps 1500 --minutes 12 --threads "$threads" "${data[@]}"
+"$py" train.py instruct --run "$run" --text-control --init-from copy --lr 1e-3 --batch 16 --extra-questions 4 --max-positions 448 \
+  --steps 1500 --minutes 20 --threads "$threads" "${data[@]}"
+"$py" train.py instruct --run "$run" --init-from textctl --lr 1e-3 --batch 16 --max-positions 448 --text-frac 0.5 --extra-questions 3 \
+  --extra-names 8 --recon-frac 0.15 --names-weight 0.5 --copy-mix 4 --lm-mix 4 --log-every 20 --steps 2000 --minutes 90 \
+  --threads "$threads" "${data[@]}"
 "$py" train.py export --run "$run" --out "$out"
 "$py" plot.py --run "$run"
 node --import tsx "$root/test/recipe/check-bundle.ts" "$out" --tokens 16
