@@ -52,8 +52,10 @@ test('eval --json --n 2 prints the full result: every task, every row, metrics, 
       assert.equal(x.examples.length, 2);
       for (const e of x.examples) assert.ok(e.length === 3 && e.every((s: unknown) => typeof s === 'string'));
     }
-    // No context is the shortest prompt; soft tokens add positions.
+    // No context is the shortest prompt; soft tokens add positions, far fewer than the same chunks as text.
     assert.ok(t.rows.none.positions_mean < t.rows.soft.positions_mean);
+    assert.ok(t.rows.soft.positions_as_text_mean > t.rows.soft.positions_mean, `${task}: soft chunks as text take more positions`);
+    assert.equal(t.rows.none.positions_as_text_mean, undefined);
   }
   assert.match(out.tasks.where.rows.soft.examples[0][0], /^Where is \S+ defined\?$/);
   assert.match(r.stderr, /eval reconstruct: 2\/2 questions/, 'progress goes to stderr');

@@ -42,6 +42,8 @@ export interface RowResult {
   edit_sim?: number;
   token_acc?: number;
   positions_mean: number;
+  /** Soft rows: the positions the same prompt takes with its soft-token chunks written as text chunks instead (the compression). */
+  positions_as_text_mean?: number;
   /** [question, prediction, answer], each cut to 80 characters. */
   examples: [string, string, string][];
 }
@@ -167,6 +169,7 @@ interface RowAcc {
   correct: number;
   count: number;
   positions: number[];
+  asText: number[];
   examples: [string, string, string][];
 }
 
@@ -212,7 +215,7 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
       for (const [hash, entry] of await engine.softTokens(workspace, [...unique.values()], o.signal)) soft.set(hash, entry);
     }
     const rows = rowsFor(task);
-    const acc = new Map<EvalRow, RowAcc>(rows.map((r) => [r, { scores: {}, correct: 0, count: 0, positions: [], examples: [] }]));
+    const acc = new Map<EvalRow, RowAcc>(rows.map((r) => [r, { scores: {}, correct: 0, count: 0, positions: [], asText: [], examples: [] }]));
     o.onProgress?.({ task, done: 0, total: questions.length });
     for (const [qi, q] of questions.entries()) {
       o.signal?.throwIfAborted();
@@ -222,6 +225,11 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
         const prompt = engine.builder.build(rowSpec(q, layout, soft));
         const a = acc.get(row)!;
         a.positions.push(prompt.length);
+        const softChunks = layout.soft.flatMap((f) => f.chunks);
+        if (softChunks.length > 0) {
+          const asText = softChunks.reduce((n, c) => n + engine.builder.textChunkCost(c.path, c.startLine, c.code), 0);
+          a.asText.push(prompt.length - softChunks.length * m.adapter.softTokensPerChunk + asText);
+        }
         const score = (name: string, v: number) => (a.scores[name] ??= []).push(v);
         let prediction: string;
         if (task === 'reconstruct') {
@@ -255,11 +263,12 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
     const taskResult: TaskResult = { n: questions.length, rows: {} };
     for (const [row, a] of acc) {
       const r: RowResult = { n: questions.length, positions_mean: round(mean(a.positions), 1), examples: a.examples };
+      if (a.asText.length > 0) r.positions_as_text_mean = round(mean(a.asText), 1);
       for (const [name, xs] of Object.entries(a.scores)) (r as unknown as Record<string, number>)[name] = round(mean(xs), 4);
       if (task === 'reconstruct') r.token_acc = round(a.count > 0 ? a.correct / a.count : 0, 4);
       // Metrics first, then positions and examples, in the JSON.
-      const { positions_mean, examples, n, ...metrics } = r;
-      taskResult.rows[row] = { n, ...metrics, positions_mean, examples };
+      const { positions_mean, positions_as_text_mean, examples, n, ...metrics } = r;
+      taskResult.rows[row] = { n, ...metrics, positions_mean, ...(positions_as_text_mean !== undefined ? { positions_as_text_mean } : {}), examples };
     }
     result.tasks[task] = taskResult;
   }
@@ -287,7 +296,7 @@ export function formatTable(r: EvalResult): string {
   const lines = [
     `bundle ${r.bundle.name} (${r.bundle.id}, ${r.bundle.provider}) on ${r.repos.join(', ')}: ${r.files} source files, ${r.files_per_question} files per question, top-${r.topk} retrieved, seed ${r.seed}`,
     '',
-    `${'task'.padEnd(12)}${'row'.padEnd(11)}${'n'.padStart(4)}  ${'metric'.padEnd(10)}${'value'.padStart(7)}${'exact'.padStart(8)}${'positions'.padStart(11)}`,
+    `${'task'.padEnd(12)}${'row'.padEnd(11)}${'n'.padStart(4)}  ${'metric'.padEnd(10)}${'value'.padStart(7)}${'exact'.padStart(8)}${'positions'.padStart(11)}${'as text'.padStart(9)}`,
   ];
   for (const [task, t] of Object.entries(r.tasks) as [EvalTask, TaskResult][]) {
     for (const [row, x] of Object.entries(t.rows) as [EvalRow, RowResult][]) {
@@ -295,7 +304,8 @@ export function formatTable(r: EvalResult): string {
       const value = x[key] as number | undefined;
       lines.push(
         `${task.padEnd(12)}${row.padEnd(11)}${String(x.n).padStart(4)}  ${key.padEnd(10)}${(value ?? 0).toFixed(3).padStart(7)}` +
-          `${x.exact !== undefined ? x.exact.toFixed(3).padStart(8) : '-'.padStart(8)}${x.positions_mean.toFixed(1).padStart(11)}`,
+          `${x.exact !== undefined ? x.exact.toFixed(3).padStart(8) : '-'.padStart(8)}${x.positions_mean.toFixed(1).padStart(11)}` +
+          `${x.positions_as_text_mean !== undefined ? x.positions_as_text_mean.toFixed(0).padStart(9) : ''}`,
       );
     }
   }
