@@ -80,6 +80,25 @@ def copy_loss(dec: Decoder, ids: np.ndarray, rng: random.Random, n: int, dev, sp
     return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, span + gap + 1:].reshape(-1))
 
 
+def log_and_save(a, log: "MetricLog", stage: str, step: int, total: int, clock: "Clock", loss: torch.Tensor, evaluate,
+                 path: Path, state, extra=None, eval_every: int = 5) -> None:
+    """Every --log-every steps (and the last): a metrics row, held-out metrics every `eval_every` rows, and a
+    checkpoint. `state` and `extra` are callables, evaluated only when a row is written."""
+    if step % a.log_every != 0 and step != total:
+        return
+    row = {"stage": stage, "step": step, "wall_s": round(clock.elapsed(), 1), "train_loss": round(loss.item(), 4), **(extra() if extra else {})}
+    if step % (a.log_every * eval_every) == 0 or step == total:
+        row.update(evaluate())
+    log.write(row)
+    save_ckpt(path, {**state(), "step": step, "wall_s": clock.elapsed()})
+
+
+def finish_stage(log: "MetricLog", stage: str, step: int, clock: "Clock", evaluate, path: Path, state) -> None:
+    """The stage's final checkpoint and a closing metrics row."""
+    save_ckpt(path, {**state(), "step": step, "wall_s": clock.elapsed()})
+    log.write({"stage": stage, "step": step, "wall_s": round(clock.elapsed(), 1), "event": "stop", **evaluate()})
+
+
 def optimize(opt: torch.optim.Optimizer, loss: torch.Tensor, params, clip: float = 1.0) -> None:
     """One optimiser step with gradient clipping (every stage)."""
     opt.zero_grad(set_to_none=True)
@@ -241,6 +260,7 @@ def stage_copy(a) -> None:
         return torch.tensor(np.stack(rows), device=dev)
 
     held = make(held_ids, random.Random(5), 8 if a.smoke else 64)
+    state = lambda: {"decoder": dec.state_dict(), "opt": opt.state_dict()}
 
     def evaluate() -> dict:
         dec.eval()
@@ -263,14 +283,8 @@ def stage_copy(a) -> None:
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
         optimize(opt, loss, dec.parameters())
         step += 1
-        if step % a.log_every == 0 or step == total:
-            row = {"stage": "copy", "step": step, "wall_s": round(clock.elapsed(), 1), "train_loss": round(loss.item(), 4)}
-            if step % (a.log_every * 5) == 0 or step == total:
-                row.update(evaluate())
-            log.write(row)
-            save_ckpt(rd / "copy.pt", {"decoder": dec.state_dict(), "opt": opt.state_dict(), "step": step, "wall_s": clock.elapsed()})
-    save_ckpt(rd / "copy.pt", {"decoder": dec.state_dict(), "opt": opt.state_dict(), "step": step, "wall_s": clock.elapsed()})
-    log.write({"stage": "copy", "step": step, "wall_s": round(clock.elapsed(), 1), "event": "stop", **evaluate()})
+        log_and_save(a, log, "copy", step, total, clock, loss, evaluate, rd / "copy.pt", state)
+    finish_stage(log, "copy", step, clock, evaluate, rd / "copy.pt", state)
 
 
 # ---------------------------------------------------------------- shared E2LLM plumbing
@@ -488,6 +502,7 @@ def stage_contrast(a) -> None:
         log.write({"stage": "contrast", "step": 0, "wall_s": 0.0, **evaluate()})
     deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
     prng = random.Random(11 + step)
+    state = lambda: {"encoder": enc.state_dict(), "opt": opt.state_dict()}
     while step < total and clock.elapsed() < deadline:
         bt = prng.sample(pairs, batch)
         for g in opt.param_groups:
@@ -500,14 +515,8 @@ def stage_contrast(a) -> None:
         loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
         optimize(opt, loss, enc.parameters())
         step += 1
-        if step % a.log_every == 0 or step == total:
-            row = {"stage": "contrast", "step": step, "wall_s": round(clock.elapsed(), 1), "train_loss": round(loss.item(), 4)}
-            if step % (a.log_every * 5) == 0 or step == total:
-                row.update(evaluate())
-            log.write(row)
-            save_ckpt(rd / "contrast.pt", {"encoder": enc.state_dict(), "opt": opt.state_dict(), "step": step, "wall_s": clock.elapsed()})
-    save_ckpt(rd / "contrast.pt", {"encoder": enc.state_dict(), "opt": opt.state_dict(), "step": step, "wall_s": clock.elapsed()})
-    log.write({"stage": "contrast", "step": step, "wall_s": round(clock.elapsed(), 1), "event": "stop", **evaluate()})
+        log_and_save(a, log, "contrast", step, total, clock, loss, evaluate, rd / "contrast.pt", state)
+    finish_stage(log, "contrast", step, clock, evaluate, rd / "contrast.pt", state)
 
 
 # ---------------------------------------------------------------- stage 3: alignment by reconstruction
@@ -565,6 +574,7 @@ def stage_align(a) -> None:
         log.write({"stage": "align", "step": 0, "wall_s": 0.0, **evaluate()})
     deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
     rng = random.Random(17 + step)
+    state = lambda: {"encoder": enc.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict()}
     dec.eval()  # no dropout anyway; frozen
     while step < total and clock.elapsed() < deadline:
         exs = [reconstruction_example(rng, f, c, target) for f, c in rng.sample(train_items, batch)]
@@ -576,16 +586,8 @@ def stage_align(a) -> None:
             loss = answer_loss(dec, embeds, tg)
         optimize(opt, loss, list(ad.parameters()) + list(enc.parameters()))
         step += 1
-        if step % a.log_every == 0 or step == total:
-            row = {"stage": "align", "step": step, "wall_s": round(clock.elapsed(), 1), "train_loss": round(loss.item(), 4)}
-            if step % (a.log_every * 5) == 0 or step == total:
-                row.update(evaluate())
-            log.write(row)
-            save_ckpt(rd / "align.pt", {"encoder": enc.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(),
-                                         "step": step, "wall_s": clock.elapsed()})
-    save_ckpt(rd / "align.pt", {"encoder": enc.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(),
-                                 "step": step, "wall_s": clock.elapsed()})
-    log.write({"stage": "align", "step": step, "wall_s": round(clock.elapsed(), 1), "event": "stop", **evaluate()})
+        log_and_save(a, log, "align", step, total, clock, loss, evaluate, rd / "align.pt", state)
+    finish_stage(log, "align", step, clock, evaluate, rd / "align.pt", state)
     _ = eos
 
 
@@ -706,6 +708,7 @@ def stage_instruct(a) -> None:
         log.write({"stage": a.stage_name, "step": 0, "wall_s": 0.0, **evaluate()})
     deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
     rng = random.Random(31 + step)
+    state = lambda: {"decoder": dec.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict()}
     while step < total and clock.elapsed() < deadline:
         n_files = curriculum(step, total)
         exs = []
@@ -717,7 +720,7 @@ def stage_instruct(a) -> None:
             names_ex = text_mode == "names" or rng.random() < a.text_frac  # pure-text copy examples mixed in
             ex = build_example(rng, train[rng.choices(names, weights)[0]], n_files=n_files, max_positions=a.max_positions, soft_per_chunk=spc,
                                task="where" if names_ex else rng.choice(mix), relabel=True, text_mode="names" if names_ex else "soft",
-                               hybrid_prob=0.5, extra_questions=a.extra_questions)
+                               hybrid_prob=0.5, extra_questions=a.extra_names if names_ex else a.extra_questions)
             if ex is not None:
                 exs.append(ex)
         for g in opt.param_groups:
@@ -740,17 +743,9 @@ def stage_instruct(a) -> None:
                 loss = loss + 0.5 * F.cross_entropy(lm_logits.float().reshape(-1, lm_logits.shape[-1]), x[:, 1:].reshape(-1))
         optimize(opt, loss, list(dec.parameters()) + list(ad.parameters()))
         step += 1
-        if step % a.log_every == 0 or step == total:
-            row = {"stage": a.stage_name, "step": step, "wall_s": round(clock.elapsed(), 1), "train_loss": round(loss.item(), 4),
-                   "files": n_files, "positions": embeds.shape[1]}
-            if step % (a.log_every * 5) == 0 or step == total:
-                row.update(evaluate())
-            log.write(row)
-            save_ckpt(rd / f"{a.stage_name}.pt", {"decoder": dec.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(),
-                                                  "step": step, "wall_s": clock.elapsed()})
-    save_ckpt(rd / f"{a.stage_name}.pt", {"decoder": dec.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(),
-                                          "step": step, "wall_s": clock.elapsed()})
-    log.write({"stage": a.stage_name, "step": step, "wall_s": round(clock.elapsed(), 1), "event": "stop", **evaluate()})
+        log_and_save(a, log, a.stage_name, step, total, clock, loss, evaluate, rd / f"{a.stage_name}.pt", state,
+                     extra=lambda: {"files": n_files, "positions": embeds.shape[1]})
+    finish_stage(log, a.stage_name, step, clock, evaluate, rd / f"{a.stage_name}.pt", state)
 
 
 # ---------------------------------------------------------------- export
@@ -836,6 +831,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--decoder-from", default="", help="instruct: on resume, take the decoder weights from this stage's checkpoint")
     ap.add_argument("--freeze-encoder", action="store_true", help="align: train the adapter only (keeps the contrastive encoder)")
     ap.add_argument("--extra-questions", type=int, default=0, help="instruct: earlier answered 'where' turns per example")
+    ap.add_argument("--extra-names", type=int, default=0, help="instruct: the same for the pure-text copy examples (short: many turns are cheap)")
     ap.add_argument("--names-weight", type=float, default=0.0, help="instruct: weight of the bag-of-names objective on soft tokens")
     ap.add_argument("--recon-frac", type=float, default=0.0, help="instruct: fraction of reconstruction examples")
     ap.add_argument("--copy-mix", type=int, default=0, help="instruct: copy-practice sequences (span, gap, span again) per step")

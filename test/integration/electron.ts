@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { bundleSuites, SUITE_OUT } from './harness/bundle';
 import { ROOT, scratchWorkspace } from './harness/codeServer';
+import { runMain } from './harness/report';
 
 async function runWindow(name: string, target: string, testsPath: string): Promise<{ passes: number; failures: number }> {
   const report = path.join(SUITE_OUT, `report-electron-${name}.txt`);
@@ -56,11 +57,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    console.log('0 passed, 1 failed');
-    process.exit(1);
-  },
-);
+runMain(main);
