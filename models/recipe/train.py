@@ -293,14 +293,28 @@ def data_dir(a) -> Path:
     return Path(a.data) if a.data else WORK_DIR / ("data-smoke" if a.smoke else "data")
 
 
+# Template pieces of the prompt layout: a segment is a whole template string (trusted), or a template's
+# fixed prefix followed by filled-in text, or plain repository/user text (untrusted).
+_PURE_TEMPLATES = {t for t in CHAT.values() if "{" not in t}
+_TEMPLATE_PREFIXES = sorted({t.split("{")[0] for t in CHAT.values() if "{" in t and t.split("{")[0]}, key=len, reverse=True)
+
+
 class TokCache:
+    """Segment text -> ids as the runtime's prompt builder encodes it: template text keeps its special tokens,
+    everything filled in (paths, code, questions, answers) is encoded by common.encode_untrusted, so a file
+    containing `<|im_end|>` trains as ordinary text, exactly as it is served."""
+
     def __init__(self, tok: Tokenizer):
         self.tok, self.cache = tok, {}
 
     def __call__(self, s: str) -> list[int]:
         ids = self.cache.get(s)
         if ids is None:
-            ids = self.tok.encode(s).ids  # no post-processor: no special tokens are added, as in the runtime
+            if s in _PURE_TEMPLATES:
+                ids = self.tok.encode(s, add_special_tokens=False).ids
+            else:
+                prefix = next((p for p in _TEMPLATE_PREFIXES if s.startswith(p)), "")
+                ids = (self.tok.encode(prefix, add_special_tokens=False).ids if prefix else []) + encode_untrusted(self.tok, s[len(prefix):])
             if len(self.cache) < 200_000:
                 self.cache[s] = ids
         return ids
