@@ -7,4 +7,5 @@ root="$(cd "$here/../.." && pwd)"
 mapfile -t dirs < <(cd "$here" && python3 -c 'import corpus as c; k=c.load_corpus(); print("\n".join(str(c.repo_dir(k, r)) for r in k["heldout"]))')
 args=()
 for d in "${dirs[@]}"; do args+=(--repo "$d"); done
-exec node "$root/bin/e2code.js" eval "${args[@]}" "$@"
+cd "$root"
+exec node --import tsx src/cli/main.ts eval "${args[@]}" "$@"
