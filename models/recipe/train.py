@@ -818,7 +818,8 @@ def stage_export(a) -> None:
         enc_info={"vocab": enc.cfg.vocab_size, "hiddenSize": enc.cfg.hidden_size, "vectorsPerChunk": enc.cfg.vectors_per_chunk,
                   "maxTokens": enc.cfg.max_tokens},
         dec_info={"hiddenSize": dec.cfg.hidden_size, "numLayers": dec.cfg.num_layers, "numKeyValueHeads": dec.cfg.num_kv_heads,
-                  "headDim": dec.cfg.head_dim, "vocabSize": dec.cfg.vocab_size, "maxPositions": dec.cfg.max_positions},
+                  "headDim": dec.cfg.head_dim, "vocabSize": dec.cfg.vocab_size, "maxPositions": dec.cfg.max_positions,
+                  "contextPositions": a.context_positions},
         soft_tokens_per_chunk=ad.cfg.soft_tokens_per_chunk, training=training, parity_inputs=parity_inputs)
     size = sum(f.stat().st_size for f in out.iterdir() if f.name != "parity.json")
     print(f"bundle {manifest['id']} -> {out} ({size / 1e6:.1f} MB)")
@@ -842,6 +843,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--text-frac", type=float, default=0.0, help="instruct: fraction of pure-text copy examples mixed into the soft-token run")
     ap.add_argument("--init-from", default="", help="instruct: initialise the decoder from this stage's checkpoint (e.g. textctl)")
     ap.add_argument("--lr", type=float, default=5e-4, help="instruct: peak learning rate")
+    ap.add_argument("--context-positions", type=int, default=0, help="export: the context positions instruct trained with (manifest decoder.contextPositions: the planner's default budget)")
     ap.add_argument("--decoder-from", default="", help="instruct: on resume, take the decoder weights from this stage's checkpoint")
     ap.add_argument("--freeze-encoder", action="store_true", help="align: train the adapter only (keeps the contrastive encoder)")
     ap.add_argument("--extra-questions", type=int, default=0, help="instruct: earlier answered 'where' turns per example")

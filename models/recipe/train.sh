@@ -58,6 +58,6 @@ data=(--data "$here/work/data")
 "$py" train.py instruct --run "$run" --init-from textctl --lr 1e-3 --batch 16 --max-positions 448 --text-frac 0.5 --extra-questions 3 \
   --extra-names 8 --recon-frac 0.15 --names-weight 0.5 --copy-mix 4 --lm-mix 4 --log-every 20 --steps 2000 --minutes 90 \
   --threads "$threads" "${data[@]}"
-"$py" train.py export --run "$run" --out "$out"
+"$py" train.py export --run "$run" --out "$out" --context-positions 448
 "$py" plot.py --run "$run"
 node --import tsx "$root/test/recipe/check-bundle.ts" "$out" --tokens 16

@@ -16,6 +16,7 @@ export interface EngineFlags {
   topP?: number;
   maxTokens?: number;
   hybrid: boolean;
+  contextBudget?: number;
   json?: boolean;
   seed?: number;
 }
@@ -66,6 +67,7 @@ export function addEngineOptions(cmd: Command, withGeneration = true): Command {
       .option('--max-tokens <n>', 'most tokens to generate', number('--max-tokens', true, 1))
       .option('--seed <n>', 'sampler seed (reproducible sampling)', number('--seed', true, 0))
       .option('--no-hybrid', 'soft tokens only: no exact-match chunks as raw text')
+      .option('--context-budget <n>', 'most decoder positions for context (default: all the decoder holds)', number('--context-budget', true, 1))
       .option('--json', 'print one JSON object instead of streaming');
   }
   return cmd;
@@ -121,7 +123,13 @@ export async function runTaskCommand(root: string, params: Omit<GenerateParams, 
       {
         ...params,
         root,
-        options: { temperature: flags.temperature, topP: flags.topP, maxTokens: flags.maxTokens, hybrid: flags.hybrid },
+        options: {
+          temperature: flags.temperature,
+          topP: flags.topP,
+          maxTokens: flags.maxTokens,
+          hybrid: flags.hybrid,
+          ...(flags.contextBudget !== undefined ? { contextBudget: flags.contextBudget } : {}),
+        },
       },
       {
         signal: controller.signal,

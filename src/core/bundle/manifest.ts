@@ -77,6 +77,12 @@ export interface BundleManifest {
     headDim: number;
     vocabSize: number;
     maxPositions: number;
+    /**
+     * Optional: the most context positions the decoder was trained with. The planner's default context
+     * budget (a small model trained on a few files answers worse with the whole window filled); an explicit
+     * budget (setting, --context-budget) overrides it.
+     */
+    contextPositions?: number;
     embeddings: { file: string; dtype: 'float32' | 'float16' };
   };
   chatTemplate: ChatTemplate;

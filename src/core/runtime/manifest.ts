@@ -100,6 +100,7 @@ export function parseManifest(text: string, where: string): BundleManifest {
       headDim: posInt(dec, 'headDim', 'decoder.'),
       vocabSize: posInt(dec, 'vocabSize', 'decoder.'),
       maxPositions: posInt(dec, 'maxPositions', 'decoder.'),
+      ...(dec.contextPositions !== undefined ? { contextPositions: posInt(dec, 'contextPositions', 'decoder.') } : {}),
       embeddings: { file: file(emb, 'file', 'decoder.embeddings.'), dtype: emb.dtype as 'float32' | 'float16' },
     },
     chatTemplate,
