@@ -124,13 +124,16 @@ export function probeCacheDetailed(dir: string, options: { deep?: boolean } = {}
       };
       const values = root.openDB({ name: 'soft-prompts', encoding: 'binary' });
       const bad = [];
+      const scanned = new Set();
       for (const { key, value } of values.getRange()) {
         entries++;
+        scanned.add(String(key));
         if (!sound(value)) bad.push(key);
       }
       corrupt = bad.length;
       const access = root.openDB({ name: 'access', encoding: 'msgpack' });
       const records = [];
+      let unscanned = 0;
       for (const { key, value } of access.getRange()) {
         if (!value || typeof value.t !== 'number' || typeof value.n !== 'number') {
           console.error('access record ' + JSON.stringify(String(key)) + ' is malformed');
@@ -138,7 +141,16 @@ export function probeCacheDetailed(dir: string, options: { deep?: boolean } = {}
         }
         records.push([key, value]);
         const v = values.getBinary(key);
-        if (v !== undefined) n += v.length & 1;
+        if (v !== undefined) {
+          n += v.length & 1;
+          unscanned += scanned.has(String(key)) ? 0 : 1;
+        }
+      }
+      // Damaged branch pages can hide entries from a scan that a lookup still finds (or the reverse): such
+      // a tree is not repairable entry by entry.
+      if (unscanned > 0) {
+        console.error('B-tree inconsistent: ' + unscanned + ' entries found by lookup but not by a scan');
+        process.exit(5);
       }
       // The write path too: damage in page headers or the free list shows only when lmdb copies pages or
       // allocates new ones (a later commit of the cache itself can then fail or never settle). So drop the
