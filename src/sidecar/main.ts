@@ -12,6 +12,7 @@ import {
 import { Engine, PauseGate } from '../core/runtime/engine';
 import { validateParams } from './validate';
 import { ModelFreeIndex } from './browse';
+import { QueueFullError, Turns } from './turns';
 import {
   Methods,
   Notifications,
@@ -46,9 +47,7 @@ let initParams: InitializeParams | undefined;
 let initializing: Promise<Engine> | undefined;
 const gate = new PauseGate();
 let indexing = 0;
-let generating = false;
-/** Waiting generate requests, in arrival order. */
-const waiting: (() => void)[] = [];
+const turns = new Turns(MAX_QUEUE);
 let lastError: string | undefined;
 /** Set while no model is loaded because the last `initialize` failed: index browsing without a model. */
 let modelFree: ModelFreeIndex | undefined;
@@ -151,43 +150,17 @@ connection.onRequest(Methods.chunks, async (params: ChunksParams): Promise<Chunk
 connection.onRequest(Methods.generate, async (params: GenerateParams, token: CancellationToken): Promise<GenerateResult> => {
   validateParams(Methods.generate, params);
   const e = requireEngine();
-  const queued = waiting.length + (generating ? 1 : 0);
-  if (queued >= MAX_QUEUE) {
-    throw new ResponseError(
-      SidecarErrors.busy,
-      `sidecar busy: ${queued} generate requests already running or queued (limit ${MAX_QUEUE}); try again when one finishes`,
-    );
-  }
   const { signal, dispose } = abortSignalOf(token);
   try {
-    if (generating) {
-      // Wait for our turn; a request cancelled while waiting leaves the queue at once.
-      await new Promise<void>((resolve) => {
-        const turn = () => resolve();
-        waiting.push(turn);
-        signal.addEventListener(
-          'abort',
-          () => {
-            const i = waiting.indexOf(turn);
-            if (i >= 0) waiting.splice(i, 1);
-            resolve();
-          },
-          { once: true },
-        );
-      });
-      if (signal.aborted) return cancelledResult();
-    }
-    generating = true;
-    try {
-      const streamId = params.streamId ?? '';
-      return await e.generate(params, {
-        signal,
-        onToken: (text) => void connection.sendNotification(Notifications.token, { streamId, text }),
-      });
-    } finally {
-      generating = false;
-      waiting.shift()?.();
-    }
+    const streamId = params.streamId ?? '';
+    return await turns.run(
+      signal,
+      () => e.generate(params, { signal, onToken: (text) => void connection.sendNotification(Notifications.token, { streamId, text }) }),
+      cancelledResult,
+    );
+  } catch (err) {
+    if (err instanceof QueueFullError) throw new ResponseError(SidecarErrors.busy, err.message);
+    throw err;
   } finally {
     dispose();
   }
@@ -198,7 +171,7 @@ connection.onRequest(Methods.status, (): StatusResult => {
     ? lastError
       ? 'error'
       : 'starting'
-    : generating
+    : turns.running
       ? 'generating'
       : indexing > 0
         ? gate.paused
@@ -209,7 +182,7 @@ connection.onRequest(Methods.status, (): StatusResult => {
     state,
     bundleId: engine?.bundle.id,
     provider: engine?.bundle.provider,
-    queueLength: waiting.length,
+    queueLength: turns.queueLength,
     rssBytes: process.memoryUsage().rss,
     ...(lastError ? { message: lastError } : {}),
   };
