@@ -65,16 +65,25 @@ def names_loss(dec: Decoder, toks: "TokCache", examples, soft: torch.Tensor, off
     return torch.stack([-logp[r, t].mean() for r, t in enumerate(targets)]).mean()
 
 
+def copy_rows(ids: np.ndarray, rng: random.Random, n: int, span: int, dev, gap: int = 0) -> torch.Tensor:
+    """n rows of [code span A][`gap` tokens of other code][A again], drawn from the token stream `ids`."""
+    rows = []
+    for _ in range(n):
+        s0 = rng.randrange(len(ids) - span)
+        a = ids[s0:s0 + span].astype(np.int64)
+        mid = []
+        if gap:
+            s1 = rng.randrange(len(ids) - gap)
+            mid = [ids[s1:s1 + gap].astype(np.int64)]
+        rows.append(np.concatenate([a, *mid, a]))
+    return torch.tensor(np.stack(rows), device=dev)
+
+
 def copy_loss(dec: Decoder, ids: np.ndarray, rng: random.Random, n: int, dev, span: int = 32, gap: int = 64) -> torch.Tensor:
     """Induction practice with a dense loss: [span A][gap of other code][A again], loss on the second A's
     tokens after its first. Copying from context is what every task needs and what the sparse answer
     loss alone did not teach in the time available."""
-    rows = []
-    for _ in range(n):
-        s0, s1 = rng.randrange(len(ids) - span), rng.randrange(len(ids) - gap)
-        a = ids[s0:s0 + span].astype(np.int64)
-        rows.append(np.concatenate([a, ids[s1:s1 + gap].astype(np.int64), a]))
-    x = torch.tensor(np.stack(rows), device=dev)
+    x = copy_rows(ids, rng, n, span, dev, gap)
     h = dec(dec.embed(x[:, :-1]), return_hidden=True)[:, span + gap:]
     logits = dec.logits(h)
     return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, span + gap + 1:].reshape(-1))
@@ -251,15 +260,7 @@ def stage_copy(a) -> None:
     total = a.steps or (5 if a.smoke else 1000)
     log = MetricLog(rd / "metrics.jsonl")
 
-    def make(src: np.ndarray, rng: random.Random, n: int) -> torch.Tensor:
-        rows = []
-        for _ in range(n):
-            s0 = rng.randrange(len(src) - span)
-            piece = src[s0:s0 + span].astype(np.int64)
-            rows.append(np.concatenate([piece, piece]))
-        return torch.tensor(np.stack(rows), device=dev)
-
-    held = make(held_ids, random.Random(5), 8 if a.smoke else 64)
+    held = copy_rows(held_ids, random.Random(5), 8 if a.smoke else 64, span, dev)
     state = lambda: {"decoder": dec.state_dict(), "opt": opt.state_dict()}
 
     def evaluate() -> dict:
@@ -275,7 +276,7 @@ def stage_copy(a) -> None:
     deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
     rng = random.Random(77 + step)
     while step < total and clock.elapsed() < deadline:
-        x = make(ids, rng, batch)
+        x = copy_rows(ids, rng, batch, span, dev)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, a.lr, 20)
         with amp(a):
