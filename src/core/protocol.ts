@@ -58,7 +58,7 @@ export interface GenerateOptions {
   topP?: number;
   maxTokens?: number;
   hybrid?: boolean;
-  /** Decoder positions the repository context may use; default: bundle max minus reserves. */
+  /** Decoder positions the repository context may use; default: the bundle's decoder.contextPositions if it has one, else its max minus reserves. */
   contextBudget?: number;
   stop?: string[];
   /** Keep decoding past end-of-sequence tokens and repetition (fixed-length runs: benchmarks, tests). */

@@ -191,3 +191,34 @@ test('open marker and clean-close record: a clean reopen is quick; an unclean en
   }
 });
 
+
+test('entries read back at open are the same entries as those used since (real hash keys, some starting with a digit)', async () => {
+  const dir = tempDir();
+  const bundle = 'default-024536884fc3fc47';
+  // Chunk hashes are hex: lmdb's key encoding reads "bundle\0<digit>..." back as a two-part key.
+  const hashes = ['0336d4f8b2c4b38c0dcccb8e26c96bee7b4f5d29d56cd685b9820f8b2e381c28', '9f0e', 'a1b2', 'fed0'];
+  try {
+    let cache = SoftPromptCache.open(dir, { touchIntervalMs: 0 });
+    await cache.putMany(bundle, hashes.map((hash, i) => ({ hash, entry: entry(i) })));
+    await cache.close();
+    cache = SoftPromptCache.open(dir, { touchIntervalMs: 0 });
+    const bytes = cache.stats().bytes;
+    for (const hash of hashes) {
+      assert.equal(cache.has(bundle, hash), true, `has ${hash} after reopening`);
+      assert.ok(cache.get(bundle, hash), `get ${hash}`);
+    }
+    assert.equal(cache.stats().entries, hashes.length, 'each entry counted once');
+    assert.equal(cache.stats().bytes, bytes, 'reading entries does not grow the byte count');
+    await cache.close();
+    // The full check (after an unclean end) looks each scanned key up again: such keys must pass it.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(path.join(dir, `open-${dead.stdout}`), `${dead.stdout}\n`);
+    const logs: string[] = [];
+    cache = SoftPromptCache.open(dir, { log: (l) => logs.push(l) });
+    assert.match(logs.join('\n'), /4 entries read, all sound/);
+    assert.equal(cache.openCheck.movedAside, undefined);
+    await cache.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

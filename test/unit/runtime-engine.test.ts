@@ -2,7 +2,7 @@
 // entry is re-encoded on use, explain pins the selection's file, and an edit re-encodes only what changed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync, appendFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, appendFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
@@ -83,4 +83,21 @@ test('a request too long for the decoder is refused with what to do', async () =
     engine.generate({ task: 'ask', root: repo, prompt: 'why '.repeat(3000), options: { maxTokens: 8 } }),
     /shorten the question or history, or lower max tokens/,
   );
+});
+
+test('the context budget defaults to the positions the bundle was trained with (manifest decoder.contextPositions)', async () => {
+  const trained = engine.bundle.manifest.decoder.contextPositions;
+  assert.ok(trained !== undefined && trained < engine.bundle.manifest.decoder.maxPositions, 'the default bundle declares contextPositions');
+  // A repository whose soft tokens alone need more than that.
+  const big = path.join(tmp, 'big');
+  mkdirSync(big);
+  for (let f = 0; f < 12; f++) {
+    const body = Array.from({ length: 30 }, (_, i) => `def handler_${f}_${i}(request, retries=3):\n    """Handle request ${i} of group ${f}."""\n    value = request.get("k${i}") or retries * ${i}\n    return value + ${f}\n`).join('\n');
+    writeFileSync(path.join(big, `mod${f}.py`), body);
+  }
+  const whole = await engine.generate({ task: 'ask', root: big, prompt: 'Where is handler_3_7 defined?', options: { maxTokens: 1, contextBudget: 1500 } });
+  const byDefault = await engine.generate({ task: 'ask', root: big, prompt: 'Where is handler_3_7 defined?', options: { maxTokens: 1 } });
+  assert.ok(whole.context.positions > trained + 100, `an explicit budget fills more (${whole.context.positions})`);
+  assert.ok(byDefault.context.positions <= trained + 64, `the default stays near ${trained} (${byDefault.context.positions})`);
+  assert.ok(byDefault.context.softChunks > 0 && byDefault.context.softChunks < whole.context.softChunks);
 });

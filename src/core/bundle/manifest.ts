@@ -78,8 +78,9 @@ export interface BundleManifest {
     vocabSize: number;
     maxPositions: number;
     /**
-     * Optional, informational: the most context positions the decoder was trained with (a small model
-     * trained on a few files answers worse with the whole window filled: set the context budget to it).
+     * Optional: the most context positions the decoder was trained with. The planner's default context
+     * budget (a small model trained on a few files answers worse with the whole window filled); an explicit
+     * budget (setting, --context-budget) overrides it.
      */
     contextPositions?: number;
     embeddings: { file: string; dtype: 'float32' | 'float16' };

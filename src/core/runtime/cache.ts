@@ -41,6 +41,15 @@ export function cacheKey(bundleId: string, hash: string): string {
   return `${bundleId}\u0000${hash}`;
 }
 
+/**
+ * A key as a scan returns it, in cacheKey's form: lmdb's key encoding reads a string with a NUL back as
+ * the array of its parts (NUL separates the parts of a composite key), so "bundle\0hash" comes back as
+ * [bundle, hash]. Without this, entries read at open and entries used since were counted twice.
+ */
+function storedKey(key: unknown): string {
+  return Array.isArray(key) ? key.join('\u0000') : String(key);
+}
+
 export function encodeEntry(entry: SoftPromptEntry): Buffer {
   const payloadBytes = (entry.softTokens.length + entry.vector.length) * 4;
   const buf = Buffer.alloc(HEADER_BYTES + payloadBytes);
@@ -124,32 +133,35 @@ export function probeCacheDetailed(dir: string, options: { deep?: boolean } = {}
       };
       const values = root.openDB({ name: 'soft-prompts', encoding: 'binary' });
       const bad = [];
-      const scanned = new Set();
+      const scanned = new Map(); // as text -> the key as the scan returned it (a string or its parts)
       for (const { key, value } of values.getRange()) {
         entries++;
-        scanned.add(String(key));
+        scanned.set(String(key), key);
         if (!sound(value)) bad.push(key);
       }
       corrupt = bad.length;
       const access = root.openDB({ name: 'access', encoding: 'msgpack' });
       const records = [];
-      let unscanned = 0;
+      let unscanned = 0, lost = 0;
       for (const { key, value } of access.getRange()) {
         if (!value || typeof value.t !== 'number' || typeof value.n !== 'number') {
           console.error('access record ' + JSON.stringify(String(key)) + ' is malformed');
           process.exit(4);
         }
         records.push([key, value]);
+        if (access.get(key) === undefined) lost++;
         const v = values.getBinary(key);
         if (v !== undefined) {
           n += v.length & 1;
           unscanned += scanned.has(String(key)) ? 0 : 1;
         }
       }
-      // Damaged branch pages can hide entries from a scan that a lookup still finds (or the reverse): such
-      // a tree is not repairable entry by entry.
-      if (unscanned > 0) {
-        console.error('B-tree inconsistent: ' + unscanned + ' entries found by lookup but not by a scan');
+      for (const key of scanned.values()) if (values.getBinary(key) === undefined) lost++;
+      // Damaged branch pages can hide entries from a scan that a lookup still finds; damaged keys in a
+      // page break its order, so a lookup misses entries a scan still lists (writes then land in the
+      // wrong place too). Such a tree is not repairable entry by entry.
+      if (unscanned > 0 || lost > 0) {
+        console.error('B-tree inconsistent: ' + unscanned + ' entries found by lookup but not by a scan, ' + lost + ' listed by a scan but not found by lookup');
         process.exit(5);
       }
       // The write path too: damage in page headers or the free list shows only when lmdb copies pages or
@@ -367,7 +379,7 @@ export class SoftPromptCache {
     private readonly log: ((line: string) => void) | undefined,
   ) {
     for (const { key, value } of access.getRange()) {
-      this.meta.set(key, value);
+      this.meta.set(storedKey(key), value);
       this.bytes += value.n;
     }
   }

@@ -290,6 +290,7 @@ export class Engine {
     const maxTokens = Math.max(1, req.maxTokens);
     let budget = m.decoder.maxPositions - overhead - maxTokens - 1;
     if (req.contextBudget !== undefined) budget = Math.min(budget, req.contextBudget);
+    else if (m.decoder.contextPositions !== undefined) budget = Math.min(budget, m.decoder.contextPositions);
     if (budget < 0) {
       throw new Error(
         `the request needs ${overhead} positions plus ${maxTokens} for the answer, more than the decoder's ${m.decoder.maxPositions}: shorten the question or history, or lower max tokens`,
