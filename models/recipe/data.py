@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import CHAT_TEMPLATE as T
+from common import escape_path
 
 SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "zi", "be", "du", "fa", "go", "hi", "jo", "pe", "qu", "sa", "wu", "xe", "yo"]
 
@@ -83,7 +84,9 @@ def random_path(rng: random.Random, real: str) -> str:
 
 
 def relabel_chunk_text(text: str, real: str, label: str) -> str:
-    # The chunker's text starts with a header naming the path; the encoder must see the label the decoder sees.
+    # The chunker's text starts with a header naming the (escaped) path; the encoder must see the label the
+    # decoder sees.
+    real = escape_path(real)
     return text.replace(real, label, 1) if text.startswith(real) else text
 
 
@@ -176,7 +179,7 @@ def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int
         while label in labels.values():  # distinct labels within an example
             tries += 1
             label = random_path(rng, f.path) if tries < 20 else f"{tries}/{label}"
-        labels[f.path] = label
+        labels[f.path] = escape_path(label)  # as the runtime writes a path into model text
     # "Where" answers are the path alone: a chunk's soft tokens cannot carry exact line numbers, and the
     # path is what the product cites and what the metric scores.
     q = make_question(rng, files, labels, task, with_line=False)
@@ -273,7 +276,7 @@ def variant(ex: Example, mode: str, *, ranked_chunks: list[tuple[FileRec, dict]]
 def reconstruction_example(rng: random.Random, f: FileRec, c: dict, target_tokens: int) -> Example:
     """E2LLM 'understanding': from one chunk's soft tokens alone, regenerate its code (first lines)."""
     code = chunk_code(f, c)
-    segs: list[tuple[str, object]] = [("text", T["contextStart"]), ("text", T["fileHeader"].replace("{path}", f.path)),
+    segs: list[tuple[str, object]] = [("text", T["contextStart"]), ("text", T["fileHeader"].replace("{path}", escape_path(f.path))),
                                       ("soft", 0), ("text", T["contextEnd"]),
                                       ("text", T["user"].replace("{content}", "Repeat the code.")), ("text", T["endOfTurn"]),
                                       ("text", T["assistant"])]
