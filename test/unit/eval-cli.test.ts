@@ -32,7 +32,7 @@ test('eval --json --n 2 prints the full result: every task, every row, metrics, 
   assert.equal(out.topk, 2);
   assert.match(out.bundle.id, /^default-/);
   const metrics: Record<string, string[]> = {
-    where: ['exact', 'path'],
+    where: ['exact', 'path', 'in_context'],
     what: ['exact', 'rougeL'],
     summary: ['exact', 'rougeL'],
     complete: ['exact', 'edit_sim'],

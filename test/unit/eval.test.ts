@@ -10,7 +10,7 @@ import { Engine } from '../../src/core/runtime/engine';
 import { retrievalVector } from '../../src/core/runtime/vectorSearch';
 import type { SoftPromptEntry } from '../../src/core/runtime/cache';
 import type { PromptPiece } from '../../src/core/runtime/prompt';
-import { editSimilarity, exactMatch, pathMatch, rougeL, tokenAccuracy } from '../../src/core/eval/metrics';
+import { editSimilarity, exactMatch, pathAmong, pathMatch, rougeL, tokenAccuracy } from '../../src/core/eval/metrics';
 import { buildQuestions, goodName, Rng, TASKS, type EvalFile, type EvalQuestion } from '../../src/core/eval/questions';
 import { rowLayout, rowsFor, TRUNCATED_POSITIONS } from '../../src/core/eval/rows';
 import { loadRepository, rankChunks, reconstructTargets, rowSpec } from '../../src/core/eval/run';
@@ -65,6 +65,8 @@ test('exact, path and token accuracy', () => {
   assert.equal(exactMatch('pkg/util.py:4', 'pkg/util.py'), 0);
   assert.equal(pathMatch('pkg/util.py:4', 'pkg/util.py'), 1);
   assert.equal(pathMatch('pkg/utils.py', 'pkg/util.py'), 0);
+  assert.equal(pathAmong('pkg/b.py:3', ['pkg/a.py', 'pkg/b.py']), 1);
+  assert.equal(pathAmong('pkg/c.py', ['pkg/a.py', 'pkg/b.py']), 0);
   assert.deepEqual(tokenAccuracy([1, 2, 3, 9], [1, 2, 4, 9]), { correct: 3, count: 4 });
   assert.deepEqual(tokenAccuracy([1], [1, 2]), { correct: 1, count: 2 });
 });

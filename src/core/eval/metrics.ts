@@ -13,6 +13,12 @@ export function pathMatch(prediction: string, answer: string): number {
   return prediction.trim().split(':')[0] === answer.trim().split(':')[0] ? 1 : 0;
 }
 
+/** Whether a "where" answer names one of the question's files at all (right or wrong): a diagnostic that
+ * tells a wrong pick among the files in context from a path that is in none of them. */
+export function pathAmong(prediction: string, paths: readonly string[]): number {
+  return paths.some((p) => pathMatch(prediction, p) === 1) ? 1 : 0;
+}
+
 /** ROUGE-L F1 over whitespace tokens (train.py rouge_l): 0 when either side is empty. */
 export function rougeL(prediction: string, answer: string): number {
   const x = words(prediction);

@@ -11,7 +11,7 @@ import { contextPrefix, type BuiltPrompt, type PromptSpec } from '../runtime/pro
 import { retrievalVector, VectorSearch } from '../runtime/vectorSearch';
 import type { Workspace } from '../runtime/workspace';
 import { extractFacts } from '../facts';
-import { editSimilarity, exactMatch, mean, pathMatch, rougeL, tokenAccuracy } from './metrics';
+import { editSimilarity, exactMatch, mean, pathAmong, pathMatch, rougeL, tokenAccuracy } from './metrics';
 import { buildQuestions, RECONSTRUCT_TOKENS, type EvalChunk, type EvalFile, type EvalQuestion, type EvalTask } from './questions';
 import { rowLayout, rowsFor, type EvalRow, type RowLayout } from './rows';
 
@@ -252,7 +252,10 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
           if (out.stopReason === 'cancelled') o.signal?.throwIfAborted();
           prediction = out.text.trim();
           score('exact', exactMatch(prediction, q.answer));
-          if (task === 'where') score('path', pathMatch(prediction, q.answer));
+          if (task === 'where') {
+            score('path', pathMatch(prediction, q.answer));
+            score('in_context', pathAmong(prediction, q.files.map((f) => f.path)));
+          }
           if (task === 'what' || task === 'summary') score('rougeL', rougeL(prediction, q.answer));
           if (task === 'complete') score('edit_sim', editSimilarity(prediction.trim(), q.answer.trim()));
         }
