@@ -143,20 +143,23 @@ export function probeCacheDetailed(dir: string, options: { deep?: boolean } = {}
       const access = root.openDB({ name: 'access', encoding: 'msgpack' });
       const records = [];
       let unscanned = 0, lost = 0;
+      const found = new Set(); // values keys (as text) a lookup found
       for (const { key, value } of access.getRange()) {
         if (!value || typeof value.t !== 'number' || typeof value.n !== 'number') {
           console.error('access record ' + JSON.stringify(String(key)) + ' is malformed');
           process.exit(4);
         }
         records.push([key, value]);
-        if (access.get(key) === undefined) lost++;
+        if (!access.doesExist(key)) lost++;
         const v = values.getBinary(key);
         if (v !== undefined) {
           n += v.length & 1;
+          found.add(String(key));
           unscanned += scanned.has(String(key)) ? 0 : 1;
         }
       }
-      for (const key of scanned.values()) if (values.getBinary(key) === undefined) lost++;
+      // Scanned keys the loop above did not already find by lookup.
+      for (const [text, key] of scanned) if (!found.has(text) && !values.doesExist(key)) lost++;
       // Damaged branch pages can hide entries from a scan that a lookup still finds; damaged keys in a
       // page break its order, so a lookup misses entries a scan still lists (writes then land in the
       // wrong place too). Such a tree is not repairable entry by entry.
