@@ -241,13 +241,11 @@ describe('commands', () => {
     // Stop at the first streamed token: the decoder is certainly running. The bundled model's answers
     // can end after a handful of tokens, before the stop arrives; a fixed-length run (ignoreEos, as the
     // benchmarks use) keeps it decoding, so the stop is what ends it.
-    const gen = e.ctx.generate.bind(e.ctx);
     const client = await e.ctx.ensureClient();
     const clientGen = client.generate.bind(client);
-    client.generate = (params, onToken, signal) => clientGen({ ...params, options: { ...params.options, ignoreEos: true, maxTokens: 512 } }, onToken, signal);
     let tokens = 0;
-    e.ctx.generate = (params, onToken, signal) =>
-      gen(params, (t) => {
+    client.generate = (params, onToken, signal) =>
+      clientGen({ ...params, options: { ...params.options, ignoreEos: true, maxTokens: 512 } }, (t) => {
         if (++tokens === 1) e.chat.stop();
         onToken?.(t);
       }, signal);
@@ -255,7 +253,6 @@ describe('commands', () => {
     try {
       turn = await e.chat.ask({ task: 'ask', display: 'Describe every file.', prompt: 'Describe every file in detail.' });
     } finally {
-      e.ctx.generate = gen;
       client.generate = clientGen;
     }
     assert.ok(tokens >= 1, 'streaming had started');
