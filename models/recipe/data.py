@@ -273,22 +273,6 @@ def variant(ex: Example, mode: str, *, ranked_chunks: list[tuple[FileRec, dict]]
     return Example(segs, ex.answer, texts, ex.task, ex.meta)
 
 
-def add_query(ex: Example) -> Example:
-    """The request as soft tokens too (manifest `decoder.querySoftTokens`): the request is encoded like a
-    chunk and its soft tokens close the last user turn, right before the end of turn. The decoder then
-    matches the question against the chunks' soft tokens in the encoder's own space, where the encoder
-    already ranks the defining chunk's file first for 0.74-0.89 of held-out lookups (request text vs the
-    bare name), while the decoder, matching the name as text against soft tokens, found it for ~0.4.
-    The query's names (the asked-about definition) join the bag-of-names objective."""
-    prefix = T["user"].split("{")[0]
-    at = max(i for i, (kind, val) in enumerate(ex.segments) if kind == "text" and isinstance(val, str) and val.startswith(prefix))
-    request = ex.segments[at][1][len(prefix):]
-    segs = ex.segments[:at + 1] + [("soft", len(ex.chunk_texts))] + ex.segments[at + 1:]
-    asked = ex.meta.get("def", {}).get("name") if isinstance(ex.meta.get("def"), dict) else None
-    names = ex.chunk_names + [[]] * (len(ex.chunk_texts) - len(ex.chunk_names)) + [[asked] if asked else []]
-    return Example(segs, ex.answer, ex.chunk_texts + [request], ex.task, ex.meta, names)
-
-
 def reconstruction_example(rng: random.Random, f: FileRec, c: dict, target_tokens: int) -> Example:
     """E2LLM 'understanding': from one chunk's soft tokens alone, regenerate its code (first lines)."""
     code = chunk_code(f, c)

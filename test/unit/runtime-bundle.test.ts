@@ -74,9 +74,6 @@ test('a bad manifest field is named', async () => {
   assert.equal(err.field, 'chatTemplate.user');
   err = await loadError(brokenCopy((m) => (m.decoder.embeddings.dtype = 'int8' as 'float32')));
   assert.equal(err.field, 'decoder.embeddings.dtype');
-  err = await loadError(brokenCopy((m) => (m.decoder.querySoftTokens = 'yes' as unknown as boolean)));
-  assert.equal(err.field, 'decoder.querySoftTokens');
-  assert.match(err.message, /true or false/);
 });
 
 test('a wrong decoder hidden size is caught against the embedding table', async () => {

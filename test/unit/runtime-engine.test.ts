@@ -2,13 +2,12 @@
 // entry is re-encoded on use, explain pins the selection's file, and an edit re-encodes only what changed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, appendFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, appendFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
 import { Engine } from '../../src/core/runtime/engine';
 import { cacheKey } from '../../src/core/runtime/cache';
-import type { BundleManifest } from '../../src/core/bundle/manifest';
 
 const ROOT = path.resolve(__dirname, '../..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'e2code-engine-'));
@@ -101,33 +100,4 @@ test('the context budget defaults to the positions the bundle was trained with (
   assert.ok(whole.context.positions > trained + 100, `an explicit budget fills more (${whole.context.positions})`);
   assert.ok(byDefault.context.positions <= trained + 64, `the default stays near ${trained} (${byDefault.context.positions})`);
   assert.ok(byDefault.context.softChunks > 0 && byDefault.context.softChunks < whole.context.softChunks);
-});
-
-test('a bundle that reads the request as soft tokens (decoder.querySoftTokens) gets them in every prompt, one encoder run per request', async () => {
-  // The same weights with the flag flipped: the prompt grows (or shrinks) by exactly the request's soft rows.
-  const bundleDir = path.join(tmp, 'flipped-bundle');
-  mkdirSync(bundleDir);
-  const src = path.join(ROOT, 'models/default');
-  for (const f of readdirSync(src)) if (f !== 'manifest.json') symlinkSync(path.join(src, f), path.join(bundleDir, f));
-  const manifest = JSON.parse(readFileSync(path.join(src, 'manifest.json'), 'utf8')) as BundleManifest;
-  const had = manifest.decoder.querySoftTokens === true;
-  if (had) delete manifest.decoder.querySoftTokens;
-  else manifest.decoder.querySoftTokens = true;
-  writeFileSync(path.join(bundleDir, 'manifest.json'), JSON.stringify(manifest));
-  const flipped = await Engine.create({ bundlePath: bundleDir, device: 'cpu', threads: 1, cacheDir: path.join(tmp, 'cache-flipped'), persistIndex: false });
-  try {
-    let encodes = 0;
-    const encode = flipped.encoder.encode.bind(flipped.encoder);
-    const ask = async (e: Engine, prompt: string) => e.generate({ task: 'ask', root: repo, prompt, options: { maxTokens: 2, hybrid: false } });
-    await flipped.index(repo);
-    flipped.encoder.encode = (texts, o) => ((encodes += 1), encode(texts, o));
-    const a = await ask(engine, 'Where is polygonArea defined?');
-    const b = await ask(flipped, 'Where is polygonArea defined?');
-    const rows = manifest.adapter.softTokensPerChunk;
-    assert.equal(b.context.softChunks, a.context.softChunks, 'the same context is planned');
-    assert.equal(b.context.positions - a.context.positions, had ? -rows : rows);
-    assert.equal(encodes, 1, 'the request is encoded once for ranking and soft tokens together');
-  } finally {
-    await flipped.close();
-  }
 });

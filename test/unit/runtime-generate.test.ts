@@ -112,31 +112,6 @@ test('the prompt follows the bundle layout: context, file headers, soft rows, te
   assert.equal(builder.overheadCost(s) + context, built.length);
 });
 
-test('a bundle that reads the request as soft tokens gets them after the request, outside the reusable context prefix', async () => {
-  const m = bundle.manifest;
-  const withQuery = new PromptBuilder({ ...m, decoder: { ...m.decoder, querySoftTokens: true } }, bundle.decoderTokenizer, bundle.embeddings);
-  const base = await spec();
-  const [q1, q2] = (await encoder.encode(['Where is add defined?', 'What does Stack do?'])).softTokens;
-  assert.throws(() => withQuery.build(base), /decoder.querySoftTokens/, 'the request\'s soft tokens are required');
-  assert.throws(() => withQuery.build({ ...base, query: new Float32Array(3) }), /expected/);
-  const a = withQuery.build({ ...base, query: q1 });
-  const kinds = a.pieces.map((p) => (p.kind === 'text' ? p.text : `<soft:${p.hash}>`));
-  const t = m.chatTemplate;
-  assert.deepEqual(kinds.slice(-5), [t.user.split('{content}')[0], 'Where is add defined?', '<soft:query>', t.endOfTurn, t.assistant]);
-  assert.equal(kinds.filter((k) => k === '<soft:query>').length, 1, 'history turns carry no query soft tokens');
-  // The rows are the request's own soft tokens, and the cost functions count them.
-  const h = m.decoder.hiddenSize;
-  const rows = m.adapter.softTokensPerChunk;
-  const at = a.length - withQuery.tokens(t.endOfTurn).length - withQuery.tokens(t.assistant).length - rows;
-  assert.deepEqual(a.embeds.subarray(at * h, (at + rows) * h), q1);
-  assert.equal(withQuery.overheadCost(base), builder.overheadCost(base) + rows);
-  assert.equal(a.length, builder.build(base).length + rows);
-  // Another question over the same context keeps the same reusable prefix (the query is not part of it).
-  const b = withQuery.build({ ...base, request: 'What does Stack do?', query: q2 });
-  assert.deepEqual(contextPrefix(bundle.id, a.pieces), contextPrefix(bundle.id, b.pieces));
-  assert.deepEqual(contextPrefix(bundle.id, a.pieces), contextPrefix(bundle.id, builder.build(base).pieces));
-});
-
 test('greedy decoding is deterministic and chunked prefill matches one-piece prefill', async () => {
   const built = builder.build(await spec());
   const run = (prefillChunk: number) =>

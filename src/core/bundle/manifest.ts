@@ -26,9 +26,7 @@
 //       the chunk's code (file bytes startByte..endByte, no encoder header), then "\n" if not already ending in one
 //   chatTemplate.contextEnd
 //   for each history turn: chatTemplate.user / chatTemplate.assistant with {content}, each + endOfTurn
-//   chatTemplate.user with {content} = the request,
-//     [when decoder.querySoftTokens: the request encoded like a chunk -> adapter.softTokensPerChunk rows]
-//     + chatTemplate.endOfTurn
+//   chatTemplate.user with {content} = the request, + chatTemplate.endOfTurn
 //   chatTemplate.assistant                                 <- generation starts here, stops at eosTokenIds / endOfTurn
 // Text pieces are tokenized separately (no merges across pieces) with the decoder tokenizer, without
 // adding the tokenizer's own special tokens.
@@ -85,12 +83,6 @@ export interface BundleManifest {
      * budget (setting, --context-budget) overrides it.
      */
     contextPositions?: number;
-    /**
-     * Optional: the decoder was trained with the request also given as soft tokens (the request text
-     * through encoder and adapter, like a chunk), placed right after the request's text in the last user
-     * turn. History turns never carry them. The runtime must then place them in every prompt.
-     */
-    querySoftTokens?: boolean;
     embeddings: { file: string; dtype: 'float32' | 'float16' };
   };
   chatTemplate: ChatTemplate;

@@ -92,10 +92,9 @@ export async function loadRepository(engine: Engine, root: string, signal?: Abor
 }
 
 /** The PromptBuilder input of a row: the layout's soft chunks with their soft tokens, its text chunks with their code. */
-export function rowSpec(q: EvalQuestion, layout: RowLayout, soft: ReadonlyMap<string, SoftPromptEntry>, query?: Float32Array): PromptSpec {
+export function rowSpec(q: EvalQuestion, layout: RowLayout, soft: ReadonlyMap<string, SoftPromptEntry>): PromptSpec {
   return {
     request: q.request,
-    query,
     context: {
       softFiles: layout.soft.map((f) => ({
         path: f.path,
@@ -221,12 +220,9 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
     for (const [qi, q] of questions.entries()) {
       o.signal?.throwIfAborted();
       const ranked = rows.includes('retrieved') ? await rankChunks(engine, q, soft, o.topk, o.signal) : undefined;
-      // Bundles that read the request as soft tokens too get them in every row (the same decoder input
-      // for the question; only the context differs between rows).
-      const query = m.decoder.querySoftTokens ? (await engine.encodeRequest(q.request, o.signal)).softTokens : undefined;
       for (const row of rows) {
         const layout = rowLayout(q, row, { ranked, textChunkCost: (c) => engine.builder.textChunkCost(c.path, c.startLine, c.code) });
-        const prompt = engine.builder.build(rowSpec(q, layout, soft, query));
+        const prompt = engine.builder.build(rowSpec(q, layout, soft));
         const a = acc.get(row)!;
         a.positions.push(prompt.length);
         const softChunks = layout.soft.flatMap((f) => f.chunks);

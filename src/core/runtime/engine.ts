@@ -277,18 +277,10 @@ export class Engine {
     return out;
   }
 
-  /**
-   * A request through the encoder, as a chunk: its retrieval vector (the mean of the pooled vectors, as
-   * for chunks) and its soft tokens (for bundles whose decoder reads the request as soft tokens too).
-   */
-  async encodeRequest(text: string, signal?: AbortSignal): Promise<{ vector: Float32Array; softTokens: Float32Array }> {
-    const out = await this.encoder.encode([text], { signal });
-    return { vector: retrievalVector(out.vectors[0], this.bundle.manifest.encoder.vectorsPerChunk), softTokens: out.softTokens[0] };
-  }
-
-  /** The retrieval vector of a request. */
+  /** The retrieval vector of a request: the mean of the encoder's pooled vectors, as for chunks. */
   async queryVector(text: string, signal?: AbortSignal): Promise<Float32Array> {
-    return (await this.encodeRequest(text, signal)).vector;
+    const out = await this.encoder.encode([text], { signal });
+    return retrievalVector(out.vectors[0], this.bundle.manifest.encoder.vectorsPerChunk);
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
@@ -304,12 +296,9 @@ export class Engine {
         `the request needs ${overhead} positions plus ${maxTokens} for the answer, more than the decoder's ${m.decoder.maxPositions}: shorten the question or history, or lower max tokens`,
       );
     }
-    // One encoder run serves both uses of the request: ranking chunks and (some bundles) its soft tokens.
-    let encoded: Promise<{ vector: Float32Array; softTokens: Float32Array }> | undefined;
-    const encodedRequest = () => (encoded ??= this.encodeRequest(req.request, req.signal));
     let similarity: Map<string, number> | undefined;
     if (chunks.length > 0 && req.state.search.size > 0) {
-      similarity = req.state.search.scores((await encodedRequest()).vector);
+      similarity = req.state.search.scores(await this.queryVector(req.request, req.signal));
     }
     const root = req.state.workspace.root;
     const codeCache = new Map<Chunk, string>();
@@ -335,7 +324,6 @@ export class Engine {
       system: req.system,
       history: req.history,
       request: req.request,
-      query: m.decoder.querySoftTokens ? (await encodedRequest()).softTokens : undefined,
       context: {
         softFiles: plan.soft.map((f) => ({ path: f.path, chunks: f.chunks.map((c) => ({ hash: c.hash, softTokens: soft.get(c.hash)!.softTokens })) })),
         textChunks: plan.text.map((c) => ({ path: c.path, line: c.startLine, code: codeOf(c) })),

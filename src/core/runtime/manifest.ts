@@ -40,11 +40,6 @@ export function parseManifest(text: string, where: string): BundleManifest {
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) fail(prefix + key, `must be a positive integer (got ${JSON.stringify(v)})`);
     return v as number;
   };
-  const bool = (o: Json, key: string, prefix: string): boolean => {
-    const v = o[key];
-    if (typeof v !== 'boolean') fail(prefix + key, `must be true or false (got ${JSON.stringify(v)})`);
-    return v as boolean;
-  };
   const file = (o: Json, key: string, prefix: string): string => {
     const v = str(o, key, prefix);
     if (v.includes('..') || v.startsWith('/') || v.includes('\\')) fail(prefix + key, 'must be a plain file name inside the bundle directory');
@@ -106,7 +101,6 @@ export function parseManifest(text: string, where: string): BundleManifest {
       vocabSize: posInt(dec, 'vocabSize', 'decoder.'),
       maxPositions: posInt(dec, 'maxPositions', 'decoder.'),
       ...(dec.contextPositions !== undefined ? { contextPositions: posInt(dec, 'contextPositions', 'decoder.') } : {}),
-      ...(dec.querySoftTokens !== undefined ? { querySoftTokens: bool(dec, 'querySoftTokens', 'decoder.') } : {}),
       embeddings: { file: file(emb, 'file', 'decoder.embeddings.'), dtype: emb.dtype as 'float32' | 'float16' },
     },
     chatTemplate,

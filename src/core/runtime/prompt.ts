@@ -18,7 +18,7 @@ import { escapePath } from '../pathText';
 
 export type PromptPiece =
   | { kind: 'text'; text: string; ids: number[]; untrusted?: true }
-  | { kind: 'soft'; rows: number; data: Float32Array; hash: string; query?: true };
+  | { kind: 'soft'; rows: number; data: Float32Array; hash: string };
 
 export interface PromptContext {
   /** Files with the soft tokens of their chunks, in planner order. */
@@ -32,11 +32,6 @@ export interface PromptSpec {
   context: PromptContext;
   history?: ChatTurn[];
   request: string;
-  /**
-   * The request's soft tokens (the request through encoder and adapter), required when the bundle's
-   * decoder.querySoftTokens is set: they close the last user turn, after the request's text.
-   */
-  query?: Float32Array;
 }
 
 export interface BuiltPrompt {
@@ -110,8 +105,7 @@ export class PromptBuilder {
 
   /** Positions of everything except the context: bos, system, wrappers, history, request, assistant prefix. */
   overheadCost(spec: Omit<PromptSpec, 'context'>): number {
-    const query = this.manifest.decoder.querySoftTokens ? (spec.query ?? new Float32Array(this.softRows * this.hidden)) : undefined;
-    return this.pieces({ ...spec, query, context: { softFiles: [], textChunks: [] } }).reduce((n, p) => n + (p.kind === 'text' ? p.ids.length : p.rows), 0);
+    return this.pieces({ ...spec, context: { softFiles: [], textChunks: [] } }).reduce((n, p) => n + (p.kind === 'text' ? p.ids.length : p.rows), 0);
   }
 
   pieces(spec: PromptSpec): PromptPiece[] {
@@ -159,13 +153,6 @@ export class PromptBuilder {
       text(t.endOfTurn);
     }
     filled(t.user, { content: spec.request });
-    if (this.manifest.decoder.querySoftTokens) {
-      if (!spec.query) throw new Error('this bundle reads the request as soft tokens too (decoder.querySoftTokens): encode the request first');
-      if (spec.query.length !== this.softRows * this.hidden) {
-        throw new Error(`the request's soft tokens have ${spec.query.length} values, expected ${this.softRows} x ${this.hidden}`);
-      }
-      out.push({ kind: 'soft', rows: this.softRows, data: spec.query, hash: 'query', query: true });
-    }
     text(t.endOfTurn);
     text(t.assistant);
     return out;
@@ -192,14 +179,11 @@ function cost(pieces: PromptPiece[]): number {
   return pieces.reduce((n, p) => n + (p.kind === 'text' ? p.ids.length : p.rows), 0);
 }
 
-/**
- * The prompt up to its last soft piece of the context (bos, system, the soft part of the context), by
- * content. The request's own soft tokens are not part of it: they change with every question.
- */
+/** The prompt up to its last soft piece (bos, system, the soft part of the context), by content. */
 export function contextPrefix(bundleId: string, pieces: PromptPiece[]): { key: string; length: number } | undefined {
   let last = -1;
   pieces.forEach((p, i) => {
-    if (p.kind === 'soft' && !p.query) last = i;
+    if (p.kind === 'soft') last = i;
   });
   if (last < 0) return undefined;
   const hash = createHash('sha256').update(bundleId);

@@ -162,11 +162,6 @@ export async function generate(
   }
   pieces.push(embedIds(b, tokens(t.contextEnd)));
   pieces.push(embedIds(b, tokens(fill(t.user, { content: request }))));
-  if (b.manifest.decoder.querySoftTokens) {
-    // the request as soft tokens too, closing the user turn (bundle contract: decoder.querySoftTokens)
-    const q = tokens(request).slice(0, maxT);
-    pieces.push((await softTokens(b, await encodeChunks(b, [q.length ? q : [0]], [q.length ? q.map(() => 1) : [1]]))).data as Float32Array);
-  }
   pieces.push(embedIds(b, tokens(t.endOfTurn)));
   pieces.push(embedIds(b, tokens(t.assistant)));
   const total = pieces.reduce((n, p) => n + p.length, 0);
