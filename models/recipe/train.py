@@ -80,28 +80,32 @@ def names_loss(dec: Decoder, toks: "TokCache", examples, soft: torch.Tensor, off
     return torch.stack([-logp[r, t].mean() for r, t in enumerate(targets)]).mean()
 
 
-def copy_rows(ids: np.ndarray, rng: random.Random, n: int, span: int, dev, gap: int = 0) -> torch.Tensor:
-    """n rows of [code span A][`gap` tokens of other code][A again], drawn from the token stream `ids`."""
+def copy_rows(ids: np.ndarray, rng: random.Random, n: int, span: int, dev, gap: int = 0, lead: int = 0) -> torch.Tensor:
+    """n rows of [`lead` tokens of other code][code span A][`gap` tokens of other code][A again], drawn from
+    the token stream `ids`."""
+    def piece(k: int) -> list[np.ndarray]:
+        if not k:
+            return []
+        s1 = rng.randrange(len(ids) - k)
+        return [ids[s1:s1 + k].astype(np.int64)]
     rows = []
     for _ in range(n):
         s0 = rng.randrange(len(ids) - span)
         a = ids[s0:s0 + span].astype(np.int64)
-        mid = []
-        if gap:
-            s1 = rng.randrange(len(ids) - gap)
-            mid = [ids[s1:s1 + gap].astype(np.int64)]
-        rows.append(np.concatenate([a, *mid, a]))
+        rows.append(np.concatenate([*piece(lead), a, *piece(gap), a]))
     return torch.tensor(np.stack(rows), device=dev)
 
 
-def copy_loss(dec: Decoder, ids: np.ndarray, rng: random.Random, n: int, dev, span: int = 32, gap: int = 64) -> torch.Tensor:
-    """Induction practice with a dense loss: [span A][gap of other code][A again], loss on the second A's
-    tokens after its first. Copying from context is what every task needs and what the sparse answer
-    loss alone did not teach in the time available."""
-    x = copy_rows(ids, rng, n, span, dev, gap)
-    h = dec(dec.embed(x[:, :-1]), return_hidden=True)[:, span + gap:]
+def copy_loss(dec: Decoder, ids: np.ndarray, rng: random.Random, n: int, dev, span: int = 32, gap: int = 64, lead: int = 0) -> torch.Tensor:
+    """Induction practice with a dense loss: [lead][span A][gap of other code][A again], loss on the second
+    A's tokens after its first. Copying from context is what every task needs and what the sparse answer
+    loss alone did not teach in the time available. `lead` moves the pattern to later positions: copy
+    practice at 128 tokens taught copying from the first 128 positions only (see --copy-lead)."""
+    x = copy_rows(ids, rng, n, span, dev, gap, lead)
+    start = lead + span + gap
+    h = dec(dec.embed(x[:, :-1]), return_hidden=True)[:, start:]
     logits = dec.logits(h)
-    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, span + gap + 1:].reshape(-1))
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, start + 1:].reshape(-1))
 
 
 def log_and_save(a, log: "MetricLog", stage: str, step: int, total: int, clock: "Clock", loss: torch.Tensor, evaluate,
@@ -793,7 +797,8 @@ def stage_instruct(a) -> None:
             if nl is not None:
                 loss = loss + a.names_weight * nl
             if a.copy_mix:  # dense copy practice: a code span, other code, then the span again (loss on the repeat)
-                loss = loss + copy_loss(dec, lm_ids, rng, a.copy_mix, dev)
+                lead = rng.randrange(a.copy_lead + 1) if a.copy_lead else 0  # anywhere in the context, not only its start
+                loss = loss + copy_loss(dec, lm_ids, rng, a.copy_mix, dev, gap=rng.choice([16, 64, 128]) if a.copy_lead else 64, lead=lead)
             if a.lm_mix:  # keep (and keep improving) the decoder's code LM while it learns the tasks
                 starts = rng.sample(range(len(lm_ids) - 129), a.lm_mix)
                 x = torch.tensor(np.stack([lm_ids[s0:s0 + 129] for s0 in starts]).astype(np.int64), device=dev)
@@ -897,6 +902,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--copy-mix", type=int, default=0, help="instruct: copy-practice sequences (span, gap, span again) per step")
     ap.add_argument("--lm-mix", type=int, default=0, help="instruct: plain-code LM sequences (128 tokens) added to each step")
     ap.add_argument("--batch", type=int, default=8, help="instruct: examples per step")
+    ap.add_argument("--copy-lead", type=int, default=0, help="instruct: copy practice starts at a random position up to this (default 0: the sequence start)")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)
     set_threads(a.threads)
