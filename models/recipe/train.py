@@ -108,6 +108,14 @@ def copy_loss(dec: Decoder, ids: np.ndarray, rng: random.Random, n: int, dev, sp
     return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, start + 1:].reshape(-1))
 
 
+def copy_accuracy(dec: Decoder, ids: np.ndarray, dev, lead: int, n: int = 32) -> float:
+    """Held-out copy token accuracy with the pattern (span 32, gap 64) starting at position `lead`."""
+    x = copy_rows(ids, random.Random(5), n, 32, dev, 64, lead)
+    start = lead + 32 + 64
+    h = dec(dec.embed(x[:, :-1]), return_hidden=True)[:, start:]
+    return round(float((dec.logits(h).argmax(-1) == x[:, start + 1:]).float().mean()), 4)
+
+
 def log_and_save(a, log: "MetricLog", stage: str, step: int, total: int, clock: "Clock", loss: torch.Tensor, evaluate,
                  path: Path, state, extra=None, eval_every: int = 5) -> None:
     """Every --log-every steps (and the last): a metrics row, held-out metrics every `eval_every` rows, and a
@@ -703,6 +711,7 @@ def stage_instruct(a) -> None:
     train, held = load_files(dd / "train.jsonl"), load_files(dd / "heldout.jsonl")
     train_chunks = [(f, c) for files in train.values() for f in files for c in f.chunks]
     lm_ids = lm_stream(tok, "train", rd / "lm_train.npy", a.smoke) if (a.lm_mix or a.copy_mix) else None
+    lm_held = lm_stream(tok, "heldout", rd / "lm_heldout.npy", a.smoke) if a.copy_mix else None
     import data as data_mod
     data_mod.PATH_POOL[:] = sorted({f.path for files in train.values() for f in files})
     dec, enc, ad, ck = stage_state(rd, a.stage_name, a, dev)
@@ -763,6 +772,9 @@ def stage_instruct(a) -> None:
                     late = m.nonzero()[:, 1] >= 128
                     res["heldout_file_binding"] = round(float(hit.float().mean()), 4)
                     res["heldout_file_binding_late"] = round(float(hit[late].float().mean()), 4) if bool(late.any()) else None
+            if lm_held is not None:  # copying from the start vs from late in the context (see --copy-lead)
+                res["heldout_copy_pos0"] = copy_accuracy(dec, lm_held, dev, 0, 4 if a.smoke else 32)
+                res["heldout_copy_pos300"] = copy_accuracy(dec, lm_held, dev, 60 if a.smoke else 300, 4 if a.smoke else 32)
         dec.train(); ad.train()
         return res
 

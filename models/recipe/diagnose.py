@@ -1,0 +1,96 @@
+"""Where held-out lookup fails: probes of a run's latest checkpoints (no training, a minute on 2 threads).
+
+    .venv/bin/python diagnose.py --run default [--n 200] [--mode soft|names]
+
+- retrieval: ranking a question's chunks by the encoder's retrieval vectors, is a chunk of the right file
+  first? (the bare name as query, and the whole question) - what the encoder already knows;
+- lookup: the decoder's greedy "where" answers on the recipe's held-out set (4 files), by the index of the
+  answer's file in the prompt and by the position of its header, with the confusion (gold file, answered file);
+- copy: held-out copy token accuracy with the copy pattern starting at position 0, 100, 200, 300.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import train as T  # noqa: E402
+from common import CHAT_TEMPLATE, set_threads  # noqa: E402
+from data import load_files  # noqa: E402
+
+
+def bucket(rows, key, edges):
+    out = {}
+    for lo, hi in zip(edges, edges[1:]):
+        sel = [r["ok"] for r in rows if lo <= r[key] < hi]
+        if sel:
+            out[f"{lo}-{hi}"] = (len(sel), round(float(np.mean(sel)), 3))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", default="default")
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--mode", default="soft", choices=["soft", "names"])
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    set_threads(a.threads)
+    a.smoke, a.data = False, ""
+    dev = torch.device("cpu")
+    tok = T.load_tokenizer(a.run)
+    toks = T.TokCache(tok)
+    held = load_files(T.data_dir(a) / "heldout.jsonl")
+    dec, enc, ad, _ = T.latest_modules(a)
+    dec.eval(); enc.eval(); ad.eval()
+    exs = T.heldout_instruct_set(held, a.n, ad.cfg.soft_tokens_per_chunk, a.mode, 0.0, 4, 21, ["where"])
+
+    with torch.no_grad():
+        # retrieval by the encoder alone
+        hits = {"name": [], "question": []}
+        for ex in exs:
+            owner = [f.path for f in ex.meta["files"] for _ in f.chunks]
+            texts = [c["text"] for f in ex.meta["files"] for c in f.chunks]
+            P = T.retrieval_vector(T.encode_chunks(enc, toks, texts, dev, enc.cfg.max_tokens))
+            for kind, q in (("name", ex.meta["def"]["name"]), ("question", ex.meta["request"])):
+                Q = T.retrieval_vector(T.encode_chunks(enc, toks, [q], dev, 32))
+                hits[kind].append(owner[int((Q @ P.T)[0].argmax())] == ex.meta["file"])
+        print({"retrieval_top1_file": {k: round(float(np.mean(v)), 3) for k, v in hits.items()}})
+
+        # the decoder's lookup, broken down by where the answer's file sits
+        soft, offs = T.batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache={})
+        stop = {toks(CHAT_TEMPLATE["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
+        preds = T.greedy_answers(exs, toks, dec, soft, offs, dev, 24, stop)
+        rows, confusion = [], collections.Counter()
+        for ex, p in zip(exs, preds):
+            labels = [ex.meta["labels"][f.path] for f in ex.meta["files"]]
+            gold = labels.index(ex.meta["labels"][ex.meta["file"]])
+            pos, header = 0, {}
+            for kind, val in ex.segments:
+                if kind == "soft":
+                    pos += ad.cfg.soft_tokens_per_chunk
+                    continue
+                if val.startswith(T._FILE_PREFIX):
+                    header[val[len(T._FILE_PREFIX):].removesuffix("\n")] = pos
+                pos += len(toks(val))
+            ok = p.strip() == ex.answer.strip()
+            rows.append({"ok": ok, "file_index": gold, "header_pos": header[labels[gold]], "files": len(labels)})
+            if len(labels) == 4:
+                confusion[(gold, labels.index(p.strip()) if p.strip() in labels else -1)] += 1
+        print({"lookup": round(float(np.mean([r["ok"] for r in rows])), 3), "mode": a.mode, "n": len(rows),
+               "by_file_index": bucket(rows, "file_index", [0, 1, 2, 3, 4, 9]),
+               "by_header_position": bucket(rows, "header_pos", [0, 128, 256, 384, 2048]),
+               "four_files_gold_vs_answered": sorted(confusion.items())})
+
+        ids = np.load(T.run_dir(a.run) / "lm_heldout.npy")
+        print({"copy_token_acc_by_start": {lead: T.copy_accuracy(dec, ids, dev, lead) for lead in (0, 100, 200, 300)}})
+
+
+if __name__ == "__main__":
+    main()
