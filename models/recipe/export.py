@@ -104,6 +104,18 @@ def export_adapter(module: nn.Module, path: Path, vectors: int, enc_hidden: int)
             {"chunk_vectors": {0: "chunks"}, "soft_tokens": {0: "chunks"}})
 
 
+def json_safe(x):
+    """The training record with NaN/inf metrics as null: JSON has no NaN, and the runtime's JSON.parse would
+    refuse the whole manifest over one undefined metric."""
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    return x
+
+
 def bundle_id(out: Path, files: list[str]) -> str:
     h = hashlib.sha256()
     for f in files:
@@ -144,7 +156,7 @@ def write_bundle(out: Path, *, name: str, encoder: nn.Module, adapter: nn.Module
         "eosTokenIds": eos_ids,
         "training": training,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (out / "manifest.json").write_text(json.dumps(json_safe(manifest), indent=2, allow_nan=False) + "\n")
     if parity_inputs is not None:
         write_parity(out, encoder, adapter, decoder_module, embed_weight, parity_inputs, dec_info)
     return manifest

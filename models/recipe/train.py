@@ -768,10 +768,11 @@ def stage_instruct(a) -> None:
                     # for soft positions past 128, where lookup used to fail
                     embeds, _, _, ft = assemble(exs, toks, dec, soft, offs, 0, dev, file_targets=True)
                     m = ft != -100
-                    hit = dec.logits(dec(embeds, return_hidden=True)[m]).argmax(-1) == ft[m]
-                    late = m.nonzero()[:, 1] >= 128
-                    res["heldout_file_binding"] = round(float(hit.float().mean()), 4)
-                    res["heldout_file_binding_late"] = round(float(hit[late].float().mean()), 4) if bool(late.any()) else None
+                    if bool(m.any()):  # the pure-text control has no soft positions
+                        hit = dec.logits(dec(embeds, return_hidden=True)[m]).argmax(-1) == ft[m]
+                        late = m.nonzero()[:, 1] >= 128
+                        res["heldout_file_binding"] = round(float(hit.float().mean()), 4)
+                        res["heldout_file_binding_late"] = round(float(hit[late].float().mean()), 4) if bool(late.any()) else None
             if lm_held is not None:  # copying from the start vs from late in the context (see --copy-lead)
                 res["heldout_copy_pos0"] = copy_accuracy(dec, lm_held, dev, 0, 4 if a.smoke else 32)
                 res["heldout_copy_pos300"] = copy_accuracy(dec, lm_held, dev, 60 if a.smoke else 300, 4 if a.smoke else 32)
