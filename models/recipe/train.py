@@ -813,8 +813,8 @@ def stage_instruct(a) -> None:
                 lead = rng.randrange(a.copy_lead + 1) if a.copy_lead else 0  # anywhere in the context, not only its start
                 loss = loss + copy_loss(dec, lm_ids, rng, a.copy_mix, dev, gap=rng.choice([16, 64, 128]) if a.copy_lead else 64, lead=lead)
             if a.lm_mix:  # keep (and keep improving) the decoder's code LM while it learns the tasks
-                starts = rng.sample(range(len(lm_ids) - 129), a.lm_mix)
-                x = torch.tensor(np.stack([lm_ids[s0:s0 + 129] for s0 in starts]).astype(np.int64), device=dev)
+                starts = rng.sample(range(len(lm_ids) - a.lm_len - 1), a.lm_mix)
+                x = torch.tensor(np.stack([lm_ids[s0:s0 + a.lm_len + 1] for s0 in starts]).astype(np.int64), device=dev)
                 lm_logits = dec(dec.embed(x[:, :-1]))
                 loss = loss + 0.5 * F.cross_entropy(lm_logits.float().reshape(-1, lm_logits.shape[-1]), x[:, 1:].reshape(-1))
         optimize(opt, loss, list(dec.parameters()) + list(ad.parameters()))
@@ -915,6 +915,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--copy-mix", type=int, default=0, help="instruct: copy-practice sequences (span, gap, span again) per step")
     ap.add_argument("--lm-mix", type=int, default=0, help="instruct: plain-code LM sequences (128 tokens) added to each step")
     ap.add_argument("--batch", type=int, default=8, help="instruct: examples per step")
+    ap.add_argument("--lm-len", type=int, default=128, help="instruct: length of the --lm-mix sequences (as long as the contexts trains every position densely)")
     ap.add_argument("--copy-lead", type=int, default=0, help="instruct: copy practice starts at a random position up to this (default 0: the sequence start)")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)
