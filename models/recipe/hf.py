@@ -124,7 +124,7 @@ def run(a) -> dict:
     for step in range(a.steps):
         exs = [reconstruction_example(rng, f, c, 16) for f, c in rng.sample(items, min(a.batch, len(items)))]
         soft, offs = batch_soft(exs, enc, ad, toks, dev, a.max_tokens, grad=True)
-        embeds, tg, _ = assemble(exs, toks, dec, soft, offs, 16, dev)
+        embeds, tg, _, _ = assemble(exs, toks, dec, soft, offs, 16, dev)
         logits = dec(embeds)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tg.reshape(-1), ignore_index=-100)
         opt.zero_grad(set_to_none=True)

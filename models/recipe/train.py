@@ -96,24 +96,25 @@ def copy_rows(ids: np.ndarray, rng: random.Random, n: int, span: int, dev, gap: 
     return torch.tensor(np.stack(rows), device=dev)
 
 
+def copy_logits(dec: Decoder, x: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and targets of copy rows from position `start` (the repeat's first token) on."""
+    h = dec(dec.embed(x[:, :-1]), return_hidden=True)[:, start:]
+    return dec.logits(h), x[:, start + 1:]
+
+
 def copy_loss(dec: Decoder, ids: np.ndarray, rng: random.Random, n: int, dev, span: int = 32, gap: int = 64, lead: int = 0) -> torch.Tensor:
     """Induction practice with a dense loss: [lead][span A][gap of other code][A again], loss on the second
     A's tokens after its first. Copying from context is what every task needs and what the sparse answer
     loss alone did not teach in the time available. `lead` moves the pattern to later positions: copy
     practice at 128 tokens taught copying from the first 128 positions only (see --copy-lead)."""
-    x = copy_rows(ids, rng, n, span, dev, gap, lead)
-    start = lead + span + gap
-    h = dec(dec.embed(x[:, :-1]), return_hidden=True)[:, start:]
-    logits = dec.logits(h)
-    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, start + 1:].reshape(-1))
+    logits, tgt = copy_logits(dec, copy_rows(ids, rng, n, span, dev, gap, lead), lead + span + gap)
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1))
 
 
 def copy_accuracy(dec: Decoder, ids: np.ndarray, dev, lead: int, n: int = 32) -> float:
     """Held-out copy token accuracy with the pattern (span 32, gap 64) starting at position `lead`."""
-    x = copy_rows(ids, random.Random(5), n, 32, dev, 64, lead)
-    start = lead + 32 + 64
-    h = dec(dec.embed(x[:, :-1]), return_hidden=True)[:, start:]
-    return round(float((dec.logits(h).argmax(-1) == x[:, start + 1:]).float().mean()), 4)
+    logits, tgt = copy_logits(dec, copy_rows(ids, random.Random(5), n, 32, dev, 64, lead), lead + 32 + 64)
+    return round(float((logits.argmax(-1) == tgt).float().mean()), 4)
 
 
 def log_and_save(a, log: "MetricLog", stage: str, step: int, total: int, clock: "Clock", loss: torch.Tensor, evaluate,
@@ -293,8 +294,8 @@ def stage_copy(a) -> None:
     def evaluate() -> dict:
         dec.eval()
         with torch.no_grad():
-            pred = dec(dec.embed(held[:, :-1])).argmax(-1)[:, span:]
-            acc = (pred == held[:, span + 1:]).float().mean().item()
+            logits, tgt = copy_logits(dec, held, span)
+            acc = (logits.argmax(-1) == tgt).float().mean().item()
         dec.train()
         return {"heldout_copy_token_acc": round(acc, 4)}
 
@@ -375,7 +376,7 @@ _FILE_PREFIX = CHAT["fileHeader"].split("{")[0]
 def assemble(examples, toks: TokCache, dec: Decoder, soft: torch.Tensor | None, offsets: list[int], max_answer: int, dev,
              file_targets: bool = False):
     """Prompt-layout embeddings for a batch: returns embeds [B,L,H], targets [B,L] (-100 = no loss), answer spans;
-    with file_targets also [B,L] targets of the file-binding objective (see file_loss)."""
+    and [B,L] targets of the file-binding objective (see file_loss) when file_targets, else None."""
     eot = toks(CHAT["endOfTurn"])
     rows, targets, spans, binds = [], [], [], []
     for ex, off in zip(examples, offsets):
@@ -419,7 +420,7 @@ def assemble(examples, toks: TokCache, dec: Decoder, soft: torch.Tensor | None, 
         embeds[i, :r.shape[0]] = r
         tg[i, :t.shape[0]] = t
     if not file_targets:
-        return embeds, tg.to(dev), spans
+        return embeds, tg.to(dev), spans, None
     ft = torch.full((len(rows), L), -100, dtype=torch.long)
     for i, bound in enumerate(binds):
         for pos, t in bound:
@@ -456,7 +457,7 @@ def greedy_answers(examples, toks, dec, soft, offsets, dev, max_new: int, stop_i
     outs = []
     cfg = dec.cfg
     for ex, off in zip(examples, offsets):
-        embeds, _, spans = assemble([ex], toks, dec, soft, [off], 0, dev)
+        embeds, _, spans, _ = assemble([ex], toks, dec, soft, [off], 0, dev)
         x = embeds[:, :spans[0][0]]
         T = x.shape[1]
         past = [torch.zeros(1, cfg.num_kv_heads, 0, cfg.head_dim, device=dev) for _ in range(2 * cfg.num_layers)]
@@ -624,7 +625,7 @@ def stage_align(a) -> None:
             for i in range(0, len(held_eval), 16):
                 exs = held_eval[i:i + 16]
                 soft, offs = batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=True)
-                embeds, tg, _ = assemble(exs, toks, dec, soft, offs, target, dev)
+                embeds, tg, _, _ = assemble(exs, toks, dec, soft, offs, target, dev)
                 pred = dec(embeds).argmax(-1)
                 m = tg != -100
                 correct += (pred[m] == tg[m]).sum().item()
@@ -644,7 +645,7 @@ def stage_align(a) -> None:
             g["lr"] = lr_at(step, total, 1e-3 if gi == 0 else enc_lr, 20)
         with amp(a):
             soft, offs = batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=not a.freeze_encoder, cache=vec_cache)
-            embeds, tg, _ = assemble(exs, toks, dec, soft, offs, target, dev)
+            embeds, tg, _, _ = assemble(exs, toks, dec, soft, offs, target, dev)
             loss = answer_loss(dec, embeds, tg)
         optimize(opt, loss, list(ad.parameters()) + list(enc.parameters()))
         step += 1
@@ -804,7 +805,7 @@ def stage_instruct(a) -> None:
         if len(cache) > 100_000:
             cache.clear()
         with amp(a):
-            embeds, tg, _, ft = assemble(exs, toks, dec, soft, offs, 32, dev, file_targets=True)
+            embeds, tg, _, ft = assemble(exs, toks, dec, soft, offs, 32, dev, file_targets=bool(a.file_weight))
             loss = answer_loss(dec, embeds, tg, ft, a.file_weight)
             nl = names_loss(dec, toks, exs, soft, offs) if a.names_weight and soft is not None else None
             if nl is not None:
