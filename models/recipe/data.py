@@ -153,11 +153,13 @@ def make_question(rng: random.Random, files: list[FileRec], labels: dict[str, st
 
 def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int, max_positions: int, soft_per_chunk: int,
                   task: str, relabel: bool, text_mode: str, hybrid_prob: float, max_text_chunks: int = 2,
-                  extra_questions: int = 0) -> Example | None:
+                  extra_questions: int = 0, order=None) -> Example | None:
     """text_mode: 'soft' (chunks as soft tokens), 'names' (the pure-text control: each file's defined
     names as text after its header, no soft tokens). extra_questions: earlier "where" turns over the same
     context, each answered (("answer", str) segments carry a loss too): several supervised answers for
-    one pass over the context, the way a follow-up conversation reuses it."""
+    one pass over the context, the way a follow-up conversation reuses it. order(request, files, labels):
+    the files in prompt order (--rank-files: most relevant to the request first, as the runtime's planner
+    places them); default the drawn order."""
     pool = [f for f in repo_files if len(f.chunks) * soft_per_chunk <= max_positions // 2]
     if len(pool) < 1:
         return None
@@ -186,6 +188,8 @@ def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int
     if q is None:
         return None
     request, answer, meta = q
+    if order is not None:
+        files = order(request, files, labels)
     segs: list[tuple[str, object]] = [("text", T["contextStart"])]
     chunk_texts: list[str] = []
     chunk_names: list[list[str]] = []

@@ -20,8 +20,8 @@ import torch
 from common import CHAT_TEMPLATE as CHAT
 from common import RECIPE_DIR, set_threads
 from data import build_example, load_files, variant
-from train import (TokCache, assemble, batch_soft, greedy_answers, latest_modules, load_tokenizer, retrieval_vector,
-                   encode_chunks, rouge_l, run_dir, data_dir)
+from train import (TokCache, assemble, batch_soft, context_order, file_ranker, greedy_answers, latest_modules, load_tokenizer,
+                   retrieval_vector, encode_chunks, rouge_l, run_dir, data_dir)
 
 ROWS = ["none", "truncated", "retrieved", "soft", "hybrid"]
 
@@ -49,13 +49,16 @@ def main() -> None:
     stop = {toks(CHAT["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
     results: dict = {"run": a.run, "modules": record, "files_per_question": a.files, "topk": a.topk, "tasks": {}}
     cache: dict = {}
+    # Files in the order the run trained with (relevance: the encoder's ranking, best first, as the product places them).
+    order = file_ranker(enc, toks, dev, {}) if context_order(a.run) == "relevance" else None
+    results["context_order"] = context_order(a.run)
     for task in a.tasks.split(","):
         rng = random.Random(sum(map(ord, task)))
         exs = []
         names = sorted(held)
         while len(exs) < a.n:
             ex = build_example(rng, held[rng.choice(names)], n_files=a.files, max_positions=512, soft_per_chunk=ad.cfg.soft_tokens_per_chunk,
-                               task=task, relabel=False, text_mode="soft", hybrid_prob=0.0)
+                               task=task, relabel=False, text_mode="soft", hybrid_prob=0.0, order=order)
             if ex is not None:
                 exs.append(ex)
         rows = {}

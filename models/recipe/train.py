@@ -452,6 +452,36 @@ def batch_soft(examples, enc, ad, toks, dev, max_tokens, grad: bool, cache: dict
     return ad(vec), offsets
 
 
+def file_ranker(enc: Encoder, toks: TokCache, dev, cache: dict):
+    """--rank-files: the order(request, files, labels) of build_example that puts the files most relevant to
+    the request first, as the runtime's planner does: each file scored by its best chunk's cosine between
+    retrieval vectors (the request encoded as the runtime's queryVector does). The decoder reads early
+    headers far better than late ones (results/diagnose-step1757.txt), so the likely answer goes there."""
+    from data import relabel_chunk_text
+
+    def order(request: str, files, labels):
+        texts = [[relabel_chunk_text(c["text"], f.path, labels[f.path]) for c in f.chunks] for f in files]
+        flat = [t for ts in texts for t in ts]
+        if not flat:
+            return files
+        with torch.no_grad():
+            missing = [t for t in dict.fromkeys(flat) if t not in cache]
+            for i in range(0, len(missing), 64):
+                part = missing[i:i + 64]
+                for t, row in zip(part, encode_chunks(enc, toks, part, dev, enc.cfg.max_tokens)):
+                    cache[t] = row
+            q = retrieval_vector(encode_chunks(enc, toks, [request], dev, enc.cfg.max_tokens))[0]
+            sims = (retrieval_vector(torch.stack([cache[t] for t in flat]).float()) @ q.float()).tolist()
+        best, at = [], 0
+        for ts in texts:
+            best.append(max(sims[at:at + len(ts)]) if ts else -2.0)
+            at += len(ts)
+        ranked = sorted(range(len(files)), key=lambda i: -best[i])  # stable: ties keep the drawn order
+        return [files[i] for i in ranked]
+
+    return order
+
+
 def greedy_answers(examples, toks, dec, soft, offsets, dev, max_new: int, stop_ids: set[int]) -> list[str]:
     """Greedy decoding with the KV-cache path (the one decoder.onnx runs) for held-out accuracy."""
     outs = []
@@ -662,7 +692,7 @@ def curriculum(step: int, total: int) -> int:
     return [2, 3, 4, 5, 6, 8][min(5, int(frac * 6))]
 
 
-def heldout_instruct_set(held, n: int, soft_per_chunk: int, text_mode: str, hybrid_prob: float, n_files: int, seed: int, task_mix):
+def heldout_instruct_set(held, n: int, soft_per_chunk: int, text_mode: str, hybrid_prob: float, n_files: int, seed: int, task_mix, order=None):
     from data import build_example
     rng = random.Random(seed)
     out = []
@@ -672,7 +702,7 @@ def heldout_instruct_set(held, n: int, soft_per_chunk: int, text_mode: str, hybr
         tries += 1
         task = rng.choice(task_mix)
         ex = build_example(rng, held[rng.choice(names)], n_files=n_files, max_positions=512, soft_per_chunk=soft_per_chunk,
-                           task=task, relabel=False, text_mode=text_mode, hybrid_prob=hybrid_prob)
+                           task=task, relabel=False, text_mode=text_mode, hybrid_prob=hybrid_prob, order=order)
         if ex is not None:
             out.append(ex)
     return out
@@ -740,13 +770,14 @@ def stage_instruct(a) -> None:
     text_mode = "names" if a.text_control else "soft"
     mix = ["where"] * 5 + ["what", "params", "defines", "summary", "complete"] if not a.text_control else ["where"]
     n_eval = 2 if a.smoke else 40
-    evsets = {
-        "where_soft": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 21, ["where"]),
-        "where_names": heldout_instruct_set(held, n_eval, spc, "names", 0.0, 4, 24, ["where"]) if a.text_frac > 0 else [],
-        "where_hybrid": heldout_instruct_set(held, n_eval, spc, text_mode, 1.0, 4, 22, ["where"]) if not a.text_control else [],
-        "mixed": heldout_instruct_set(held, n_eval, spc, text_mode, 0.5, 4, 23, mix) if not a.text_control else [],
-    }
     cache: dict = {}
+    order = file_ranker(enc, toks, dev, cache) if a.rank_files else None
+    evsets = {
+        "where_soft": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 21, ["where"], order),
+        "where_names": heldout_instruct_set(held, n_eval, spc, "names", 0.0, 4, 24, ["where"], order) if a.text_frac > 0 else [],
+        "where_hybrid": heldout_instruct_set(held, n_eval, spc, text_mode, 1.0, 4, 22, ["where"], order) if not a.text_control else [],
+        "mixed": heldout_instruct_set(held, n_eval, spc, text_mode, 0.5, 4, 23, mix, order) if not a.text_control else [],
+    }
     stop_ids = {toks(CHAT["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
     names = sorted(train)
     weights = [len(train[n]) ** 0.5 for n in names]
@@ -780,11 +811,14 @@ def stage_instruct(a) -> None:
         dec.train(); ad.train()
         return res
 
-    if step == 0 and not a.smoke:
-        log.write({"stage": a.stage_name, "step": 0, "wall_s": 0.0, **evaluate()})
+    if not a.smoke:  # also on resume: a continued run may change the data (e.g. --rank-files), so its start is measured
+        log.write({"stage": a.stage_name, "step": step, "wall_s": round(clock.elapsed(), 1), **evaluate()})
     deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
     rng = random.Random(31 + step)
-    state = lambda: {"decoder": dec.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict()}
+    # The file order the decoder is trained with travels in the checkpoint, so that export (manifest
+    # decoder.contextOrder) and eval place files the same way.
+    state = lambda: {"decoder": dec.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(),
+                     "context_order": "relevance" if a.rank_files else "repository"}
     while step < total and clock.elapsed() < deadline:
         n_files = curriculum(step, total)
         exs = []
@@ -796,7 +830,7 @@ def stage_instruct(a) -> None:
             names_ex = text_mode == "names" or rng.random() < a.text_frac  # pure-text copy examples mixed in
             ex = build_example(rng, train[rng.choices(names, weights)[0]], n_files=n_files, max_positions=a.max_positions, soft_per_chunk=spc,
                                task="where" if names_ex else rng.choice(mix), relabel=True, text_mode="names" if names_ex else "soft",
-                               hybrid_prob=0.5, extra_questions=a.extra_names if names_ex else a.extra_questions)
+                               hybrid_prob=0.5, extra_questions=a.extra_names if names_ex else a.extra_questions, order=order)
             if ex is not None:
                 exs.append(ex)
         for g in opt.param_groups:
@@ -847,6 +881,12 @@ def latest_modules(a, upto: str | None = None) -> tuple[Decoder, Encoder, Adapte
     return dec, enc, ad, record
 
 
+def context_order(run: str) -> str:
+    """The file order the run's instruct stage trained with last ('repository' unless --rank-files)."""
+    ck = load_ckpt(run_dir(run) / "instruct.pt")
+    return (ck or {}).get("context_order", "repository")
+
+
 def stage_export(a) -> None:
     from export import _DecoderWithPast, write_bundle
     rd = run_dir(a.run)
@@ -882,7 +922,7 @@ def stage_export(a) -> None:
                   "maxTokens": enc.cfg.max_tokens},
         dec_info={"hiddenSize": dec.cfg.hidden_size, "numLayers": dec.cfg.num_layers, "numKeyValueHeads": dec.cfg.num_kv_heads,
                   "headDim": dec.cfg.head_dim, "vocabSize": dec.cfg.vocab_size, "maxPositions": dec.cfg.max_positions,
-                  "contextPositions": a.context_positions},
+                  "contextPositions": a.context_positions, "contextOrder": context_order(a.run)},
         soft_tokens_per_chunk=ad.cfg.soft_tokens_per_chunk, training=training, parity_inputs=parity_inputs)
     size = sum(f.stat().st_size for f in out.iterdir() if f.name != "parity.json")
     print(f"bundle {manifest['id']} -> {out} ({size / 1e6:.1f} MB)")
@@ -918,6 +958,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=8, help="instruct: examples per step")
     ap.add_argument("--lm-len", type=int, default=128, help="instruct: length of the --lm-mix sequences (as long as the contexts trains every position densely)")
     ap.add_argument("--copy-lead", type=int, default=0, help="instruct: copy practice starts at a random position up to this (default 0: the sequence start)")
+    ap.add_argument("--rank-files", action="store_true", help="instruct: files in order of relevance to the request (best first), as the runtime's planner places them")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)
     set_threads(a.threads)

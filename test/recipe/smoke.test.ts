@@ -21,6 +21,7 @@ test('train --smoke runs every stage, exports a bundle that loads and generates 
     assert.ok(Array.isArray(report.generatedIds));
     const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     assert.equal(m.training.smoke, true);
+    assert.equal(m.decoder.contextOrder, 'relevance', 'the smoke instruct run trains with --rank-files; the manifest says so');
     for (const s of ['lm', 'contrast', 'align', 'instruct']) assert.ok(m.training.stageWallSeconds[s] > 0, `stage ${s} did not train`);
     assert.ok(existsSync(path.join(out, 'decoder.onnx')));
     console.log(`smoke: ${seconds.toFixed(0)} s`);

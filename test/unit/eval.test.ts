@@ -220,6 +220,16 @@ test("each row's prompt has the recipe's layout (data.py segments)", async () =>
   assert.deepEqual(at, [...at].sort((a, b) => a - b));
   assert.equal(truncated.layout.text[0], order[0]);
 
+  // A bundle trained with relevance order: the soft rows' files follow the encoder's ranking, best first;
+  // the chunks and everything else are the same.
+  const all = await rankChunks(engine, q, soft, Infinity);
+  const fileOrder = [...new Set(all.map((c) => c.path))];
+  assert.deepEqual([...fileOrder].sort(), q.files.map((f) => f.path).sort());
+  const byRelevance = rowLayout(q, 'soft', { fileOrder, textChunkCost });
+  assert.deepEqual(byRelevance.soft.map((f) => f.path), fileOrder);
+  assert.equal(byRelevance.soft[0].path, all[0].path, 'the file of the best-ranked chunk first');
+  assert.deepEqual(new Set(byRelevance.soft.flatMap((f) => f.chunks)), new Set(softRow.layout.soft.flatMap((f) => f.chunks)));
+
   // Summary/complete questions have no definition: hybrid is the soft row.
   const s = buildQuestions(files, 'summary', opts)[0];
   assert.deepEqual(rowLayout(s, 'hybrid', { textChunkCost }), rowLayout(s, 'soft', { textChunkCost }));

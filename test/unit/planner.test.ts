@@ -83,6 +83,23 @@ test('chosen chunks keep repository order even when ranked differently', () => {
   assert.deepEqual(flat(plan), ['src/a.ts#0', 'src/c.ts#1']);
 });
 
+test('relevance order (a bundle trained with it) puts the most relevant file first, chunks still in file order', () => {
+  const plan = planContext(input({ hybrid: false, request: 'Where is centroid defined?', order: 'relevance' }));
+  assert.equal(plan.complete, true);
+  assert.deepEqual(plan.soft.map((f) => f.path), ['src/c.ts', 'src/a.ts', 'src/b.ts'], 'c.ts defines centroid; the rest keep repository order');
+  assert.deepEqual(plan.soft[0].chunks.map((c) => c.hash), ['src/c.ts#0', 'src/c.ts#1']);
+  assert.equal(plan.positions, 3 * HEADER + repo.length * SOFT, 'the same chunks, only reordered');
+  // By encoder similarity alone, and pinned files ahead of everything.
+  const search = new VectorSearch(3);
+  repo.forEach((c, i) => search.set(c.hash, [i === 3 ? 1 : 0, i === 3 ? 0 : 1, 0.1]));
+  const bySimilarity = planContext(input({ hybrid: false, order: 'relevance', similarity: search.scores([1, 0, 0]) }));
+  assert.deepEqual(bySimilarity.soft.map((f) => f.path), ['src/b.ts', 'src/a.ts', 'src/c.ts']);
+  const pinned = planContext(input({ hybrid: false, order: 'relevance', request: 'Where is centroid defined?', pinnedPaths: ['src/b.ts'] }));
+  assert.deepEqual(pinned.soft.map((f) => f.path), ['src/b.ts', 'src/c.ts', 'src/a.ts']);
+  // The default stays repository order.
+  assert.deepEqual(planContext(input({ hybrid: false, request: 'Where is centroid defined?' })).soft.map((f) => f.path), ['src/a.ts', 'src/b.ts', 'src/c.ts']);
+});
+
 test('encoder-vector similarity ranks chunks when the request names nothing', () => {
   const search = new VectorSearch(3);
   repo.forEach((c, i) => search.set(c.hash, [i === 3 ? 1 : 0, i === 3 ? 0 : 1, 0.1]));

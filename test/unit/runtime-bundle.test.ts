@@ -74,6 +74,9 @@ test('a bad manifest field is named', async () => {
   assert.equal(err.field, 'chatTemplate.user');
   err = await loadError(brokenCopy((m) => (m.decoder.embeddings.dtype = 'int8' as 'float32')));
   assert.equal(err.field, 'decoder.embeddings.dtype');
+  err = await loadError(brokenCopy((m) => (m.decoder.contextOrder = 'alphabetical' as 'relevance')));
+  assert.equal(err.field, 'decoder.contextOrder');
+  assert.match(err.message, /"repository" or "relevance"/);
 });
 
 test('a wrong decoder hidden size is caught against the embedding table', async () => {

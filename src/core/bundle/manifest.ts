@@ -83,6 +83,11 @@ export interface BundleManifest {
      * budget (setting, --context-budget) overrides it.
      */
     contextPositions?: number;
+    /**
+     * Optional: the order of the files in the context the decoder was trained with. 'repository' (the
+     * default) or 'relevance': the files most relevant to the request first (see runtime/planner.ts).
+     */
+    contextOrder?: 'repository' | 'relevance';
     embeddings: { file: string; dtype: 'float32' | 'float16' };
   };
   chatTemplate: ChatTemplate;

@@ -2,7 +2,8 @@
 //   none       no context (the context wrappers only)
 //   truncated  the question's files as text chunks, in order, cut at ~400 positions
 //   retrieved  the top-k chunks of those files by the encoder's retrieval vectors, as text chunks
-//   soft       every chunk of those files as soft tokens under its file header
+//   soft       every chunk of those files as soft tokens under its file header (files in drawn order, or
+//              best first by the encoder's ranking for a bundle trained so: manifest decoder.contextOrder)
 //   hybrid     soft + the defining chunk as a text chunk (where/what), as the hybrid planner places exact matches
 // A row is a layout of chunks; the runner turns it into the product's PromptBuilder input.
 import type { EvalChunk, EvalQuestion, EvalTask } from './questions';
@@ -31,10 +32,17 @@ export interface RowOptions {
   /** Positions of a chunk placed as text (header + code). */
   textChunkCost: (c: EvalChunk) => number;
   maxTextPositions?: number;
+  /** soft/hybrid: the question's file paths in the order to place them (relevance order), else drawn order. */
+  fileOrder?: readonly string[];
 }
 
 export function rowLayout(q: EvalQuestion, row: EvalRow, o: RowOptions): RowLayout {
-  const soft = row === 'soft' || row === 'hybrid' ? q.files.map((f) => ({ path: f.path, chunks: f.chunks })) : [];
+  let files = q.files;
+  if (o.fileOrder) {
+    const rank = new Map(o.fileOrder.map((p, i) => [p, i]));
+    files = [...files].sort((a, b) => (rank.get(a.path) ?? rank.size) - (rank.get(b.path) ?? rank.size));
+  }
+  const soft = row === 'soft' || row === 'hybrid' ? files.map((f) => ({ path: f.path, chunks: f.chunks })) : [];
   let text: EvalChunk[] = [];
   if (row === 'hybrid' && q.defChunk) text = [q.defChunk];
   else if (row === 'retrieved') text = o.ranked ?? [];

@@ -219,9 +219,14 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
     o.onProgress?.({ task, done: 0, total: questions.length });
     for (const [qi, q] of questions.entries()) {
       o.signal?.throwIfAborted();
-      const ranked = rows.includes('retrieved') ? await rankChunks(engine, q, soft, o.topk, o.signal) : undefined;
+      // The encoder's ranking: the retrieved row's top k, and the soft rows' file order for a bundle trained
+      // with the most relevant file first (the planner's relevance order, from the encoder alone here).
+      const byRelevance = m.decoder.contextOrder === 'relevance' && task !== 'reconstruct';
+      const all = rows.includes('retrieved') || byRelevance ? await rankChunks(engine, q, soft, byRelevance ? Infinity : o.topk, o.signal) : undefined;
+      const ranked = rows.includes('retrieved') ? all!.slice(0, o.topk) : undefined;
+      const fileOrder = byRelevance ? [...new Set(all!.map((c) => c.path))] : undefined;
       for (const row of rows) {
-        const layout = rowLayout(q, row, { ranked, textChunkCost: (c) => engine.builder.textChunkCost(c.path, c.startLine, c.code) });
+        const layout = rowLayout(q, row, { ranked, fileOrder, textChunkCost: (c) => engine.builder.textChunkCost(c.path, c.startLine, c.code) });
         const prompt = engine.builder.build(rowSpec(q, layout, soft));
         const a = acc.get(row)!;
         a.positions.push(prompt.length);

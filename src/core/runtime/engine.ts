@@ -318,6 +318,7 @@ export class Engine {
       definitions: req.chunks ? undefined : (name) => req.state.workspace.definitions(name),
       hybrid: req.hybrid,
       pinnedPaths: req.pinnedPaths,
+      order: m.decoder.contextOrder,
     });
     const soft = await this.softTokens(req.state.workspace, plan.soft.flatMap((f) => f.chunks), req.signal);
     const prompt = this.builder.build({

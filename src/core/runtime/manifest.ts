@@ -46,6 +46,9 @@ export function parseManifest(text: string, where: string): BundleManifest {
     return v;
   };
 
+  const contextOrder = (v: unknown): 'repository' | 'relevance' =>
+    v === 'repository' || v === 'relevance' ? v : fail('decoder.contextOrder', `must be "repository" or "relevance" (got ${JSON.stringify(v)})`);
+
   const m = obj(raw, '(root)');
   if (m.formatVersion !== MANIFEST_FORMAT_VERSION) {
     fail('formatVersion', `must be ${MANIFEST_FORMAT_VERSION} (got ${JSON.stringify(m.formatVersion)}); this runtime reads format ${MANIFEST_FORMAT_VERSION}`);
@@ -101,6 +104,7 @@ export function parseManifest(text: string, where: string): BundleManifest {
       vocabSize: posInt(dec, 'vocabSize', 'decoder.'),
       maxPositions: posInt(dec, 'maxPositions', 'decoder.'),
       ...(dec.contextPositions !== undefined ? { contextPositions: posInt(dec, 'contextPositions', 'decoder.') } : {}),
+      ...(dec.contextOrder !== undefined ? { contextOrder: contextOrder(dec.contextOrder) } : {}),
       embeddings: { file: file(emb, 'file', 'decoder.embeddings.'), dtype: emb.dtype as 'float32' | 'float16' },
     },
     chatTemplate,

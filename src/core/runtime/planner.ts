@@ -1,7 +1,9 @@
 // The context planner: which chunks enter the prompt as soft tokens and which few as raw text, within
 // the decoder's position budget. Everything fits -> everything goes in, in repository order. Otherwise
 // chunks are ranked by relevance (encoder-vector similarity plus identifier matches) and the best fill
-// the budget; the chosen ones are still emitted in repository order, grouped by file. Hybrid mode puts
+// the budget. The chosen ones are emitted grouped by file, chunks in file order, the files in the order
+// the bundle was trained with (manifest decoder.contextOrder): repository order, or the most relevant file
+// first for a model that learned to read its best evidence early. Hybrid mode puts
 // exact symbol definitions and the top few chunks in as text, because soft tokens carry gist, not
 // exact names and line numbers.
 import type { Chunk as FullChunk } from '../types';
@@ -31,7 +33,14 @@ export interface PlanInput {
   textBudget?: number;
   /** Files that must be in context when anything is (explain: the selection's file). */
   pinnedPaths?: string[];
+  /**
+   * The order of the soft-token files: 'repository' (default) or 'relevance' (pinned files, then by the
+   * best score among each file's chunks; ties keep repository order).
+   */
+  order?: ContextOrder;
 }
+
+export type ContextOrder = 'repository' | 'relevance';
 
 export interface PlannedFile {
   path: string;
@@ -178,7 +187,13 @@ export function planContext(input: PlanInput): Plan {
     if (last && last.path === c.path) last.chunks.push(c);
     else soft.push({ path: c.path, chunks: [c] });
   }
-  // Text chunks in repository order too: reading order helps the decoder as much as it helps people.
+  if (input.order === 'relevance') {
+    const best = (f: PlannedFile) => (pinned.has(f.path) ? Infinity : Math.max(...f.chunks.map((c) => scores.get(chunkKey(c)) ?? 0)));
+    const keyed = soft.map((f, i) => ({ f, i, s: best(f) }));
+    keyed.sort((a, b) => (b.s === a.s ? a.i - b.i : b.s > a.s ? 1 : -1));
+    soft.splice(0, soft.length, ...keyed.map((k) => k.f));
+  }
+  // Text chunks in repository order: reading order helps the decoder as much as it helps people.
   const order = new Map(chunks.map((c, i) => [chunkKey(c), i]));
   text.sort((a, b) => (order.get(chunkKey(a)) ?? 0) - (order.get(chunkKey(b)) ?? 0));
   return { soft, text, positions: softPositions + textPositions, complete };
