@@ -766,6 +766,10 @@ def stage_instruct(a) -> None:
     batch = 2 if a.smoke else a.batch
     if a.smoke:
         a.max_positions = 160
+    if a.rank_files and (a.extra_questions or a.extra_names):
+        # The order follows the example's final question; earlier answered questions about other names would
+        # teach the decoder to ignore it (the runtime re-plans, and re-orders, for every turn).
+        raise SystemExit("instruct: --rank-files orders the files by the final question; use it with --extra-questions 0 --extra-names 0")
     spc = ad.cfg.soft_tokens_per_chunk
     text_mode = "names" if a.text_control else "soft"
     mix = ["where"] * 5 + ["what", "params", "defines", "summary", "complete"] if not a.text_control else ["where"]
@@ -958,7 +962,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=8, help="instruct: examples per step")
     ap.add_argument("--lm-len", type=int, default=128, help="instruct: length of the --lm-mix sequences (as long as the contexts trains every position densely)")
     ap.add_argument("--copy-lead", type=int, default=0, help="instruct: copy practice starts at a random position up to this (default 0: the sequence start)")
-    ap.add_argument("--rank-files", action="store_true", help="instruct: files in order of relevance to the request (best first), as the runtime's planner places them")
+    ap.add_argument("--rank-files", action="store_true", help="instruct: files in order of relevance to the request (best first), as the runtime's planner places them (with --extra-questions 0 --extra-names 0)")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)
     set_threads(a.threads)
