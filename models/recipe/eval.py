@@ -20,8 +20,8 @@ import torch
 from common import CHAT_TEMPLATE as CHAT
 from common import RECIPE_DIR, set_threads
 from data import build_example, load_files, variant
-from train import (TokCache, assemble, batch_soft, context_order, file_ranker, greedy_answers, latest_modules, load_tokenizer,
-                   retrieval_vector, encode_chunks, rouge_l, run_dir, data_dir)
+from train import (TokCache, assemble, batch_soft, Ranker, context_order, greedy_answers, latest_modules, load_tokenizer,
+                   rouge_l, run_dir, data_dir)
 
 ROWS = ["none", "truncated", "retrieved", "soft", "hybrid"]
 
@@ -50,7 +50,8 @@ def main() -> None:
     results: dict = {"run": a.run, "modules": record, "files_per_question": a.files, "topk": a.topk, "tasks": {}}
     cache: dict = {}
     # Files in the order the run trained with (relevance: the encoder's ranking, best first, as the product places them).
-    order = file_ranker(enc, toks, dev, {}) if context_order(a.run) == "relevance" else None
+    ranker = Ranker(enc, toks, dev, cache)
+    order = ranker.files if context_order(a.run) == "relevance" else None
     results["context_order"] = context_order(a.run)
     for task in a.tasks.split(","):
         rng = random.Random(sum(map(ord, task)))
@@ -68,12 +69,7 @@ def main() -> None:
             for ex in exs:
                 ranked = None
                 if mode == "retrieved":
-                    cands = [(f, c) for f in ex.meta["files"] for c in f.chunks]
-                    with torch.no_grad():
-                        P = torch.cat([retrieval_vector(encode_chunks(enc, toks, [c["text"] for _, c in cands[i:i + 64]], dev, enc.cfg.max_tokens))
-                                       for i in range(0, len(cands), 64)])
-                        q = retrieval_vector(encode_chunks(enc, toks, [ex.meta["request"]], dev, 32))
-                    ranked = [cands[i] for i in (q @ P.T)[0].argsort(descending=True)[:a.topk].tolist()]
+                    ranked = ranker.chunks(ex.meta["request"], ex.meta["files"])[:a.topk]
                 vs.append(variant(ex, mode, ranked_chunks=ranked, max_text_positions=400, count_tokens=lambda s: len(toks(s))))
             with torch.no_grad():
                 soft, offs = batch_soft(vs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)

@@ -452,34 +452,39 @@ def batch_soft(examples, enc, ad, toks, dev, max_tokens, grad: bool, cache: dict
     return ad(vec), offsets
 
 
-def file_ranker(enc: Encoder, toks: TokCache, dev, cache: dict):
-    """--rank-files: the order(request, files, labels) of build_example that puts the files most relevant to
-    the request first, as the runtime's planner does: each file scored by its best chunk's cosine between
-    retrieval vectors (the request encoded as the runtime's queryVector does). The decoder reads early
-    headers far better than late ones (results/diagnose-step1757.txt), so the likely answer goes there."""
-    from data import relabel_chunk_text
+class Ranker:
+    """The encoder's ranking of an example's chunks by the request, as the runtime ranks them: cosine between
+    retrieval vectors, the request encoded as the runtime's queryVector does. `chunks` is the retrieved
+    row's (and --retrieved-frac's) top k; `files` is --rank-files' order(request, files, labels) for
+    build_example: each file scored by its best chunk, most relevant first (the decoder reads early headers
+    far better than late ones: results/diagnose-step1757.txt)."""
 
-    def order(request: str, files, labels):
-        texts = [[relabel_chunk_text(c["text"], f.path, labels[f.path]) for c in f.chunks] for f in files]
-        flat = [t for ts in texts for t in ts]
-        if not flat:
-            return files
+    def __init__(self, enc: Encoder, toks: TokCache, dev, cache: dict):
+        self.enc, self.toks, self.dev, self.cache = enc, toks, dev, cache
+
+    def chunks(self, request: str, files, labels=None) -> list[tuple]:
+        """[(file, chunk)] best first; chunk text relabelled as the soft tokens see it when labels are given."""
+        from data import relabel_chunk_text
+        cands = [(f, c) for f in files for c in f.chunks]
+        if not cands:
+            return []
+        texts = [relabel_chunk_text(c["text"], f.path, labels[f.path]) if labels else c["text"] for f, c in cands]
+        enc, toks, dev, cache = self.enc, self.toks, self.dev, self.cache
         with torch.no_grad():
-            missing = [t for t in dict.fromkeys(flat) if t not in cache]
+            missing = [t for t in dict.fromkeys(texts) if t not in cache]
             for i in range(0, len(missing), 64):
                 part = missing[i:i + 64]
                 for t, row in zip(part, encode_chunks(enc, toks, part, dev, enc.cfg.max_tokens)):
                     cache[t] = row
             q = retrieval_vector(encode_chunks(enc, toks, [request], dev, enc.cfg.max_tokens))[0]
-            sims = (retrieval_vector(torch.stack([cache[t] for t in flat]).float()) @ q.float()).tolist()
-        best, at = [], 0
-        for ts in texts:
-            best.append(max(sims[at:at + len(ts)]) if ts else -2.0)
-            at += len(ts)
-        ranked = sorted(range(len(files)), key=lambda i: -best[i])  # stable: ties keep the drawn order
-        return [files[i] for i in ranked]
+            sims = retrieval_vector(torch.stack([cache[t] for t in texts]).float()) @ q.float()
+        return [cands[i] for i in sims.argsort(descending=True, stable=True).tolist()]
 
-    return order
+    def files(self, request: str, files, labels):
+        seen: dict[str, object] = {}
+        for f, _ in self.chunks(request, files, labels):
+            seen.setdefault(f.path, f)
+        return list(seen.values()) + [f for f in files if f.path not in seen]  # files without chunks last
 
 
 def greedy_answers(examples, toks, dec, soft, offsets, dev, max_new: int, stop_ids: set[int]) -> list[str]:
@@ -733,7 +738,7 @@ def rouge_l(a: str, b: str) -> float:
 def stage_instruct(a) -> None:
     """Long-context instruction tuning. Decoder fully tuned (it is small: LoRA would save nothing worth the
     capacity) with the adapter; the encoder is frozen so its vectors are computed once per chunk and cached."""
-    from data import build_example, load_files, reconstruction_example
+    from data import build_example, load_files, reconstruction_example, variant
     rd = run_dir(a.run)
     dev = device()
     tok = load_tokenizer(a.run)
@@ -775,7 +780,8 @@ def stage_instruct(a) -> None:
     mix = ["where"] * 5 + ["what", "params", "defines", "summary", "complete"] if not a.text_control else ["where"]
     n_eval = 2 if a.smoke else 40
     cache: dict = {}
-    order = file_ranker(enc, toks, dev, cache) if a.rank_files else None
+    ranker = Ranker(enc, toks, dev, cache)
+    order = ranker.files if a.rank_files else None
     evsets = {
         "where_soft": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 21, ["where"], order),
         "where_names": heldout_instruct_set(held, n_eval, spc, "names", 0.0, 4, 24, ["where"], order) if a.text_frac > 0 else [],
@@ -830,6 +836,12 @@ def stage_instruct(a) -> None:
             if text_mode == "soft" and rng.random() < a.recon_frac:  # E2LLM trains reconstruction alongside the tasks
                 f, c = rng.choice(train_chunks)
                 exs.append(reconstruction_example(rng, f, c, 32))
+                continue
+            if text_mode == "soft" and rng.random() < a.retrieved_frac:  # the retrieved row's layout: top-2 chunks as text
+                ex = build_example(rng, train[rng.choices(names, weights)[0]], n_files=n_files, max_positions=a.max_positions,
+                                   soft_per_chunk=spc, task=rng.choice(mix), relabel=True, text_mode="soft", hybrid_prob=0.0)
+                if ex is not None:
+                    exs.append(variant(ex, "retrieved", ranked_chunks=ranker.chunks(ex.meta["request"], ex.meta["files"], ex.meta["labels"])[:2]))
                 continue
             names_ex = text_mode == "names" or rng.random() < a.text_frac  # pure-text copy examples mixed in
             ex = build_example(rng, train[rng.choices(names, weights)[0]], n_files=n_files, max_positions=a.max_positions, soft_per_chunk=spc,
@@ -963,6 +975,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lm-len", type=int, default=128, help="instruct: length of the --lm-mix sequences (as long as the contexts trains every position densely)")
     ap.add_argument("--copy-lead", type=int, default=0, help="instruct: copy practice starts at a random position up to this (default 0: the sequence start)")
     ap.add_argument("--rank-files", action="store_true", help="instruct: files in order of relevance to the request (best first), as the runtime's planner places them (with --extra-questions 0 --extra-names 0)")
+    ap.add_argument("--retrieved-frac", type=float, default=0.0, help="instruct: fraction of examples in the retrieved row's layout (the top-2 chunks as text, no soft tokens), so that the baseline row is one the decoder was trained for")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)
     set_threads(a.threads)
