@@ -59,6 +59,11 @@ data=(--data "$here/work/data")
 "$py" train.py instruct --run "$run" --init-from textctl --lr 1e-3 --batch 16 --max-positions 448 --text-frac 0.5 --extra-questions 3 \
   --extra-names 8 --recon-frac 0.15 --names-weight 0.5 --copy-mix 4 --lm-mix 4 --log-every 20 --steps 2000 --minutes 90 \
   --threads "$threads" "${data[@]}"
+# Then the files in order of relevance to the question (the runtime places them so: manifest
+# decoder.contextOrder), one answered question per context, and some retrieved-row examples (README: "A fifth session").
+"$py" train.py instruct --run "$run" --lr 1e-3 --batch 16 --max-positions 448 --text-frac 0.3 --extra-questions 0 --extra-names 0 \
+  --recon-frac 0.1 --names-weight 0.5 --copy-mix 4 --lm-mix 4 --rank-files --retrieved-frac 0.15 --log-every 20 --steps 3000 \
+  --minutes 60 --threads "$threads" "${data[@]}"
 "$py" train.py export --run "$run" --out "$out" --context-positions 448
 "$py" plot.py --run "$run"
 node --import tsx "$root/test/recipe/check-bundle.ts" "$out" --tokens 16

@@ -58,6 +58,11 @@ test('eval --json --n 2 prints the full result: every task, every row, metrics, 
     assert.equal(t.rows.none.positions_as_text_mean, undefined);
   }
   assert.match(out.tasks.where.rows.soft.examples[0][0], /^Where is \S+ defined\?$/);
+  // Where rows with a context say how much the order decided: the first file is the reference / is the answer.
+  for (const row of ['truncated', 'retrieved', 'soft', 'hybrid']) {
+    for (const m of ['reference_first', 'answered_first']) assert.ok(out.tasks.where.rows[row][m] >= 0 && out.tasks.where.rows[row][m] <= 1, `${row}: ${m}`);
+  }
+  assert.equal(out.tasks.where.rows.none.reference_first, undefined);
   assert.match(r.stderr, /eval reconstruct: 2\/2 questions/, 'progress goes to stderr');
 });
 
@@ -71,6 +76,12 @@ test('eval prints a table by default; bad options are clear errors', () => {
   assert.match(r.stdout, /^reconstruct +soft +1 +token_acc /m);
   assert.match(r.stderr, /indexed \d+ files, \d+ chunks/);
   assert.match(r.stderr, /eval where: 1\/1 questions/);
+
+  // The shuffled-soft-tokens control says so in its header and keeps every row.
+  const shuffled = cli('eval', '--repo', repo, '--n', '1', '--tasks', 'where', '--threads', '1', '--shuffle-soft');
+  assert.equal(shuffled.code, 0, shuffled.stderr);
+  assert.match(shuffled.stdout, /control: soft tokens shuffled between chunks/);
+  assert.match(shuffled.stdout, /^where +soft +1 +path /m);
 
   const task = cli('eval', '--repo', repo, '--tasks', 'where,params');
   assert.equal(task.code, 1);

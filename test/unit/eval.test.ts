@@ -13,7 +13,7 @@ import type { PromptPiece } from '../../src/core/runtime/prompt';
 import { editSimilarity, exactMatch, pathAmong, pathMatch, rougeL, tokenAccuracy } from '../../src/core/eval/metrics';
 import { buildQuestions, goodName, Rng, TASKS, type EvalFile, type EvalQuestion } from '../../src/core/eval/questions';
 import { rowLayout, rowsFor, TRUNCATED_POSITIONS } from '../../src/core/eval/rows';
-import { loadRepository, rankChunks, reconstructTargets, rowSpec } from '../../src/core/eval/run';
+import { loadRepository, rankChunks, reconstructTargets, rowSpec, shifted } from '../../src/core/eval/run';
 import { SOURCE_FILES, writeEvalFixture } from './eval/fixture';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -233,6 +233,15 @@ test("each row's prompt has the recipe's layout (data.py segments)", async () =>
   // Summary/complete questions have no definition: hybrid is the soft row.
   const s = buildQuestions(files, 'summary', opts)[0];
   assert.deepEqual(rowLayout(s, 'hybrid', { textChunkCost }), rowLayout(s, 'soft', { textChunkCost }));
+});
+
+test('--shuffle-soft gives every chunk another chunk\'s soft tokens, each used once', () => {
+  const entries = new Map([...soft].slice(0, 5));
+  assert.ok(entries.size >= 3);
+  const s = shifted(entries);
+  assert.deepEqual([...s.keys()].sort(), [...entries.keys()].sort());
+  for (const [h, e] of s) assert.notEqual(e, entries.get(h), `${h} kept its own soft tokens`);
+  assert.equal(new Set(s.values()).size, entries.size, 'a permutation: every entry used once');
 });
 
 test('reconstruction: one chunk as soft tokens vs no context; the target is its first 48 tokens and the end of turn', () => {

@@ -15,6 +15,7 @@ interface EvalFlags extends EngineFlags {
   topk: number;
   seed: number;
   maxNewTokens: number;
+  shuffleSoft?: boolean;
 }
 
 function intAtLeast(min: number) {
@@ -47,7 +48,8 @@ export function registerEval(program: Command): void {
       .option('--files <n>', 'files per question, the answer\'s included', intAtLeast(1), 4)
       .option('--topk <k>', 'chunks in the retrieved row', intAtLeast(1), 2)
       .option('--seed <n>', 'question sampling seed', intAtLeast(0), 0)
-      .option('--max-new-tokens <n>', 'greedy answer length', intAtLeast(1), 24),
+      .option('--max-new-tokens <n>', 'greedy answer length', intAtLeast(1), 24)
+      .option('--shuffle-soft', "control: give every chunk another chunk's soft tokens (order and headers unchanged) to see what the soft rows read from them"),
     false,
   ).action(async (flags: EvalFlags) => {
     if (!flags.repo?.length) throw new Error("required option '--repo <dir>' not specified");
@@ -70,6 +72,7 @@ export function registerEval(program: Command): void {
         topk: flags.topk,
         seed: flags.seed,
         maxNewTokens: flags.maxNewTokens,
+        shuffleSoft: flags.shuffleSoft,
         signal: controller.signal,
         log: (line) => process.stderr.write(`${line}\n`),
         onProgress: ({ task, done, total }) => {

@@ -29,6 +29,12 @@ export interface EvalOptions {
   seed: number;
   /** Greedy answer length (eval.py: 24). */
   maxNewTokens?: number;
+  /**
+   * Control: every soft-token chunk is given another chunk's soft tokens (the task's chunks sorted by
+   * hash, each taking the next one's), while the ranking, file order and headers stay. What the soft rows
+   * lose then is what they read from the soft tokens.
+   */
+  shuffleSoft?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: { task: EvalTask; done: number; total: number }) => void;
   log?: (line: string) => void;
@@ -44,6 +50,10 @@ export interface RowResult {
   positions_mean: number;
   /** Soft rows: the positions the same prompt takes with its soft-token chunks written as text chunks instead (the compression). */
   positions_as_text_mean?: number;
+  /** where: the file placed first in the context is the reference (the ranking's top-1 file, in relevance order). */
+  reference_first?: number;
+  /** where: the answer names the file placed first. */
+  answered_first?: number;
   /** [question, prediction, answer], each cut to 80 characters. */
   examples: [string, string, string][];
 }
@@ -63,6 +73,8 @@ export interface EvalResult {
   topk: number;
   max_new_tokens: number;
   reconstruct_tokens: number;
+  /** Present when --shuffle-soft replaced each chunk's soft tokens with another chunk's. */
+  soft_control?: 'shuffled';
   tasks: Partial<Record<EvalTask, TaskResult>>;
   wall_s: number;
 }
@@ -120,6 +132,12 @@ export async function rankChunks(engine: Engine, q: EvalQuestion, soft: Readonly
   cands.forEach((c, i) => search.set(String(i), retrievalVector(soft.get(c.hash)!.vector, m.encoder.vectorsPerChunk)));
   const query = await engine.queryVector(q.request, signal); // already the retrieval vector
   return search.search(query, k).map((r) => cands[Number(r.id)]);
+}
+
+/** --shuffle-soft: each hash mapped to the next hash's entry (in sorted order), so no chunk keeps its own. */
+export function shifted(soft: ReadonlyMap<string, SoftPromptEntry>): Map<string, SoftPromptEntry> {
+  const hashes = [...soft.keys()].sort();
+  return new Map(hashes.map((h, i) => [h, soft.get(hashes[(i + 1) % hashes.length])!]));
 }
 
 function argmax(xs: Float32Array): number {
@@ -199,6 +217,7 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
     topk: o.topk,
     max_new_tokens: maxNewTokens,
     reconstruct_tokens: RECONSTRUCT_TOKENS,
+    ...(o.shuffleSoft ? { soft_control: 'shuffled' as const } : {}),
     tasks: {},
     wall_s: 0,
   };
@@ -214,6 +233,7 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
       for (const q of questions) if (q.repo === root) for (const f of q.files) for (const c of f.chunks) unique.set(c.hash, c);
       for (const [hash, entry] of await engine.softTokens(workspace, [...unique.values()], o.signal)) soft.set(hash, entry);
     }
+    const promptSoft = o.shuffleSoft ? shifted(soft) : soft;
     const rows = rowsFor(task);
     const acc = new Map<EvalRow, RowAcc>(rows.map((r) => [r, { scores: {}, correct: 0, count: 0, positions: [], asText: [], examples: [] }]));
     o.onProgress?.({ task, done: 0, total: questions.length });
@@ -227,7 +247,7 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
       const fileOrder = byRelevance ? [...new Set(all!.map((c) => c.path))] : undefined;
       for (const row of rows) {
         const layout = rowLayout(q, row, { ranked, fileOrder, textChunkCost: (c) => engine.builder.textChunkCost(c.path, c.startLine, c.code) });
-        const prompt = engine.builder.build(rowSpec(q, layout, soft));
+        const prompt = engine.builder.build(rowSpec(q, layout, promptSoft));
         const a = acc.get(row)!;
         a.positions.push(prompt.length);
         const softChunks = layout.soft.flatMap((f) => f.chunks);
@@ -260,6 +280,13 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
           if (task === 'where') {
             score('path', pathMatch(prediction, q.answer));
             score('in_context', pathAmong(prediction, q.files.map((f) => f.path)));
+            // How much of the answer the order decides: the file placed first (soft files, else text chunks)
+            // is the reference's / is the one answered.
+            const first = layout.soft[0]?.path ?? layout.text[0]?.path;
+            if (first !== undefined) {
+              score('reference_first', pathMatch(first, q.answer));
+              score('answered_first', pathMatch(prediction, first));
+            }
           }
           if (task === 'what' || task === 'summary') score('rougeL', rougeL(prediction, q.answer));
           if (task === 'complete') score('edit_sim', editSimilarity(prediction.trim(), q.answer.trim()));
@@ -302,7 +329,8 @@ export function headline(task: EvalTask): keyof RowResult {
 /** A plain-text table: one line per task and row. */
 export function formatTable(r: EvalResult): string {
   const lines = [
-    `bundle ${r.bundle.name} (${r.bundle.id}, ${r.bundle.provider}) on ${r.repos.join(', ')}: ${r.files} source files, ${r.files_per_question} files per question, top-${r.topk} retrieved, seed ${r.seed}`,
+    `bundle ${r.bundle.name} (${r.bundle.id}, ${r.bundle.provider}) on ${r.repos.join(', ')}: ${r.files} source files, ${r.files_per_question} files per question, top-${r.topk} retrieved, seed ${r.seed}` +
+      (r.soft_control ? ' (control: soft tokens shuffled between chunks)' : ''),
     '',
     `${'task'.padEnd(12)}${'row'.padEnd(11)}${'n'.padStart(4)}  ${'metric'.padEnd(10)}${'value'.padStart(7)}${'exact'.padStart(8)}${'positions'.padStart(11)}${'as text'.padStart(9)}`,
   ];
