@@ -846,7 +846,8 @@ def stage_instruct(a) -> None:
             names_ex = text_mode == "names" or rng.random() < a.text_frac  # pure-text copy examples mixed in
             ex = build_example(rng, train[rng.choices(names, weights)[0]], n_files=n_files, max_positions=a.max_positions, soft_per_chunk=spc,
                                task="where" if names_ex else rng.choice(mix), relabel=True, text_mode="names" if names_ex else "soft",
-                               hybrid_prob=0.5, extra_questions=a.extra_names if names_ex else a.extra_questions, order=order)
+                               hybrid_prob=0.5, extra_questions=a.extra_names if names_ex else a.extra_questions,
+                               order=order if order is None or rng.random() >= a.rank_noise else None)
             if ex is not None:
                 exs.append(ex)
         for g in opt.param_groups:
@@ -975,6 +976,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lm-len", type=int, default=128, help="instruct: length of the --lm-mix sequences (as long as the contexts trains every position densely)")
     ap.add_argument("--copy-lead", type=int, default=0, help="instruct: copy practice starts at a random position up to this (default 0: the sequence start)")
     ap.add_argument("--rank-files", action="store_true", help="instruct: files in order of relevance to the request (best first), as the runtime's planner places them (with --extra-questions 0 --extra-names 0)")
+    ap.add_argument("--rank-noise", type=float, default=0.0, help="instruct, with --rank-files: fraction of training examples left in drawn order, so that the first file is not always the best bet (held-out sets stay ranked)")
     ap.add_argument("--retrieved-frac", type=float, default=0.0, help="instruct: fraction of examples in the retrieved row's layout (the top-2 chunks as text, no soft tokens), so that the baseline row is one the decoder was trained for")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)
