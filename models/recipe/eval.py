@@ -51,8 +51,8 @@ def main() -> None:
     cache: dict = {}
     # Files in the order the run trained with (relevance: the encoder's ranking, best first, as the product places them).
     ranker = Ranker(enc, toks, dev, cache)
-    order = ranker.files if context_order(a.run) == "relevance" else None
     results["context_order"] = context_order(a.run)
+    order = ranker.files if results["context_order"] == "relevance" else None
     for task in a.tasks.split(","):
         rng = random.Random(sum(map(ord, task)))
         exs = []

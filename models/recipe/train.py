@@ -435,21 +435,21 @@ def batch_soft(examples, enc, ad, toks, dev, max_tokens, grad: bool, cache: dict
         texts += ex.chunk_texts
     if not texts:
         return None, offsets
-    if grad:
-        vec = encode_chunks(enc, toks, texts, dev, max_tokens)
-    else:
-        missing = [t for t in dict.fromkeys(texts) if cache is None or t not in cache]
-        with torch.no_grad():
-            for i in range(0, len(missing), 64):
-                part = missing[i:i + 64]
-                v = encode_chunks(enc, toks, part, dev, max_tokens)
-                if cache is not None:
-                    for t, row in zip(part, v):
-                        cache[t] = row
-                else:
-                    cache = {t: row for t, row in zip(part, v)}
-        vec = torch.stack([cache[t] for t in texts])
+    vec = encode_chunks(enc, toks, texts, dev, max_tokens) if grad else cached_vectors(enc, toks, texts, dev, max_tokens, cache)
     return ad(vec), offsets
+
+
+def cached_vectors(enc, toks, texts: list[str], dev, max_tokens: int, cache: dict | None = None) -> torch.Tensor:
+    """Encoder vectors [N, k, H] of texts without gradients, each distinct text encoded once (batches of
+    64) and kept in `cache` (text -> vectors) for the next call."""
+    cache = {} if cache is None else cache
+    missing = [t for t in dict.fromkeys(texts) if t not in cache]
+    with torch.no_grad():
+        for i in range(0, len(missing), 64):
+            part = missing[i:i + 64]
+            for t, row in zip(part, encode_chunks(enc, toks, part, dev, max_tokens)):
+                cache[t] = row
+    return torch.stack([cache[t] for t in texts])
 
 
 class Ranker:
@@ -469,15 +469,11 @@ class Ranker:
         if not cands:
             return []
         texts = [relabel_chunk_text(c["text"], f.path, labels[f.path]) if labels else c["text"] for f, c in cands]
-        enc, toks, dev, cache = self.enc, self.toks, self.dev, self.cache
+        enc, toks, dev = self.enc, self.toks, self.dev
+        vecs = cached_vectors(enc, toks, texts, dev, enc.cfg.max_tokens, self.cache)
         with torch.no_grad():
-            missing = [t for t in dict.fromkeys(texts) if t not in cache]
-            for i in range(0, len(missing), 64):
-                part = missing[i:i + 64]
-                for t, row in zip(part, encode_chunks(enc, toks, part, dev, enc.cfg.max_tokens)):
-                    cache[t] = row
             q = retrieval_vector(encode_chunks(enc, toks, [request], dev, enc.cfg.max_tokens))[0]
-            sims = retrieval_vector(torch.stack([cache[t] for t in texts]).float()) @ q.float()
+            sims = retrieval_vector(vecs.float()) @ q.float()
         return [cands[i] for i in sims.argsort(descending=True, stable=True).tolist()]
 
     def files(self, request: str, files, labels):

@@ -50,6 +50,9 @@ export interface ChatTemplate {
   textChunkHeader: string;
 }
 
+/** The order of the files in the context: as in the repository, or the most relevant to the request first. */
+export type ContextOrder = 'repository' | 'relevance';
+
 export interface BundleManifest {
   formatVersion: number;
   /** Human name, e.g. `default`. */
@@ -87,7 +90,7 @@ export interface BundleManifest {
      * Optional: the order of the files in the context the decoder was trained with. 'repository' (the
      * default) or 'relevance': the files most relevant to the request first (see runtime/planner.ts).
      */
-    contextOrder?: 'repository' | 'relevance';
+    contextOrder?: ContextOrder;
     embeddings: { file: string; dtype: 'float32' | 'float16' };
   };
   chatTemplate: ChatTemplate;

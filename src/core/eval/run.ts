@@ -235,13 +235,13 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
     }
     const promptSoft = o.shuffleSoft ? shifted(soft) : soft;
     const rows = rowsFor(task);
+    // The encoder's ranking: the retrieved row's top k, and the soft rows' file order for a bundle trained
+    // with the most relevant file first (the planner's relevance order, from the encoder alone here).
+    const byRelevance = m.decoder.contextOrder === 'relevance' && task !== 'reconstruct';
     const acc = new Map<EvalRow, RowAcc>(rows.map((r) => [r, { scores: {}, correct: 0, count: 0, positions: [], asText: [], examples: [] }]));
     o.onProgress?.({ task, done: 0, total: questions.length });
     for (const [qi, q] of questions.entries()) {
       o.signal?.throwIfAborted();
-      // The encoder's ranking: the retrieved row's top k, and the soft rows' file order for a bundle trained
-      // with the most relevant file first (the planner's relevance order, from the encoder alone here).
-      const byRelevance = m.decoder.contextOrder === 'relevance' && task !== 'reconstruct';
       const all = rows.includes('retrieved') || byRelevance ? await rankChunks(engine, q, soft, byRelevance ? Infinity : o.topk, o.signal) : undefined;
       const ranked = rows.includes('retrieved') ? all!.slice(0, o.topk) : undefined;
       const fileOrder = byRelevance ? [...new Set(all!.map((c) => c.path))] : undefined;

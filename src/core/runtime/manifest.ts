@@ -1,7 +1,7 @@
 // Validation of a bundle's manifest.json against the contract in ../bundle/manifest.ts. Hand-written
 // because the contract is small and every error must name the exact field; a schema library would
 // add a dependency for ~60 lines.
-import { MANIFEST_FORMAT_VERSION, type BundleManifest } from '../bundle/manifest';
+import { MANIFEST_FORMAT_VERSION, type BundleManifest, type ContextOrder } from '../bundle/manifest';
 
 export class BundleError extends Error {
   constructor(
@@ -46,7 +46,7 @@ export function parseManifest(text: string, where: string): BundleManifest {
     return v;
   };
 
-  const contextOrder = (v: unknown): 'repository' | 'relevance' =>
+  const contextOrder = (v: unknown): ContextOrder =>
     v === 'repository' || v === 'relevance' ? v : fail('decoder.contextOrder', `must be "repository" or "relevance" (got ${JSON.stringify(v)})`);
 
   const m = obj(raw, '(root)');

@@ -6,6 +6,7 @@
 // first for a model that learned to read its best evidence early. Hybrid mode puts
 // exact symbol definitions and the top few chunks in as text, because soft tokens carry gist, not
 // exact names and line numbers.
+import type { ContextOrder } from '../bundle/manifest';
 import type { Chunk as FullChunk } from '../types';
 
 /** A chunk as the planner needs it: text is optional (the index keeps metadata only). */
@@ -39,8 +40,6 @@ export interface PlanInput {
    */
   order?: ContextOrder;
 }
-
-export type ContextOrder = 'repository' | 'relevance';
 
 export interface PlannedFile {
   path: string;
@@ -188,10 +187,9 @@ export function planContext(input: PlanInput): Plan {
     else soft.push({ path: c.path, chunks: [c] });
   }
   if (input.order === 'relevance') {
-    const best = (f: PlannedFile) => (pinned.has(f.path) ? Infinity : Math.max(...f.chunks.map((c) => scores.get(chunkKey(c)) ?? 0)));
-    const keyed = soft.map((f, i) => ({ f, i, s: best(f) }));
-    keyed.sort((a, b) => (b.s === a.s ? a.i - b.i : b.s > a.s ? 1 : -1));
-    soft.splice(0, soft.length, ...keyed.map((k) => k.f));
+    const best = new Map(soft.map((f) => [f, pinned.has(f.path) ? Infinity : Math.max(...f.chunks.map((c) => scores.get(chunkKey(c)) ?? 0))]));
+    // Compared, not subtracted (Infinity - Infinity is NaN); the sort is stable, so ties keep repository order.
+    soft.sort((a, b) => Number(best.get(b)! > best.get(a)!) - Number(best.get(b)! < best.get(a)!));
   }
   // Text chunks in repository order: reading order helps the decoder as much as it helps people.
   const order = new Map(chunks.map((c, i) => [chunkKey(c), i]));
