@@ -21,6 +21,28 @@ async function cursorLine(page: Page): Promise<string> {
   return (await page.locator('#status\\.editor\\.selection').first().textContent())?.trim() ?? '';
 }
 
+/**
+ * Ctrl+G to a line. The quick input is filled through its element (not typed), so that keys never land
+ * in the closing file picker or a half-focused editor; on a slow machine the first Ctrl+G can be eaten
+ * while the picker closes, so it is retried.
+ */
+async function goToLine(page: Page, line: number): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.keyboard.press('Control+G');
+      await page.waitForFunction(() => (document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value.startsWith(':') ?? false, undefined, { timeout: 10_000 });
+      await input.fill(`:${line}`);
+      await input.press('Enter');
+      await page.waitForFunction((l) => new RegExp(`Ln ${l}, Col 1`).test(document.querySelector('#status\\.editor\\.selection')?.textContent ?? ''), line, { timeout: 10_000 });
+      return;
+    } catch (err) {
+      if (attempt === 3) throw err;
+      await page.keyboard.press('Escape');
+    }
+  }
+}
+
 describe('workbench (code-server)', function () {
   let cs: CodeServer;
   let browser: Browser;
@@ -96,13 +118,7 @@ describe('workbench (code-server)', function () {
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'geometry.ts' }).first().waitFor();
     await page.keyboard.press('Enter');
     await page.locator('.tab.active', { hasText: 'geometry.ts' }).waitFor();
-    // Go to line 22: wait for Ctrl+G's own quick input (prefilled with ':') before typing, and for the
-    // cursor to arrive, so that keys never land in the closing file picker or a half-focused editor.
-    await page.keyboard.press('Control+G');
-    await page.waitForFunction(() => (document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value.startsWith(':') ?? false);
-    await page.keyboard.type('22');
-    await page.keyboard.press('Enter');
-    await page.waitForFunction(() => /Ln 22, Col 1/.test(document.querySelector('#status\\.editor\\.selection')?.textContent ?? ''));
+    await goToLine(page, 22);
     for (let i = 0; i < 4; i++) await page.keyboard.press('Shift+ArrowDown');
     await page.waitForFunction(() => /Ln 26, Col 1 \(\d+ selected\)/.test(document.querySelector('#status\\.editor\\.selection')?.textContent ?? ''));
     // Right-click on the selection itself (its overlay lies under the text layer, so by coordinates).
