@@ -193,6 +193,7 @@ def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int
     segs: list[tuple[str, object]] = [("text", T["contextStart"])]
     chunk_texts: list[str] = []
     chunk_names: list[list[str]] = []
+    answer_chunk = def_chunk(next(x for x in files if x.path == meta["file"]), meta["def"]) if "def" in meta else None
     for f in files:
         segs.append(("text", T["fileHeader"].replace("{path}", labels[f.path])))
         if text_mode == "names":
@@ -200,6 +201,8 @@ def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int
             segs.append(("text", "defines: " + ", ".join(names) + "\n"))
             continue
         for c in f.chunks:
+            if c is answer_chunk:  # where the answer is: the pointer objective's target (train.py)
+                meta["def_chunk"] = len(chunk_texts)
             segs.append(("soft", len(chunk_texts)))
             chunk_texts.append(relabel_chunk_text(c["text"], f.path, labels[f.path]))
             chunk_names.append([d["name"] for d in f.defs if good_name(d) and c["startLine"] <= d["line"] <= c["endLine"]])

@@ -84,6 +84,15 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Ten
     return scores.softmax(-1) @ v
 
 
+def head_log_attention(q: torch.Tensor, k: torch.Tensor, head: int, qpos: torch.Tensor) -> torch.Tensor:
+    """One head's causal attention log-probabilities at one query position per row: [B, T]."""
+    rows = torch.arange(q.shape[0], device=q.device)
+    qh = q[rows, head, qpos].float()  # [B, hd]
+    scores = torch.einsum("bd,btd->bt", qh, k[:, head].float()) / math.sqrt(q.shape[-1])
+    later = torch.arange(k.shape[2], device=q.device)[None, :] > qpos[:, None]
+    return scores.masked_fill(later, NEG_INF).log_softmax(-1)
+
+
 class Attention(nn.Module):
     def __init__(self, d: int, n_heads: int, n_kv: int):
         super().__init__()
@@ -145,18 +154,24 @@ class Decoder(nn.Module):
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         return F.linear(self.norm(h), self.embed.weight)  # tied output projection
 
-    def forward(self, inputs_embeds: torch.Tensor, return_hidden: bool = False) -> torch.Tensor:
-        """Training path: causal attention from position 0, no cache. Right padding is harmless."""
+    def forward(self, inputs_embeds: torch.Tensor, return_hidden: bool = False, probe: tuple[int, int, torch.Tensor] | None = None):
+        """Training path: causal attention from position 0, no cache. Right padding is harmless.
+        probe = (layer, head, query positions [B]): also return that head's attention log-probabilities
+        [B, T] at one query position per row (the pointer objective in train.py supervises them)."""
         B, T, _ = inputs_embeds.shape
         pos = torch.arange(T, device=inputs_embeds.device).expand(B, T)
         cos, sin = rope_cos_sin(pos, self.cfg.head_dim, self.cfg.rope_theta)
         h = inputs_embeds
-        for layer in self.layers:
+        probed = None
+        for i, layer in enumerate(self.layers):
             q, k, v = layer.attn.project(layer.attn_norm(h), cos, sin)
+            if probe is not None and i == probe[0]:
+                probed = head_log_attention(q, layer.attn.expand_kv(k), probe[1], probe[2])
             y = F.scaled_dot_product_attention(q, layer.attn.expand_kv(k), layer.attn.expand_kv(v), is_causal=True)
             h = h + layer.attn.out(y)
             h = h + layer.mlp(layer.mlp_norm(h))
-        return h if return_hidden else self.logits(h)
+        out = h if return_hidden else self.logits(h)
+        return out if probe is None else (out, probed)
 
     def forward_with_past(self, inputs_embeds, attention_mask, position_ids, past: list[torch.Tensor]):
         """Export path. past = [k0, v0, k1, v1, ...] each [B, n_kv, P, hd]; returns logits and presents."""

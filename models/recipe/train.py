@@ -36,17 +36,23 @@ def amp(a):
     return torch.autocast(device().type, dtype=torch.bfloat16, enabled=a.bf16)
 
 
-def answer_loss(dec: Decoder, embeds: torch.Tensor, tg: torch.Tensor, ft: torch.Tensor | None = None, file_weight: float = 0.0) -> torch.Tensor:
+def answer_loss(dec: Decoder, embeds: torch.Tensor, tg: torch.Tensor, ft: torch.Tensor | None = None, file_weight: float = 0.0,
+                pointer: tuple[int, int, list] | None = None):
     """Cross-entropy on the answer positions only: the tied 8192-way output projection is computed just
     where there is a target (a few % of positions), which makes instruct/align steps ~1.4x cheaper.
-    With `ft`, plus the file-binding objective on the same forward pass (file_loss)."""
-    h = dec(embeds, return_hidden=True)
+    With `ft`, plus the file-binding objective on the same forward pass (file_loss). With
+    pointer = (layer, head, spans), returns (loss, pointer_loss's result) from the same forward pass."""
+    probe = None
+    if pointer is not None:
+        probe = (pointer[0], pointer[1], torch.tensor([max(sp[0] - 1, 0) for sp in pointer[2]], device=embeds.device))
+    out = dec(embeds, return_hidden=True, probe=probe)
+    h, logp = out if probe is not None else (out, None)
     m = tg != -100
     logits = dec.logits(h[m])
     loss = F.cross_entropy(logits.float(), tg[m])
     if ft is not None and file_weight and bool((ft != -100).any()):
         loss = loss + file_weight * file_loss(dec, h, ft)
-    return loss
+    return loss if pointer is None else (loss, pointer_loss(logp, pointer[2]))
 
 
 def file_loss(dec: Decoder, h: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
@@ -58,6 +64,22 @@ def file_loss(dec: Decoder, h: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
     steps, lookup did not follow (README, "A fourth session"); an option, off by default."""
     m = ft != -100
     return F.cross_entropy(dec.logits(h[m]).float(), ft[m])
+
+
+def pointer_loss(logp: torch.Tensor, spans) -> tuple[torch.Tensor | None, float]:
+    """Pointer objective: at the last prompt position, one decoder head (--pointer-layer/--pointer-head)
+    should attend to the soft tokens of the chunk that answers a "where" question. Soft-token lookup has to
+    match the question's name against the chunks' soft tokens; the answer loss alone never taught it (the
+    shuffled-soft control scores the same as the real soft tokens, for every bundle so far), so the match
+    is supervised directly: -log of the head's attention mass on the answer chunk. logp: that head's
+    attention log-probabilities [B, T] (Decoder.forward's probe). Returns (loss or None when no row has an
+    answer chunk in soft tokens, share of those rows whose attention argmax lands on it)."""
+    rows = [i for i, sp in enumerate(spans) if sp[2]]
+    if not rows:
+        return None, float("nan")
+    mass = torch.stack([torch.logsumexp(logp[i, spans[i][2]], 0) for i in rows])
+    hit = float(np.mean([int(logp[i].argmax()) in spans[i][2] for i in rows]))
+    return -mass.mean(), hit
 
 
 def names_loss(dec: Decoder, toks: "TokCache", examples, soft: torch.Tensor, offsets: list[int]) -> torch.Tensor | None:
@@ -375,12 +397,13 @@ _FILE_PREFIX = CHAT["fileHeader"].split("{")[0]
 
 def assemble(examples, toks: TokCache, dec: Decoder, soft: torch.Tensor | None, offsets: list[int], max_answer: int, dev,
              file_targets: bool = False):
-    """Prompt-layout embeddings for a batch: returns embeds [B,L,H], targets [B,L] (-100 = no loss), answer spans;
+    """Prompt-layout embeddings for a batch: returns embeds [B,L,H], targets [B,L] (-100 = no loss), answer spans
+    (answer start, answer length, the answer chunk's soft positions: see pointer_loss);
     and [B,L] targets of the file-binding objective (see file_loss) when file_targets, else None."""
     eot = toks(CHAT["endOfTurn"])
     rows, targets, spans, binds = [], [], [], []
     for ex, off in zip(examples, offsets):
-        parts, n, answered, bound = [], 0, [], []
+        parts, n, answered, bound, pointed = [], 0, [], [], []
         path_ids: list[int] = []
         in_context = False
         for kind, val in ex.segments:
@@ -399,6 +422,8 @@ def assemble(examples, toks: TokCache, dec: Decoder, soft: torch.Tensor | None, 
                 n += len(ids)
             else:
                 parts.append(soft[off + val])
+                if val == ex.meta.get("def_chunk") and not ex.meta.get("hybrid"):
+                    pointed = list(range(n, n + soft.shape[1]))
                 if file_targets and in_context:
                     bound += [(n + j, t) for j, t in enumerate(path_ids[:soft.shape[1]])]
                 n += soft.shape[1]
@@ -410,7 +435,7 @@ def assemble(examples, toks: TokCache, dec: Decoder, soft: torch.Tensor | None, 
         for start, ids in answered:
             tgt[start - 1:start - 1 + len(ids)] = torch.tensor(ids)
         targets.append(tgt)
-        spans.append((n, len(ans)))
+        spans.append((n, len(ans), pointed))
         binds.append(bound)
     L = max(r.shape[0] for r in rows)
     H = rows[0].shape[1]
@@ -771,6 +796,8 @@ def stage_instruct(a) -> None:
         # The order follows the example's final question; earlier answered questions about other names would
         # teach the decoder to ignore it (the runtime re-plans, and re-orders, for every turn).
         raise SystemExit("instruct: --rank-files orders the files by the final question; use it with --extra-questions 0 --extra-names 0")
+    if a.pointer_weight and not (0 <= a.pointer_layer < dec.cfg.num_layers and 0 <= a.pointer_head < dec.cfg.num_heads):
+        raise SystemExit(f"instruct: --pointer-layer/--pointer-head must name one of the decoder's {dec.cfg.num_layers} layers x {dec.cfg.num_heads} heads")
     spc = ad.cfg.soft_tokens_per_chunk
     text_mode = "names" if a.text_control else "soft"
     mix = ["where"] * 5 + ["what", "params", "defines", "summary", "complete"] if not a.text_control else ["where"]
@@ -783,6 +810,8 @@ def stage_instruct(a) -> None:
         "where_names": heldout_instruct_set(held, n_eval, spc, "names", 0.0, 4, 24, ["where"], order) if a.text_frac > 0 else [],
         "where_hybrid": heldout_instruct_set(held, n_eval, spc, text_mode, 1.0, 4, 22, ["where"], order) if not a.text_control else [],
         "mixed": heldout_instruct_set(held, n_eval, spc, text_mode, 0.5, 4, 23, mix, order) if not a.text_control else [],
+        # the same questions as where_soft in drawn order: with --rank-files, lookup without the ranking's help
+        "where_drawn": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 21, ["where"]) if a.rank_files else [],
     }
     stop_ids = {toks(CHAT["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
     names = sorted(train)
@@ -800,6 +829,17 @@ def stage_instruct(a) -> None:
                 res[f"heldout_{key}"] = round(float(np.mean([score(e.task, p, e.answer) for e, p in zip(exs, preds)])), 4)
                 if key.startswith("where"):  # the file part alone (the line number is the harder half)
                     res[f"heldout_{key}_path"] = round(float(np.mean([p.strip().split(":")[0] == e.answer.split(":")[0] for e, p in zip(exs, preds)])), 4)
+                if key in ("where_soft", "where_drawn") and not a.text_control:
+                    # The control: every chunk gets another chunk's soft tokens (same order, same headers). Lookup
+                    # that reads the soft tokens falls under it; lookup from order or path names does not.
+                    perm = torch.randperm(soft.shape[0], generator=torch.Generator().manual_seed(5))
+                    shuffled = greedy_answers(exs, toks, dec, soft[perm.to(soft.device)], offs, dev, 4 if a.smoke else 24, stop_ids)
+                    res[f"heldout_{key}_shuffled_path"] = round(float(np.mean([p.strip().split(":")[0] == e.answer.split(":")[0] for e, p in zip(exs, shuffled)])), 4)
+                if key in ("where_soft", "where_drawn") and a.pointer_weight:
+                    embeds, _, spans, _ = assemble(exs, toks, dec, soft, offs, 0, dev)
+                    qpos = torch.tensor([max(sp[0] - 1, 0) for sp in spans], device=dev)
+                    _, logp = dec(embeds, return_hidden=True, probe=(a.pointer_layer, a.pointer_head, qpos))
+                    res[f"heldout_{key}_pointer"] = round(pointer_loss(logp, spans)[1], 4)
                 if key == "where_soft":
                     res["sample"] = [preds[0], exs[0].answer]
                     # file binding (file_loss): do soft positions name their file's path tokens? overall and
@@ -852,8 +892,13 @@ def stage_instruct(a) -> None:
         if len(cache) > 100_000:
             cache.clear()
         with amp(a):
-            embeds, tg, _, ft = assemble(exs, toks, dec, soft, offs, 32, dev, file_targets=bool(a.file_weight))
-            loss = answer_loss(dec, embeds, tg, ft, a.file_weight)
+            embeds, tg, spans, ft = assemble(exs, toks, dec, soft, offs, 32, dev, file_targets=bool(a.file_weight))
+            if a.pointer_weight:
+                loss, (pl, _) = answer_loss(dec, embeds, tg, ft, a.file_weight, pointer=(a.pointer_layer, a.pointer_head, spans))
+                if pl is not None:
+                    loss = loss + a.pointer_weight * pl
+            else:
+                loss = answer_loss(dec, embeds, tg, ft, a.file_weight)
             nl = names_loss(dec, toks, exs, soft, offs) if a.names_weight and soft is not None else None
             if nl is not None:
                 loss = loss + a.names_weight * nl
@@ -974,6 +1019,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rank-files", action="store_true", help="instruct: files in order of relevance to the request (best first), as the runtime's planner places them (with --extra-questions 0 --extra-names 0)")
     ap.add_argument("--rank-noise", type=float, default=0.0, help="instruct, with --rank-files: fraction of training examples left in drawn order, so that the first file is not always the best bet (held-out sets stay ranked)")
     ap.add_argument("--retrieved-frac", type=float, default=0.0, help="instruct: fraction of examples in the retrieved row's layout (the top-2 chunks as text, no soft tokens), so that the baseline row is one the decoder was trained for")
+    ap.add_argument("--pointer-weight", type=float, default=0.0, help="instruct: weight of the pointer objective (a decoder head attends to the answer chunk's soft tokens)")
+    ap.add_argument("--pointer-layer", type=int, default=2, help="instruct: the pointer objective's decoder layer")
+    ap.add_argument("--pointer-head", type=int, default=0, help="instruct: the pointer objective's head in that layer")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)
     set_threads(a.threads)
