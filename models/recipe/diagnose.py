@@ -6,6 +6,10 @@
   first? (the bare name as query, and the whole question) - what the encoder already knows;
 - lookup: the decoder's greedy "where" answers on the recipe's held-out set (4 files), by the index of the
   answer's file in the prompt and by the position of its header, with the confusion (gold file, answered file);
+- answer chunk: ranking the question's chunks by the whole question, is the defining chunk first? in the
+  encoder's space, in the soft tokens' space, and the first soft token against the name's token embeddings
+  (what the bag-of-names objective trains); and each decoder head's attention mass on that chunk's soft
+  tokens (what the pointer objective trains);
 - copy: held-out copy token accuracy with the copy pattern starting at position 0, 100, 200, 300.
 """
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train as T  # noqa: E402
@@ -63,6 +68,25 @@ def main() -> None:
                 hits[kind].append(owner[int((Q @ P.T)[0].argmax())] == ex.meta["file"])
         print({"retrieval_top1_file": {k: round(float(np.mean(v)), 3) for k, v in hits.items()}})
 
+        # the same at the level of the answer's chunk (the one that defines the name), by the whole question:
+        # in the encoder's retrieval space, and in the adapter's output (the soft tokens the decoder sees)
+        ranks = {"encoder": [], "soft_tokens": [], "first_soft_token_vs_name_embeddings": []}
+        E = F.normalize(dec.embed.weight.float(), dim=-1)
+        for ex in exs:
+            if "def_chunk" not in ex.meta:
+                continue
+            V = T.encode_chunks(enc, toks, ex.chunk_texts, dev, enc.cfg.max_tokens)
+            Q = T.encode_chunks(enc, toks, [ex.meta["request"]], dev, enc.cfg.max_tokens)
+            S, SQ = ad(V), ad(Q)
+            name_ids = toks(" " + ex.meta["def"]["name"])
+            for kind, sims in (("encoder", T.retrieval_vector(V) @ T.retrieval_vector(Q)[0]),
+                               ("soft_tokens", F.normalize(S.flatten(1), dim=-1) @ F.normalize(SQ.flatten(1), dim=-1)[0]),
+                               ("first_soft_token_vs_name_embeddings", F.normalize(S[:, 0], dim=-1) @ E[name_ids].mean(0))):
+                ranks[kind].append(sims.argsort(descending=True).tolist().index(ex.meta["def_chunk"]))
+        print({"answer_chunk_by_question": {k: {"top1": round(float(np.mean([r == 0 for r in v])), 3),
+                                                "top3": round(float(np.mean([r < 3 for r in v])), 3)} for k, v in ranks.items()},
+               "chunks_per_question": round(float(np.mean([len(ex.chunk_texts) for ex in exs])), 1)})
+
         # the decoder's lookup, broken down by where the answer's file sits
         soft, offs = T.batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache={})
         stop = {toks(CHAT_TEMPLATE["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
@@ -88,7 +112,20 @@ def main() -> None:
                "by_header_position": bucket(rows, "header_pos", [0, 128, 256, 384, 2048]),
                "four_files_gold_vs_answered": sorted(confusion.items())})
 
-        ids = np.load(T.run_dir(a.run) / "lm_heldout.npy")
+        # does any decoder head attend to the answer chunk's soft tokens (the pointer objective's target), from
+        # the last prompt position or from the asked name? mean attention mass per (layer, head); uniform ~ 4/positions
+        embeds, _, spans, _ = T.assemble(exs, toks, dec, soft, offs, 0, dev)
+        rows_with = [i for i, sp in enumerate(spans) if sp[2]]
+        for query in ("last", "name"):
+            qpos = T.pointer_queries(spans, query, dev)
+            mass = {}
+            for layer in range(dec.cfg.num_layers):
+                for head in range(dec.cfg.num_heads):
+                    _, logp = dec(embeds, return_hidden=True, probe=(layer, head, qpos))
+                    mass[f"L{layer}H{head}"] = round(float(np.mean([float(logp[i, spans[i][2]].exp().sum()) for i in rows_with])), 3)
+            print({"answer_chunk_attention_mass_from": query, "uniform": round(float(np.mean([4 / spans[i][0] for i in rows_with])), 3), **mass})
+
+        ids = T.lm_stream(tok, "heldout", T.run_dir(a.run) / "lm_heldout.npy", False)  # built (and cached) if the run lacks it
         print({"copy_token_acc_by_start": {lead: T.copy_accuracy(dec, ids, dev, lead) for lead in (0, 100, 200, 300)}})
 
 

@@ -37,14 +37,14 @@ def amp(a):
 
 
 def answer_loss(dec: Decoder, embeds: torch.Tensor, tg: torch.Tensor, ft: torch.Tensor | None = None, file_weight: float = 0.0,
-                pointer: tuple[int, int, list] | None = None):
+                pointer: tuple[int, int, list, str] | None = None):
     """Cross-entropy on the answer positions only: the tied 8192-way output projection is computed just
     where there is a target (a few % of positions), which makes instruct/align steps ~1.4x cheaper.
     With `ft`, plus the file-binding objective on the same forward pass (file_loss). With
-    pointer = (layer, head, spans), returns (loss, pointer_loss's result) from the same forward pass."""
+    pointer = (layer, head, spans, query), returns (loss, pointer_loss's result) from the same forward pass."""
     probe = None
     if pointer is not None:
-        probe = (pointer[0], pointer[1], torch.tensor([max(sp[0] - 1, 0) for sp in pointer[2]], device=embeds.device))
+        probe = (pointer[0], pointer[1], pointer_queries(pointer[2], pointer[3], embeds.device))
     out = dec(embeds, return_hidden=True, probe=probe)
     h, logp = out if probe is not None else (out, None)
     m = tg != -100
@@ -64,6 +64,13 @@ def file_loss(dec: Decoder, h: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
     steps, lookup did not follow (README, "A fourth session"); an option, off by default."""
     m = ft != -100
     return F.cross_entropy(dec.logits(h[m]).float(), ft[m])
+
+
+def pointer_queries(spans, query: str, dev) -> torch.Tensor:
+    """The pointer objective's query position per row: 'last' the last prompt position (the one that
+    predicts the answer), 'name' the asked name's last token in the question (one hop: the name itself
+    matches the chunk; a later layer then carries the match to the answer)."""
+    return torch.tensor([sp[3] if query == "name" else max(sp[0] - 1, 0) for sp in spans], device=dev)
 
 
 def pointer_loss(logp: torch.Tensor, spans) -> tuple[torch.Tensor | None, float]:
@@ -398,12 +405,13 @@ _FILE_PREFIX = CHAT["fileHeader"].split("{")[0]
 def assemble(examples, toks: TokCache, dec: Decoder, soft: torch.Tensor | None, offsets: list[int], max_answer: int, dev,
              file_targets: bool = False):
     """Prompt-layout embeddings for a batch: returns embeds [B,L,H], targets [B,L] (-100 = no loss), answer spans
-    (answer start, answer length, the answer chunk's soft positions: see pointer_loss);
+    (answer start, answer length, the answer chunk's soft positions and the position of the asked name's
+    last token: see pointer_loss);
     and [B,L] targets of the file-binding objective (see file_loss) when file_targets, else None."""
     eot = toks(CHAT["endOfTurn"])
     rows, targets, spans, binds = [], [], [], []
     for ex, off in zip(examples, offsets):
-        parts, n, answered, bound, pointed = [], 0, [], [], []
+        parts, n, answered, bound, pointed, name_at = [], 0, [], [], [], 0
         path_ids: list[int] = []
         in_context = False
         for kind, val in ex.segments:
@@ -414,6 +422,11 @@ def assemble(examples, toks: TokCache, dec: Decoder, soft: torch.Tensor | None, 
                     in_context = val == CHAT["contextStart"]
                 elif val.startswith(_FILE_PREFIX):  # this file's path: what its chunks' soft positions should name
                     path_ids = toks.untrusted(val[len(_FILE_PREFIX):].removesuffix("\n"))
+                elif "def" in ex.meta and val == CHAT["user"].replace("{content}", ex.meta.get("request", "")):
+                    # the last token of the asked name in the question (the pointer objective's other query position)
+                    req, name = ex.meta["request"], ex.meta["def"]["name"]
+                    if name in req:
+                        name_at = n + len(toks(CHAT["user"].replace("{content}", req[:req.index(name) + len(name)]))) - 1
                 n += len(ids)
             elif kind == "answer":  # an earlier turn's answer: supervised like the final one
                 ids = toks(val)[:32] + eot
@@ -435,7 +448,7 @@ def assemble(examples, toks: TokCache, dec: Decoder, soft: torch.Tensor | None, 
         for start, ids in answered:
             tgt[start - 1:start - 1 + len(ids)] = torch.tensor(ids)
         targets.append(tgt)
-        spans.append((n, len(ans), pointed))
+        spans.append((n, len(ans), pointed, name_at or n - 1))
         binds.append(bound)
     L = max(r.shape[0] for r in rows)
     H = rows[0].shape[1]
@@ -837,7 +850,7 @@ def stage_instruct(a) -> None:
                     res[f"heldout_{key}_shuffled_path"] = round(float(np.mean([p.strip().split(":")[0] == e.answer.split(":")[0] for e, p in zip(exs, shuffled)])), 4)
                 if key in ("where_soft", "where_drawn") and a.pointer_weight:
                     embeds, _, spans, _ = assemble(exs, toks, dec, soft, offs, 0, dev)
-                    qpos = torch.tensor([max(sp[0] - 1, 0) for sp in spans], device=dev)
+                    qpos = pointer_queries(spans, a.pointer_from, dev)
                     _, logp = dec(embeds, return_hidden=True, probe=(a.pointer_layer, a.pointer_head, qpos))
                     res[f"heldout_{key}_pointer"] = round(pointer_loss(logp, spans)[1], 4)
                 if key == "where_soft":
@@ -894,7 +907,7 @@ def stage_instruct(a) -> None:
         with amp(a):
             embeds, tg, spans, ft = assemble(exs, toks, dec, soft, offs, 32, dev, file_targets=bool(a.file_weight))
             if a.pointer_weight:
-                loss, (pl, _) = answer_loss(dec, embeds, tg, ft, a.file_weight, pointer=(a.pointer_layer, a.pointer_head, spans))
+                loss, (pl, _) = answer_loss(dec, embeds, tg, ft, a.file_weight, pointer=(a.pointer_layer, a.pointer_head, spans, a.pointer_from))
                 if pl is not None:
                     loss = loss + a.pointer_weight * pl
             else:
@@ -1021,6 +1034,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--retrieved-frac", type=float, default=0.0, help="instruct: fraction of examples in the retrieved row's layout (the top-2 chunks as text, no soft tokens), so that the baseline row is one the decoder was trained for")
     ap.add_argument("--pointer-weight", type=float, default=0.0, help="instruct: weight of the pointer objective (a decoder head attends to the answer chunk's soft tokens)")
     ap.add_argument("--pointer-layer", type=int, default=2, help="instruct: the pointer objective's decoder layer")
+    ap.add_argument("--pointer-from", default="last", choices=["last", "name"], help="instruct: the pointer objective's query position (see pointer_queries)")
     ap.add_argument("--pointer-head", type=int, default=0, help="instruct: the pointer objective's head in that layer")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)
