@@ -74,7 +74,7 @@ def pointer_queries(spans, query: str, dev) -> torch.Tensor:
 
 
 def pointer_loss(logp: torch.Tensor, spans) -> tuple[torch.Tensor | None, float]:
-    """Pointer objective: at the last prompt position, one decoder head (--pointer-layer/--pointer-head)
+    """Pointer objective: from the query position (pointer_queries), one decoder head (--pointer-layer/--pointer-head)
     should attend to the soft tokens of the chunk that answers a "where" question. Soft-token lookup has to
     match the question's name against the chunks' soft tokens; the answer loss alone never taught it (the
     shuffled-soft control scores the same as the real soft tokens, for every bundle so far), so the match

@@ -37,7 +37,7 @@ if [ "$smoke" = 1 ]; then
   "$py" train.py instruct "${common[@]}" --text-control --init-from copy --extra-questions 2
   "$py" train.py instruct "${common[@]}" --init-from textctl --text-frac 0.5 --extra-questions 2 --extra-names 4 \
     --recon-frac 0.2 --names-weight 0.5 --copy-mix 2 --lm-mix 2 --file-weight 0.3 --copy-lead 64 --lm-len 96 --steps 4
-  "$py" train.py instruct "${common[@]}" --rank-files --rank-noise 0.3 --extra-questions 0 --extra-names 0 --text-frac 0.5 --retrieved-frac 0.3 --pointer-weight 0.5 --pointer-layer 1 --copy-mix 2 --steps 8
+  "$py" train.py instruct "${common[@]}" --rank-files --rank-noise 0.3 --extra-questions 0 --extra-names 0 --text-frac 0.5 --retrieved-frac 0.3 --pointer-weight 0.5 --pointer-layer 1 --pointer-from name --copy-mix 2 --steps 8
   "$py" train.py export "${common[@]}" --out "$out"
   node --import tsx "$root/test/recipe/check-bundle.ts" "$out" --tokens 8
   exit 0

@@ -15,6 +15,11 @@ test('train --smoke runs every stage, exports a bundle that loads and generates 
     for (const stage of ['"stage": "lm"', '"stage": "contrast"', '"stage": "align"', '"stage": "textctl"', '"stage": "instruct"']) {
       assert.ok(stdout.includes(stage), `no ${stage} in output`);
     }
+    // The last instruct leg (--rank-files --pointer-weight) evaluates lookup in drawn order, the shuffled-soft
+    // control and the pointer head's hit rate.
+    for (const key of ['heldout_where_drawn_path', 'heldout_where_drawn_shuffled_path', 'heldout_where_soft_shuffled_path', 'heldout_where_drawn_pointer']) {
+      assert.match(stdout, new RegExp(`"${key}": [0-9.]+`), `no ${key} in the instruct rows`);
+    }
     const report = lastJson(stdout) as { parity: { max: number }; generatedIds: number[]; positions: number };
     assert.ok(report.parity.max < 1e-3, `parity ${report.parity.max}`);
     assert.ok(report.positions > 0);
