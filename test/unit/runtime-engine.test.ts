@@ -101,3 +101,16 @@ test('the context budget defaults to the positions the bundle was trained with (
   assert.ok(byDefault.context.positions <= trained + 64, `the default stays near ${trained} (${byDefault.context.positions})`);
   assert.ok(byDefault.context.softChunks > 0 && byDefault.context.softChunks < whole.context.softChunks);
 });
+
+test('ignoreEos decodes to maxTokens, past the end of turn as well; caller stop strings still apply', async () => {
+  const question = { task: 'ask' as const, root: repo, prompt: 'Where is area defined?' };
+  const natural = await engine.generate({ ...question, options: { maxTokens: 48 } });
+  assert.ok(['stop', 'eos'].includes(natural.stopReason), `the model ends this answer itself (${natural.stopReason})`);
+  const fixed = await engine.generate({ ...question, options: { maxTokens: 48, ignoreEos: true } });
+  assert.equal(fixed.stopReason, 'maxTokens');
+  assert.ok(fixed.answer.startsWith(natural.answer.trimEnd()), 'the same greedy answer, continued');
+  assert.ok(fixed.answer.length > natural.answer.length);
+  const first = natural.answer.trim().slice(0, 3);
+  const stopped = await engine.generate({ ...question, options: { maxTokens: 48, ignoreEos: true, stop: [first] } });
+  assert.equal(stopped.stopReason, 'stop', `a caller's stop string (${JSON.stringify(first)}) ends a fixed-length run`);
+});

@@ -330,7 +330,8 @@ export class Engine {
         textChunks: plan.text.map((c) => ({ path: c.path, line: c.startLine, code: codeOf(c) })),
       },
     });
-    const stop = [m.chatTemplate.endOfTurn.trim(), ...(req.stop ?? [])].filter((s) => s.length > 0);
+    // The template's end of turn is an end of sequence: a fixed-length run (ignoreEos) decodes past it too.
+    const stop = [...(req.ignoreEos ? [] : [m.chatTemplate.endOfTurn.trim()]), ...(req.stop ?? [])].filter((s) => s.length > 0);
     const output = await this.generator.generate({
       prefix: this.usePrefixCache ? contextPrefix(this.bundle.id, prompt.pieces) : undefined,
       embeds: prompt.embeds,
