@@ -72,10 +72,11 @@ def main() -> None:
         # in the encoder's retrieval space, and in the adapter's output (the soft tokens the decoder sees)
         ranks = {"encoder": [], "soft_tokens": [], "first_soft_token_vs_name_embeddings": []}
         E = F.normalize(dec.embed.weight.float(), dim=-1)
+        cache: dict = {}  # the chunks' vectors, encoded once here and reused for the soft tokens below
         for ex in exs:
             if "def_chunk" not in ex.meta:
                 continue
-            V = T.encode_chunks(enc, toks, ex.chunk_texts, dev, enc.cfg.max_tokens)
+            V = T.cached_vectors(enc, toks, ex.chunk_texts, dev, enc.cfg.max_tokens, cache)
             Q = T.encode_chunks(enc, toks, [ex.meta["request"]], dev, enc.cfg.max_tokens)
             S, SQ = ad(V), ad(Q)
             name_ids = toks(" " + ex.meta["def"]["name"])
@@ -88,7 +89,7 @@ def main() -> None:
                "chunks_per_question": round(float(np.mean([len(ex.chunk_texts) for ex in exs])), 1)})
 
         # the decoder's lookup, broken down by where the answer's file sits
-        soft, offs = T.batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache={})
+        soft, offs = T.batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)
         stop = {toks(CHAT_TEMPLATE["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
         preds = T.greedy_answers(exs, toks, dec, soft, offs, dev, 24, stop)
         rows, confusion = [], collections.Counter()
