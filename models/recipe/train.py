@@ -159,10 +159,47 @@ def log_and_save(a, log: "MetricLog", stage: str, step: int, total: int, clock: 
     save_ckpt(path, {**state(), "step": step, "wall_s": clock.elapsed()})
 
 
-def finish_stage(log: "MetricLog", stage: str, step: int, clock: "Clock", evaluate, path: Path, state) -> None:
-    """The stage's final checkpoint and a closing metrics row."""
-    save_ckpt(path, {**state(), "step": step, "wall_s": clock.elapsed()})
+def finish_stage(log: "MetricLog", stage: str, step: int, clock: "Clock", evaluate, path: Path, state, leg: "Leg") -> None:
+    """The stage's final checkpoint (recording the leg as finished) and a closing metrics row."""
+    save_ckpt(path, {**state(), **leg.record(finished=True), "step": step, "wall_s": clock.elapsed()})
     log.write({"stage": stage, "step": step, "wall_s": round(clock.elapsed(), 1), "event": "stop", **evaluate()})
+
+
+# Arguments that say how fast or where a leg runs, not what it trains: changing them does not make a new leg.
+_LEG_IGNORES = {"threads", "log_every", "data", "out"}
+
+
+def leg_key(a) -> str:
+    return json.dumps({k: v for k, v in sorted(vars(a).items()) if k not in _LEG_IGNORES}, sort_keys=True)
+
+
+class Leg:
+    """One run of a stage with given arguments. train.sh runs instruct as two legs into one checkpoint, and
+    rerunning train.sh must continue where it stopped: the checkpoint records the leg in progress (and where
+    its --minutes began on the stage clock) and the legs that finished. So an interrupted leg resumes within
+    what is left of its own time cap, and a finished leg (by steps or by minutes) is skipped; asking for more
+    (a larger --steps or --minutes) is a new leg."""
+
+    def __init__(self, a, ck: dict | None, clock: "Clock"):
+        self.key = leg_key(a)
+        self.done: list[str] = list(ck.get("legs_done", [])) if ck else []
+        cur = ck.get("leg") if ck else None
+        self.start_s = cur["start_s"] if cur and cur.get("key") == self.key else clock.elapsed()
+        self.deadline = self.start_s + a.minutes * 60 if a.minutes else float("inf")
+
+    def record(self, finished: bool = False) -> dict:
+        return {"legs_done": self.done + ([self.key] if finished and self.key not in self.done else []),
+                "leg": {"key": self.key, "start_s": self.start_s}}
+
+
+def leg_finished(a, path: Path) -> bool:
+    """Whether this stage's checkpoint says this exact leg already finished (then the stage does nothing)."""
+    ck = load_ckpt(path)
+    if ck and leg_key(a) in ck.get("legs_done", []):
+        print(f"{a.stage_name}: this leg finished earlier (step {ck['step']}, {ck['wall_s'] / 60:.1f} min on the stage clock); "
+              "nothing to do (a larger --steps or --minutes continues it)", flush=True)
+        return True
+    return False
 
 
 def optimize(opt: torch.optim.Optimizer, loss: torch.Tensor, params, clip: float = 1.0) -> None:
@@ -231,6 +268,8 @@ def lm_stream(tok: Tokenizer, split: str, cache: Path, smoke: bool) -> np.ndarra
 
 def stage_lm(a) -> None:
     rd = run_dir(a.run)
+    if leg_finished(a, rd / f"{a.stage_name}.pt"):
+        return
     tok = ensure_tokenizer(a.run, a.smoke)
     dec_cfg, _, _ = model_configs(a.smoke)
     dev = device()
@@ -263,7 +302,9 @@ def stage_lm(a) -> None:
         dec.train()
         return {"heldout_loss": float(np.mean(losses)), "heldout_token_acc": correct / held[:, 1:].numel()}
 
-    deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
+    leg = Leg(a, ck, clock)
+    deadline = leg.deadline
+    state = lambda: {"decoder": dec.state_dict(), "opt": opt.state_dict(), "config": config_dict(dec_cfg)}
     tokens_since, t_since = 0, clock.elapsed()
     while step < total and clock.elapsed() < deadline:
         starts = rng.integers(0, len(train_ids) - seq - 1, batch)
@@ -284,11 +325,8 @@ def stage_lm(a) -> None:
             if step % (a.log_every * 4) == 0 or step == total:
                 row.update(evaluate())
             log.write(row)
-            save_ckpt(rd / "lm.pt", {"decoder": dec.state_dict(), "opt": opt.state_dict(), "step": step,
-                                      "wall_s": clock.elapsed(), "config": config_dict(dec_cfg)})
-    save_ckpt(rd / "lm.pt", {"decoder": dec.state_dict(), "opt": opt.state_dict(), "step": step,
-                              "wall_s": clock.elapsed(), "config": config_dict(dec_cfg)})
-    log.write({"stage": "lm", "step": step, "wall_s": round(clock.elapsed(), 1), "event": "stop", **evaluate()})
+            save_ckpt(rd / "lm.pt", {**state(), **leg.record(), "step": step, "wall_s": clock.elapsed()})
+    finish_stage(log, "lm", step, clock, evaluate, rd / "lm.pt", state, leg)
 
 
 # ---------------------------------------------------------------- copy practice (decoder)
@@ -299,6 +337,8 @@ def stage_copy(a) -> None:
     answer loss alone the small decoder had not learned to copy. Starts from --init-from's decoder
     (e.g. instruct) and writes copy.pt, which `instruct --decoder-from copy` continues from."""
     rd = run_dir(a.run)
+    if leg_finished(a, rd / f"{a.stage_name}.pt"):
+        return
     dev = device()
     tok = load_tokenizer(a.run)
     ids = lm_stream(tok, "train", rd / "lm_train.npy", a.smoke)
@@ -318,7 +358,7 @@ def stage_copy(a) -> None:
     log = MetricLog(rd / "metrics.jsonl")
 
     held = copy_rows(held_ids, random.Random(5), 8 if a.smoke else 64, span, dev)
-    state = lambda: {"decoder": dec.state_dict(), "opt": opt.state_dict()}
+    state = lambda: {"decoder": dec.state_dict(), "opt": opt.state_dict(), **leg.record()}
 
     def evaluate() -> dict:
         dec.eval()
@@ -330,7 +370,8 @@ def stage_copy(a) -> None:
 
     if step == 0:
         log.write({"stage": "copy", "step": 0, "wall_s": 0.0, **evaluate()})
-    deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
+    leg = Leg(a, ck, clock)
+    deadline = leg.deadline
     rng = random.Random(77 + step)
     while step < total and clock.elapsed() < deadline:
         x = copy_rows(ids, rng, batch, span, dev)
@@ -342,7 +383,7 @@ def stage_copy(a) -> None:
         optimize(opt, loss, dec.parameters())
         step += 1
         log_and_save(a, log, "copy", step, total, clock, loss, evaluate, rd / "copy.pt", state)
-    finish_stage(log, "copy", step, clock, evaluate, rd / "copy.pt", state)
+    finish_stage(log, "copy", step, clock, evaluate, rd / "copy.pt", state, leg)
 
 
 # ---------------------------------------------------------------- shared E2LLM plumbing
@@ -599,6 +640,8 @@ def retrieval_vector(v: torch.Tensor) -> torch.Tensor:
 def stage_contrast(a) -> None:
     from data import load_files
     rd = run_dir(a.run)
+    if leg_finished(a, rd / f"{a.stage_name}.pt"):
+        return
     dev = device()
     tok = load_tokenizer(a.run)
     toks = TokCache(tok)
@@ -632,9 +675,10 @@ def stage_contrast(a) -> None:
 
     if step == 0 and not a.smoke:
         log.write({"stage": "contrast", "step": 0, "wall_s": 0.0, **evaluate()})
-    deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
+    leg = Leg(a, ck, clock)
+    deadline = leg.deadline
     prng = random.Random(11 + step)
-    state = lambda: {"encoder": enc.state_dict(), "opt": opt.state_dict()}
+    state = lambda: {"encoder": enc.state_dict(), "opt": opt.state_dict(), **leg.record()}
     while step < total and clock.elapsed() < deadline:
         bt = prng.sample(pairs, batch)
         for g in opt.param_groups:
@@ -648,7 +692,7 @@ def stage_contrast(a) -> None:
         optimize(opt, loss, enc.parameters())
         step += 1
         log_and_save(a, log, "contrast", step, total, clock, loss, evaluate, rd / "contrast.pt", state)
-    finish_stage(log, "contrast", step, clock, evaluate, rd / "contrast.pt", state)
+    finish_stage(log, "contrast", step, clock, evaluate, rd / "contrast.pt", state, leg)
 
 
 # ---------------------------------------------------------------- stage 3: alignment by reconstruction
@@ -661,6 +705,8 @@ def stage_align(a) -> None:
     """
     from data import load_files, reconstruction_example
     rd = run_dir(a.run)
+    if leg_finished(a, rd / f"{a.stage_name}.pt"):
+        return
     dev = device()
     toks = TokCache(load_tokenizer(a.run))
     dd = data_dir(a)
@@ -704,9 +750,10 @@ def stage_align(a) -> None:
 
     if step == 0 and not a.smoke:
         log.write({"stage": "align", "step": 0, "wall_s": 0.0, **evaluate()})
-    deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
+    leg = Leg(a, ck, clock)
+    deadline = leg.deadline
     rng = random.Random(17 + step)
-    state = lambda: {"encoder": enc.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict()}
+    state = lambda: {"encoder": enc.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(), **leg.record()}
     dec.eval()  # no dropout anyway; frozen
     while step < total and clock.elapsed() < deadline:
         exs = [reconstruction_example(rng, f, c, target) for f, c in rng.sample(train_items, batch)]
@@ -719,7 +766,7 @@ def stage_align(a) -> None:
         optimize(opt, loss, list(ad.parameters()) + list(enc.parameters()))
         step += 1
         log_and_save(a, log, "align", step, total, clock, loss, evaluate, rd / "align.pt", state)
-    finish_stage(log, "align", step, clock, evaluate, rd / "align.pt", state)
+    finish_stage(log, "align", step, clock, evaluate, rd / "align.pt", state, leg)
     _ = eos
 
 
@@ -774,6 +821,8 @@ def stage_instruct(a) -> None:
     capacity) with the adapter; the encoder is frozen so its vectors are computed once per chunk and cached."""
     from data import build_example, load_files, reconstruction_example, variant
     rd = run_dir(a.run)
+    if leg_finished(a, rd / f"{a.stage_name}.pt"):
+        return
     dev = device()
     tok = load_tokenizer(a.run)
     toks = TokCache(tok)
@@ -872,12 +921,13 @@ def stage_instruct(a) -> None:
 
     if not a.smoke:  # also on resume: a continued run may change the data (e.g. --rank-files), so its start is measured
         log.write({"stage": a.stage_name, "step": step, "wall_s": round(clock.elapsed(), 1), **evaluate()})
-    deadline = clock.elapsed() + a.minutes * 60 if a.minutes else float("inf")
+    leg = Leg(a, ck, clock)
+    deadline = leg.deadline
     rng = random.Random(31 + step)
     # The file order the decoder is trained with travels in the checkpoint, so that export (manifest
     # decoder.contextOrder) and eval place files the same way.
     state = lambda: {"decoder": dec.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(),
-                     "context_order": "relevance" if a.rank_files else "repository"}
+                     "context_order": "relevance" if a.rank_files else "repository", **leg.record()}
     while step < total and clock.elapsed() < deadline:
         n_files = curriculum(step, total)
         exs = []
@@ -927,7 +977,7 @@ def stage_instruct(a) -> None:
         step += 1
         log_and_save(a, log, a.stage_name, step, total, clock, loss, evaluate, rd / f"{a.stage_name}.pt", state,
                      extra=lambda: {"files": n_files, "positions": embeds.shape[1]})
-    finish_stage(log, a.stage_name, step, clock, evaluate, rd / f"{a.stage_name}.pt", state)
+    finish_stage(log, a.stage_name, step, clock, evaluate, rd / f"{a.stage_name}.pt", state, leg)
 
 
 # ---------------------------------------------------------------- export
@@ -999,7 +1049,7 @@ def stage_export(a) -> None:
     print(f"bundle {manifest['id']} -> {out} ({size / 1e6:.1f} MB)")
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("stage", choices=STAGES)
     ap.add_argument("--run", default="default")
@@ -1038,10 +1088,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pointer-head", type=int, default=0, help="instruct: the pointer objective's head in that layer")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)
+    a.stage_name = "textctl" if (a.stage == "instruct" and a.text_control) else a.stage
+    return a
+
+
+def main(argv: list[str] | None = None) -> None:
+    a = parse_args(argv)
     set_threads(a.threads)
     torch.manual_seed(0)
     random.seed(0)
-    a.stage_name = "textctl" if (a.stage == "instruct" and a.text_control) else a.stage
     {"lm": stage_lm, "copy": stage_copy, "contrast": stage_contrast, "align": stage_align, "instruct": stage_instruct, "export": stage_export}[a.stage](a)
 
 

@@ -31,7 +31,10 @@ if [ "$smoke" = 1 ]; then
     --repos py-html,py-re,py-dbm,py-concurrent,npm-fs-extra,py-json,py-tomllib,npm-semver
   common=(--run "$run" --smoke --data "$here/work/data-$run" --threads 2 --log-every 5)
   "$py" train.py lm "${common[@]}"
-  "$py" train.py copy "${common[@]}" --init-from lm --lr 1e-3
+  "$py" train.py lm "${common[@]}"  # a rerun skips a leg that finished by its steps (the smoke test asserts it)
+  # copy stops at its time cap, and a rerun must not extend it (--minutes is the leg's, across resumes)
+  "$py" train.py copy "${common[@]}" --init-from lm --lr 1e-3 --steps 100000 --minutes 0.01
+  "$py" train.py copy "${common[@]}" --init-from lm --lr 1e-3 --steps 100000 --minutes 0.01
   "$py" train.py contrast "${common[@]}"
   "$py" train.py align "${common[@]}" --freeze-encoder
   "$py" train.py instruct "${common[@]}" --text-control --init-from copy --extra-questions 2

@@ -15,6 +15,15 @@ test('train --smoke runs every stage, exports a bundle that loads and generates 
     for (const stage of ['"stage": "lm"', '"stage": "contrast"', '"stage": "align"', '"stage": "textctl"', '"stage": "instruct"']) {
       assert.ok(stdout.includes(stage), `no ${stage} in output`);
     }
+    // Resume: rerunning a leg that finished (lm by its steps, copy by its --minutes) does nothing; a time-capped
+    // leg is not extended by the rerun (its cap counts across resumes).
+    for (const stage of ['lm', 'copy']) {
+      assert.ok(stdout.includes(`${stage}: this leg finished earlier`), `the rerun of ${stage} did not skip it`);
+      const stops = stdout.split('\n').filter((l) => l.startsWith(`{"stage": "${stage}"`) && l.includes('"event": "stop"'));
+      assert.equal(stops.length, 1, `${stage} stopped ${stops.length} times`);
+    }
+    const copyStop = JSON.parse(stdout.split('\n').find((l) => l.startsWith('{"stage": "copy"') && l.includes('"event": "stop"'))!);
+    assert.ok(copyStop.step < 100_000, 'copy stopped at its time cap, not its step cap');
     // The last instruct leg (--rank-files --pointer-weight) evaluates lookup in drawn order, the shuffled-soft
     // control and the pointer head's hit rate.
     for (const key of ['heldout_where_drawn_path', 'heldout_where_drawn_shuffled_path', 'heldout_where_soft_shuffled_path', 'heldout_where_drawn_pointer']) {
