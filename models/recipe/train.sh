@@ -11,7 +11,7 @@ smoke=0; out=""; run="default"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
-    --out) out="$2"; shift ;;
+    --out) out="$(realpath -m "$2")"; shift ;;  # absolute: the stages run from the recipe folder
     --run) run="$2"; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
