@@ -303,10 +303,9 @@ def stage_lm(a) -> None:
         return {"heldout_loss": float(np.mean(losses)), "heldout_token_acc": correct / held[:, 1:].numel()}
 
     leg = Leg(a, ck, clock)
-    deadline = leg.deadline
-    state = lambda: {"decoder": dec.state_dict(), "opt": opt.state_dict(), "config": config_dict(dec_cfg)}
+    state = lambda: {"decoder": dec.state_dict(), "opt": opt.state_dict(), "config": config_dict(dec_cfg), **leg.record()}
     tokens_since, t_since = 0, clock.elapsed()
-    while step < total and clock.elapsed() < deadline:
+    while step < total and clock.elapsed() < leg.deadline:
         starts = rng.integers(0, len(train_ids) - seq - 1, batch)
         x = torch.tensor(np.stack([train_ids[s:s + seq + 1] for s in starts]).astype(np.int64), device=dev)
         for gr in opt.param_groups:
@@ -325,7 +324,7 @@ def stage_lm(a) -> None:
             if step % (a.log_every * 4) == 0 or step == total:
                 row.update(evaluate())
             log.write(row)
-            save_ckpt(rd / "lm.pt", {**state(), **leg.record(), "step": step, "wall_s": clock.elapsed()})
+            save_ckpt(rd / "lm.pt", {**state(), "step": step, "wall_s": clock.elapsed()})
     finish_stage(log, "lm", step, clock, evaluate, rd / "lm.pt", state, leg)
 
 
@@ -371,9 +370,8 @@ def stage_copy(a) -> None:
     if step == 0:
         log.write({"stage": "copy", "step": 0, "wall_s": 0.0, **evaluate()})
     leg = Leg(a, ck, clock)
-    deadline = leg.deadline
     rng = random.Random(77 + step)
-    while step < total and clock.elapsed() < deadline:
+    while step < total and clock.elapsed() < leg.deadline:
         x = copy_rows(ids, rng, batch, span, dev)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, a.lr, 20)
@@ -676,10 +674,9 @@ def stage_contrast(a) -> None:
     if step == 0 and not a.smoke:
         log.write({"stage": "contrast", "step": 0, "wall_s": 0.0, **evaluate()})
     leg = Leg(a, ck, clock)
-    deadline = leg.deadline
     prng = random.Random(11 + step)
     state = lambda: {"encoder": enc.state_dict(), "opt": opt.state_dict(), **leg.record()}
-    while step < total and clock.elapsed() < deadline:
+    while step < total and clock.elapsed() < leg.deadline:
         bt = prng.sample(pairs, batch)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, 1e-3, 20)
@@ -751,11 +748,10 @@ def stage_align(a) -> None:
     if step == 0 and not a.smoke:
         log.write({"stage": "align", "step": 0, "wall_s": 0.0, **evaluate()})
     leg = Leg(a, ck, clock)
-    deadline = leg.deadline
     rng = random.Random(17 + step)
     state = lambda: {"encoder": enc.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(), **leg.record()}
     dec.eval()  # no dropout anyway; frozen
-    while step < total and clock.elapsed() < deadline:
+    while step < total and clock.elapsed() < leg.deadline:
         exs = [reconstruction_example(rng, f, c, target) for f, c in rng.sample(train_items, batch)]
         for gi, g in enumerate(opt.param_groups):
             g["lr"] = lr_at(step, total, 1e-3 if gi == 0 else enc_lr, 20)
@@ -922,13 +918,12 @@ def stage_instruct(a) -> None:
     if not a.smoke:  # also on resume: a continued run may change the data (e.g. --rank-files), so its start is measured
         log.write({"stage": a.stage_name, "step": step, "wall_s": round(clock.elapsed(), 1), **evaluate()})
     leg = Leg(a, ck, clock)
-    deadline = leg.deadline
     rng = random.Random(31 + step)
     # The file order the decoder is trained with travels in the checkpoint, so that export (manifest
     # decoder.contextOrder) and eval place files the same way.
     state = lambda: {"decoder": dec.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(),
                      "context_order": "relevance" if a.rank_files else "repository", **leg.record()}
-    while step < total and clock.elapsed() < deadline:
+    while step < total and clock.elapsed() < leg.deadline:
         n_files = curriculum(step, total)
         exs = []
         while len(exs) < batch:
