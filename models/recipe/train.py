@@ -167,10 +167,14 @@ def finish_stage(log: "MetricLog", stage: str, step: int, clock: "Clock", evalua
 
 # Arguments that say how fast or where a leg runs, not what it trains: changing them does not make a new leg.
 _LEG_IGNORES = {"threads", "log_every", "data", "out"}
+# Options added after checkpoints began recording legs: left out of the key at their defaults, so that a
+# checkpoint written before them still recognises its finished legs (else a rerun would extend them).
+_LEG_KEY_SINCE = {"task_mix": "where:5,what:1,params:1,defines:1,summary:1,complete:1"}
 
 
 def leg_key(a) -> str:
-    return json.dumps({k: v for k, v in sorted(vars(a).items()) if k not in _LEG_IGNORES}, sort_keys=True)
+    return json.dumps({k: v for k, v in sorted(vars(a).items())
+                       if k not in _LEG_IGNORES and not (k in _LEG_KEY_SINCE and v == _LEG_KEY_SINCE[k])}, sort_keys=True)
 
 
 class Leg:
@@ -774,6 +778,20 @@ def curriculum(step: int, total: int) -> int:
     return [2, 3, 4, 5, 6, 8][min(5, int(frac * 6))]
 
 
+def task_mix(spec: str) -> list[str]:
+    """--task-mix "where:5,summary:1,...": the tasks instruct draws from, each repeated by its weight."""
+    from data import TASKS
+    out = []
+    for part in spec.split(","):
+        name, _, weight = part.strip().partition(":")
+        if name not in TASKS or not weight.isdigit():
+            raise SystemExit(f"instruct: --task-mix wants task:weight pairs (integer weights) over {', '.join(TASKS)}; got {part!r}")
+        out += [name] * int(weight)
+    if not out:
+        raise SystemExit("instruct: --task-mix has no task with a positive weight")
+    return out
+
+
 def heldout_instruct_set(held, n: int, soft_per_chunk: int, text_mode: str, hybrid_prob: float, n_files: int, seed: int, task_mix, order=None):
     from data import build_example
     rng = random.Random(seed)
@@ -858,7 +876,7 @@ def stage_instruct(a) -> None:
         raise SystemExit(f"instruct: --pointer-layer/--pointer-head must name one of the decoder's {dec.cfg.num_layers} layers x {dec.cfg.num_heads} heads")
     spc = ad.cfg.soft_tokens_per_chunk
     text_mode = "names" if a.text_control else "soft"
-    mix = ["where"] * 5 + ["what", "params", "defines", "summary", "complete"] if not a.text_control else ["where"]
+    mix = task_mix(a.task_mix) if not a.text_control else ["where"]
     n_eval = 2 if a.smoke else 40
     cache: dict = {}
     ranker = Ranker(enc, toks, dev, cache)
@@ -868,6 +886,8 @@ def stage_instruct(a) -> None:
         "where_names": heldout_instruct_set(held, n_eval, spc, "names", 0.0, 4, 24, ["where"], order) if a.text_frac > 0 else [],
         "where_hybrid": heldout_instruct_set(held, n_eval, spc, text_mode, 1.0, 4, 22, ["where"], order) if not a.text_control else [],
         "mixed": heldout_instruct_set(held, n_eval, spc, text_mode, 0.5, 4, 23, mix, order) if not a.text_control else [],
+        # module docstrings from soft tokens (ROUGE-L): the product eval's summary row has few questions
+        "summary": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 25, ["summary"], order) if not a.text_control else [],
         # the same questions as where_soft in drawn order: with --rank-files, lookup without the ranking's help
         "where_drawn": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 21, ["where"]) if a.rank_files else [],
     }
@@ -1081,8 +1101,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--pointer-layer", type=int, default=2, help="instruct: the pointer objective's decoder layer")
     ap.add_argument("--pointer-from", default="last", choices=["last", "name"], help="instruct: the pointer objective's query position (see pointer_queries)")
     ap.add_argument("--pointer-head", type=int, default=0, help="instruct: the pointer objective's head in that layer")
+    ap.add_argument("--task-mix", default=_LEG_KEY_SINCE["task_mix"], help="instruct: the tasks of the soft-token examples as task:weight pairs")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)
+    task_mix(a.task_mix)  # a bad --task-mix fails here, before any data loads
     a.stage_name = "textctl" if (a.stage == "instruct" and a.text_control) else a.stage
     return a
 

@@ -41,6 +41,8 @@ if [ "$smoke" = 1 ]; then
   "$py" train.py instruct "${common[@]}" --init-from textctl --text-frac 0.5 --extra-questions 2 --extra-names 4 \
     --recon-frac 0.2 --names-weight 0.5 --copy-mix 2 --lm-mix 2 --file-weight 0.3 --copy-lead 64 --lm-len 96 --steps 4
   "$py" train.py instruct "${common[@]}" --rank-files --rank-noise 0.3 --extra-questions 0 --extra-names 0 --text-frac 0.5 --retrieved-frac 0.3 --pointer-weight 0.5 --pointer-layer 1 --pointer-from name --copy-mix 2 --steps 8
+  "$py" train.py instruct "${common[@]}" --rank-files --extra-questions 0 --extra-names 0 --text-frac 0.3 --recon-frac 0.2 \
+    --task-mix where:1,summary:2 --steps 10
   "$py" train.py export "${common[@]}" --out "$out"
   node --import tsx "$root/test/recipe/check-bundle.ts" "$out" --tokens 8
   exit 0
@@ -67,6 +69,11 @@ data=(--data "$here/work/data")
 "$py" train.py instruct --run "$run" --lr 1e-3 --batch 16 --max-positions 448 --text-frac 0.3 --extra-questions 0 --extra-names 0 \
   --recon-frac 0.1 --names-weight 0.5 --copy-mix 4 --lm-mix 4 --rank-files --retrieved-frac 0.15 --log-every 20 --steps 3000 \
   --minutes 60 --threads "$threads" "${data[@]}"
+# Then weighted to summaries and explanations (module and function docstrings), with more reconstruction:
+# after the lookup legs, summaries from soft tokens scored below no context (README: "A seventh session").
+"$py" train.py instruct --run "$run" --lr 1e-3 --batch 16 --max-positions 448 --text-frac 0.3 --extra-questions 0 --extra-names 0 \
+  --recon-frac 0.2 --names-weight 0.5 --copy-mix 4 --lm-mix 4 --rank-files --retrieved-frac 0.15 --log-every 20 \
+  --task-mix where:3,what:2,params:1,defines:1,summary:4,complete:1 --steps 3100 --minutes 45 --threads "$threads" "${data[@]}"
 "$py" train.py export --run "$run" --out "$out" --context-positions 448
 "$py" plot.py --run "$run"
 node --import tsx "$root/test/recipe/check-bundle.ts" "$out" --tokens 16

@@ -29,6 +29,10 @@ test('train --smoke runs every stage, exports a bundle that loads and generates 
     for (const key of ['heldout_where_drawn_path', 'heldout_where_drawn_shuffled_path', 'heldout_where_soft_shuffled_path', 'heldout_where_drawn_pointer']) {
       assert.match(stdout, new RegExp(`"${key}": [0-9.]+`), `no ${key} in the instruct rows`);
     }
+    // The last leg is weighted by --task-mix (as the full run's summary leg) and scores summaries (ROUGE-L).
+    const instructRows = stdout.split('\n').filter((l) => l.startsWith('{"stage": "instruct"'));
+    assert.match(instructRows[instructRows.length - 1], /"heldout_summary": [0-9.]+/, 'the last instruct row has no summary score');
+    assert.equal(JSON.parse(instructRows[instructRows.length - 1]).step, 10, 'the --task-mix leg continued the checkpoint to its --steps');
     const report = lastJson(stdout) as { parity: { max: number }; generatedIds: number[]; positions: number };
     assert.ok(report.parity.max < 1e-3, `parity ${report.parity.max}`);
     assert.ok(report.positions > 0);
