@@ -178,7 +178,7 @@ def leg_key(a) -> str:
 
 
 class Leg:
-    """One run of a stage with given arguments. train.sh runs instruct as two legs into one checkpoint, and
+    """One run of a stage with given arguments. train.sh runs instruct as three legs into one checkpoint, and
     rerunning train.sh must continue where it stopped: the checkpoint records the leg in progress (and where
     its --minutes began on the stage clock) and the legs that finished. So an interrupted leg resumes within
     what is left of its own time cap, and a finished leg (by steps or by minutes) is skipped; asking for more
