@@ -15,7 +15,7 @@ PANELS = [
     ("lm", ["heldout_token_acc"], "decoder LM: next-token accuracy"),
     ("copy", ["heldout_copy_token_acc"], "decoder copy practice: copy token acc."),
     ("contrast", ["heldout_retrieval_top1", "heldout_retrieval_top5"], "encoder: name -> chunk retrieval"),
-    ("align", ["heldout_recon_token_acc"], "alignment: reconstruction token acc."),
+    ("align", ["heldout_recon_token_acc", "heldout_recon_token_acc_shuffled"], "alignment: reconstruction token acc."),
     ("textctl", ["heldout_where_soft_path"], "pure-text control: where (path)"),
     ("instruct", ["heldout_where_soft_path", "heldout_where_names_path", "heldout_where_hybrid_path", "heldout_mixed", "heldout_summary"],
      "instruction tuning (where: path acc.)"),

@@ -169,7 +169,7 @@ def finish_stage(log: "MetricLog", stage: str, step: int, clock: "Clock", evalua
 _LEG_IGNORES = {"threads", "log_every", "data", "out"}
 # Options added after checkpoints began recording legs: left out of the key at their defaults, so that a
 # checkpoint written before them still recognises its finished legs (else a rerun would extend them).
-_LEG_KEY_SINCE = {"task_mix": "where:5,what:1,params:1,defines:1,summary:1,complete:1"}
+_LEG_KEY_SINCE = {"task_mix": "where:5,what:1,params:1,defines:1,summary:1,complete:1", "decoder_lr": 0.0, "contrast_weight": 0.0}
 
 
 def leg_key(a) -> str:
@@ -639,6 +639,30 @@ def retrieval_vector(v: torch.Tensor) -> torch.Tensor:
     return F.normalize(v.mean(1), dim=-1)
 
 
+def retrieval_metrics(enc, toks, pool: list[str], queries: list[tuple[str, str]], dev) -> dict:
+    """Held-out name -> chunk retrieval by the vectors the runtime ranks with (top-1, top-5 among the pool)."""
+    enc.eval()
+    with torch.no_grad():
+        P = torch.cat([retrieval_vector(encode_chunks(enc, toks, pool[i:i + 64], dev, enc.cfg.max_tokens)) for i in range(0, len(pool), 64)])
+        Q = retrieval_vector(encode_chunks(enc, toks, [q for q, _ in queries], dev, 32))
+        gold = torch.tensor([pool.index(t) for _, t in queries], device=dev)
+        rank = (Q @ P.T).argsort(-1, descending=True)
+        top1 = (rank[:, 0] == gold).float().mean().item()
+        top5 = (rank[:, :5] == gold[:, None]).any(-1).float().mean().item()
+    enc.train()
+    return {"heldout_retrieval_top1": round(top1, 4), "heldout_retrieval_top5": round(top5, 4), "pool": len(pool)}
+
+
+def contrastive_loss(enc, toks, pairs: list[tuple[str, str]], dev, autocast) -> torch.Tensor:
+    """InfoNCE both ways between name (+ doc) queries and their chunks, the batch's other chunks as negatives."""
+    with autocast:
+        q = retrieval_vector(encode_chunks(enc, toks, [x for x, _ in pairs], dev, 32).float())
+        k = retrieval_vector(encode_chunks(enc, toks, [y for _, y in pairs], dev, enc.cfg.max_tokens).float())
+    logits = q @ k.T / 0.05
+    labels = torch.arange(len(pairs), device=dev)
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+
+
 def stage_contrast(a) -> None:
     from data import load_files
     rd = run_dir(a.run)
@@ -664,16 +688,7 @@ def stage_contrast(a) -> None:
     print(f"contrast: {len(pairs)} training pairs, eval {len(queries)} queries over {len(pool)} held-out chunks", flush=True)
 
     def evaluate() -> dict:
-        enc.eval()
-        with torch.no_grad():
-            P = torch.cat([retrieval_vector(encode_chunks(enc, toks, pool[i:i + 64], dev, max_tokens)) for i in range(0, len(pool), 64)])
-            Q = retrieval_vector(encode_chunks(enc, toks, [q for q, _ in queries], dev, 32))
-            gold = torch.tensor([pool.index(t) for _, t in queries], device=dev)
-            rank = (Q @ P.T).argsort(-1, descending=True)
-            top1 = (rank[:, 0] == gold).float().mean().item()
-            top5 = (rank[:, :5] == gold[:, None]).any(-1).float().mean().item()
-        enc.train()
-        return {"heldout_retrieval_top1": round(top1, 4), "heldout_retrieval_top5": round(top5, 4), "pool": len(pool)}
+        return retrieval_metrics(enc, toks, pool, queries, dev)
 
     if step == 0 and not a.smoke:
         log.write({"stage": "contrast", "step": 0, "wall_s": 0.0, **evaluate()})
@@ -684,12 +699,7 @@ def stage_contrast(a) -> None:
         bt = prng.sample(pairs, batch)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, 1e-3, 20)
-        with amp(a):
-            q = retrieval_vector(encode_chunks(enc, toks, [x for x, _ in bt], dev, 32).float())
-            k = retrieval_vector(encode_chunks(enc, toks, [y for _, y in bt], dev, max_tokens).float())
-        logits = q @ k.T / 0.05
-        labels = torch.arange(len(bt), device=dev)
-        loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+        loss = contrastive_loss(enc, toks, bt, dev, amp(a))
         optimize(opt, loss, enc.parameters())
         step += 1
         log_and_save(a, log, "contrast", step, total, clock, loss, evaluate, rd / "contrast.pt", state)
@@ -713,17 +723,27 @@ def stage_align(a) -> None:
     dd = data_dir(a)
     train, held = load_files(dd / "train.jsonl"), load_files(dd / "heldout.jsonl")
     dec, enc, ad, ck = stage_state(rd, "align", a, dev)
-    for p in dec.parameters():
-        p.requires_grad_(False)
+    for p in dec.parameters():  # frozen unless --decoder-lr (E2LLM tunes the decoder too, with LoRA)
+        p.requires_grad_(a.decoder_lr > 0)
     if a.freeze_encoder:  # keep the contrastive encoder's retrieval space; vectors are then computed once and cached
         for p in enc.parameters():
             p.requires_grad_(False)
     enc_lr = 0.0 if a.freeze_encoder else 2e-4
-    opt = torch.optim.AdamW([{"params": ad.parameters(), "lr": 1e-3}, {"params": enc.parameters(), "lr": enc_lr}], weight_decay=0.0)
+    groups = [{"params": ad.parameters(), "lr": 1e-3}, {"params": enc.parameters(), "lr": enc_lr}]
+    if a.decoder_lr > 0:  # a third group only then: a checkpoint of a frozen-decoder run keeps its optimiser layout
+        groups.append({"params": dec.parameters(), "lr": a.decoder_lr})
+    opt = torch.optim.AdamW(groups, weight_decay=0.0)
+    peaks = [g["lr"] for g in groups]
     vec_cache: dict | None = {} if a.freeze_encoder else None
     step, clock = 0, Clock()
     if ck:
-        enc.load_state_dict(ck["encoder"]); ad.load_state_dict(ck["adapter"]); opt.load_state_dict(ck["opt"])
+        enc.load_state_dict(ck["encoder"]); ad.load_state_dict(ck["adapter"])
+        try:
+            opt.load_state_dict(ck["opt"])
+        except ValueError:  # a leg with --decoder-lr after one without: the groups differ
+            print("align: optimiser state not reused (this leg trains other parameters)", flush=True)
+        if "decoder" in ck:
+            dec.load_state_dict(ck["decoder"])
         step = ck["step"]; clock = Clock(ck["wall_s"])
     log = MetricLog(rd / "metrics.jsonl")
     total = a.steps or (10 if a.smoke else 800)
@@ -733,37 +753,49 @@ def stage_align(a) -> None:
     erng = random.Random(3)
     held_eval = [reconstruction_example(erng, f, c, target) for f, c in erng.sample(held_items, min(len(held_items), 8 if a.smoke else 64))]
     eos = {toks(CHAT["endOfTurn"])[0]}
+    pairs = contrast_pairs(train, random.Random(5)) if a.contrast_weight and not a.freeze_encoder else []
 
     def evaluate() -> dict:
         enc.eval(); ad.eval()
         with torch.no_grad():
-            correct = count = 0
+            # The control: each chunk's code regenerated from another chunk's soft tokens. What the decoder
+            # gets right from its own code model alone, both rows share; the difference is read from the soft tokens.
+            correct = {"own": 0, "shuffled": 0}
+            count = 0
             for i in range(0, len(held_eval), 16):
                 exs = held_eval[i:i + 16]
                 soft, offs = batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=True)
-                embeds, tg, _, _ = assemble(exs, toks, dec, soft, offs, target, dev)
-                pred = dec(embeds).argmax(-1)
-                m = tg != -100
-                correct += (pred[m] == tg[m]).sum().item()
+                perm = torch.roll(torch.arange(soft.shape[0], device=soft.device), 1)  # one chunk per example
+                for key, s in (("own", soft), ("shuffled", soft[perm])):
+                    embeds, tg, _, _ = assemble(exs, toks, dec, s, offs, target, dev)
+                    m = tg != -100
+                    correct[key] += (dec(embeds).argmax(-1)[m] == tg[m]).sum().item()
                 count += m.sum().item()
         enc.train(); ad.train()
-        return {"heldout_recon_token_acc": round(correct / count, 4)}
+        # Training the encoder here moves the vectors the runtime also ranks by: retrieval is watched too.
+        retrieval = {} if a.freeze_encoder else retrieval_metrics(enc, toks, *contrast_eval_set(held, 64 if a.smoke else 400), dev)
+        return {"heldout_recon_token_acc": round(correct["own"] / count, 4),
+                "heldout_recon_token_acc_shuffled": round(correct["shuffled"] / count, 4), **retrieval}
 
     if step == 0 and not a.smoke:
         log.write({"stage": "align", "step": 0, "wall_s": 0.0, **evaluate()})
     leg = Leg(a, ck, clock)
     rng = random.Random(17 + step)
-    state = lambda: {"encoder": enc.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(), **leg.record()}
-    dec.eval()  # no dropout anyway; frozen
+    # The decoder is saved only when this stage trains it (then the later stages start from it).
+    state = lambda: {"encoder": enc.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(),
+                     **({"decoder": dec.state_dict()} if a.decoder_lr > 0 else {}), **leg.record()}
+    dec.eval()  # no dropout anyway
     while step < total and clock.elapsed() < leg.deadline:
         exs = [reconstruction_example(rng, f, c, target) for f, c in rng.sample(train_items, batch)]
-        for gi, g in enumerate(opt.param_groups):
-            g["lr"] = lr_at(step, total, 1e-3 if gi == 0 else enc_lr, 20)
+        for g, peak in zip(opt.param_groups, peaks):
+            g["lr"] = lr_at(step, total, peak, 20)
         with amp(a):
             soft, offs = batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=not a.freeze_encoder, cache=vec_cache)
             embeds, tg, _, _ = assemble(exs, toks, dec, soft, offs, target, dev)
             loss = answer_loss(dec, embeds, tg)
-        optimize(opt, loss, list(ad.parameters()) + list(enc.parameters()))
+        if pairs:  # keep the retrieval space the runtime ranks by while the encoder learns to carry the code
+            loss = loss + a.contrast_weight * contrastive_loss(enc, toks, rng.sample(pairs, 32), dev, amp(a))
+        optimize(opt, loss, list(ad.parameters()) + list(enc.parameters()) + list(dec.parameters()))
         step += 1
         log_and_save(a, log, "align", step, total, clock, loss, evaluate, rd / "align.pt", state)
     finish_stage(log, "align", step, clock, evaluate, rd / "align.pt", state, leg)
@@ -1084,6 +1116,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--lr", type=float, default=5e-4, help="instruct: peak learning rate")
     ap.add_argument("--context-positions", type=int, default=0, help="export: the context positions instruct trained with (manifest decoder.contextPositions: the planner's default budget)")
     ap.add_argument("--decoder-from", default="", help="instruct: on resume, take the decoder weights from this stage's checkpoint")
+    ap.add_argument("--decoder-lr", type=float, default=0.0, help="align: also train the decoder at this peak rate (default 0: frozen)")
+    ap.add_argument("--contrast-weight", type=float, default=0.0, help="align, encoder not frozen: weight of the contrastive loss kept alongside reconstruction")
     ap.add_argument("--freeze-encoder", action="store_true", help="align: train the adapter only (keeps the contrastive encoder)")
     ap.add_argument("--extra-questions", type=int, default=0, help="instruct: earlier answered 'where' turns per example")
     ap.add_argument("--extra-names", type=int, default=0, help="instruct: the same for the pure-text copy examples (short: many turns are cheap)")

@@ -37,6 +37,8 @@ if [ "$smoke" = 1 ]; then
   "$py" train.py copy "${common[@]}" --init-from lm --lr 1e-3 --steps 100000 --minutes 0.01
   "$py" train.py contrast "${common[@]}"
   "$py" train.py align "${common[@]}" --freeze-encoder
+  # the alignment options the full run does not use yet (README: "A seventh session"): encoder and decoder trained
+  "$py" train.py align "${common[@]}" --contrast-weight 0.5 --decoder-lr 1e-4 --steps 12
   "$py" train.py instruct "${common[@]}" --text-control --init-from copy --extra-questions 2
   "$py" train.py instruct "${common[@]}" --init-from textctl --text-frac 0.5 --extra-questions 2 --extra-names 4 \
     --recon-frac 0.2 --names-weight 0.5 --copy-mix 2 --lm-mix 2 --file-weight 0.3 --copy-lead 64 --lm-len 96 --steps 4

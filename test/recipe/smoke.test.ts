@@ -29,6 +29,13 @@ test('train --smoke runs every stage, exports a bundle that loads and generates 
     for (const key of ['heldout_where_drawn_path', 'heldout_where_drawn_shuffled_path', 'heldout_where_soft_shuffled_path', 'heldout_where_drawn_pointer']) {
       assert.match(stdout, new RegExp(`"${key}": [0-9.]+`), `no ${key} in the instruct rows`);
     }
+    // Alignment reports its shuffled-soft-token control; the leg that trains the encoder also its retrieval.
+    const alignStops = stdout.split('\n').filter((l) => l.startsWith('{"stage": "align"') && l.includes('"event": "stop"')).map((l) => JSON.parse(l));
+    assert.equal(alignStops.length, 2, 'two align legs');
+    assert.ok(alignStops.every((r) => typeof r.heldout_recon_token_acc_shuffled === 'number'), 'no shuffled control in align');
+    assert.equal(alignStops[0].heldout_retrieval_top1, undefined, 'the frozen-encoder leg has no retrieval to watch');
+    assert.equal(typeof alignStops[1].heldout_retrieval_top1, 'number', 'the encoder-training leg watches retrieval');
+    assert.equal(alignStops[1].step, 12);
     // The last leg is weighted by --task-mix (as the full run's summary leg) and scores summaries (ROUGE-L).
     const instructRows = stdout.split('\n').filter((l) => l.startsWith('{"stage": "instruct"'));
     assert.match(instructRows[instructRows.length - 1], /"heldout_summary": [0-9.]+/, 'the last instruct row has no summary score');
