@@ -1139,6 +1139,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)
     task_mix(a.task_mix)  # a bad --task-mix fails here, before any data loads
+    if a.contrast_weight and a.freeze_encoder:
+        raise SystemExit("align: --contrast-weight keeps the retrieval space of an encoder that trains; it means nothing with --freeze-encoder")
     a.stage_name = "textctl" if (a.stage == "instruct" and a.text_control) else a.stage
     return a
 

@@ -1,6 +1,7 @@
-// train.py's argument rules that decide what a rerun of `npm run train` does: a bad --task-mix fails before
-// any data loads, and an option added after checkpoints began recording legs leaves the keys of the legs
-// that did not use it unchanged (else a rerun would take a finished, time-capped leg for a new one).
+// train.py's argument rules that decide what a rerun of `npm run train` does: a bad --task-mix (or an align
+// option that means nothing with the others) fails before any data loads, and an option added after
+// checkpoints began recording legs leaves the keys of the legs that did not use it unchanged (else a rerun
+// would take a finished, time-capped leg for a new one).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -18,6 +19,12 @@ test('a bad --task-mix is refused with the rule, before any data loads', () => {
     assert.match(r.stderr, /--task-mix/, r.stderr);
   }
   assert.equal(py('print(train.task_mix("where:2,summary:1"))'), "['where', 'where', 'summary']");
+});
+
+test('align: --contrast-weight with --freeze-encoder is refused (there is no encoder training to balance)', () => {
+  const r = spawnSync(PYTHON, ['train.py', 'align', '--run', 'no-such-run', '--freeze-encoder', '--contrast-weight', '1'], { cwd: RECIPE, encoding: 'utf8' });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--contrast-weight .*--freeze-encoder/, r.stderr);
 });
 
 test('--task-mix at its default leaves a leg key as before the option existed; another value makes a new leg', () => {
