@@ -677,7 +677,6 @@ def stage_contrast(a) -> None:
     pairs = contrast_pairs(train, rng)
     pool, queries = contrast_eval_set(held, 64 if a.smoke else 400)
     _, enc, _, ck = stage_state(rd, "contrast", a, dev)
-    max_tokens = enc.cfg.max_tokens
     opt = torch.optim.AdamW(enc.parameters(), lr=1e-3, weight_decay=0.01)
     step, clock = 0, Clock()
     if ck:
@@ -754,6 +753,8 @@ def stage_align(a) -> None:
     held_eval = [reconstruction_example(erng, f, c, target) for f, c in erng.sample(held_items, min(len(held_items), 8 if a.smoke else 64))]
     eos = {toks(CHAT["endOfTurn"])[0]}
     pairs = contrast_pairs(train, random.Random(5)) if a.contrast_weight and not a.freeze_encoder else []
+    # Training the encoder here moves the vectors the runtime also ranks by: retrieval is watched too.
+    retrieval_set = None if a.freeze_encoder else contrast_eval_set(held, 64 if a.smoke else 400)
 
     def evaluate() -> dict:
         enc.eval(); ad.eval()
@@ -772,8 +773,7 @@ def stage_align(a) -> None:
                     correct[key] += (dec(embeds).argmax(-1)[m] == tg[m]).sum().item()
                 count += m.sum().item()
         enc.train(); ad.train()
-        # Training the encoder here moves the vectors the runtime also ranks by: retrieval is watched too.
-        retrieval = {} if a.freeze_encoder else retrieval_metrics(enc, toks, *contrast_eval_set(held, 64 if a.smoke else 400), dev)
+        retrieval = retrieval_metrics(enc, toks, *retrieval_set, dev) if retrieval_set else {}
         return {"heldout_recon_token_acc": round(correct["own"] / count, 4),
                 "heldout_recon_token_acc_shuffled": round(correct["shuffled"] / count, 4), **retrieval}
 
@@ -795,7 +795,7 @@ def stage_align(a) -> None:
             loss = answer_loss(dec, embeds, tg)
         if pairs:  # keep the retrieval space the runtime ranks by while the encoder learns to carry the code
             loss = loss + a.contrast_weight * contrastive_loss(enc, toks, rng.sample(pairs, 32), dev, amp(a))
-        optimize(opt, loss, list(ad.parameters()) + list(enc.parameters()) + list(dec.parameters()))
+        optimize(opt, loss, [p for g in opt.param_groups for p in g["params"]])
         step += 1
         log_and_save(a, log, "align", step, total, clock, loss, evaluate, rd / "align.pt", state)
     finish_stage(log, "align", step, clock, evaluate, rd / "align.pt", state, leg)
