@@ -62,9 +62,9 @@ def main() -> None:
         for ex in exs:
             owner = [f.path for f in ex.meta["files"] for _ in f.chunks]
             texts = [c["text"] for f in ex.meta["files"] for c in f.chunks]
-            P = T.retrieval_vector(T.encode_chunks(enc, toks, texts, dev, enc.cfg.max_tokens))
+            P = enc.retrieval(T.encode_chunks(enc, toks, texts, dev, enc.cfg.max_tokens))
             for kind, q in (("name", ex.meta["def"]["name"]), ("question", ex.meta["request"])):
-                Q = T.retrieval_vector(T.encode_chunks(enc, toks, [q], dev, 32))
+                Q = enc.retrieval(T.encode_chunks(enc, toks, [q], dev, 32))
                 hits[kind].append(owner[int((Q @ P.T)[0].argmax())] == ex.meta["file"])
         print({"retrieval_top1_file": {k: round(float(np.mean(v)), 3) for k, v in hits.items()}})
 
@@ -80,7 +80,7 @@ def main() -> None:
             Q = T.encode_chunks(enc, toks, [ex.meta["request"]], dev, enc.cfg.max_tokens)
             S, SQ = ad(V), ad(Q)
             name_ids = toks(" " + ex.meta["def"]["name"])
-            for kind, sims in (("encoder", T.retrieval_vector(V) @ T.retrieval_vector(Q)[0]),
+            for kind, sims in (("encoder", enc.retrieval(V) @ enc.retrieval(Q)[0]),
                                ("soft_tokens", F.normalize(S.flatten(1), dim=-1) @ F.normalize(SQ.flatten(1), dim=-1)[0]),
                                ("first_soft_token_vs_name_embeddings", F.normalize(S[:, 0], dim=-1) @ E[name_ids].mean(0))):
                 ranks[kind].append(sims.argsort(descending=True).tolist().index(ex.meta["def_chunk"]))

@@ -126,7 +126,9 @@ def bundle_id(out: Path, files: list[str]) -> str:
 def write_bundle(out: Path, *, name: str, encoder: nn.Module, adapter: nn.Module, decoder_module: nn.Module,
                  embed_weight: torch.Tensor, tokenizer_path: Path, enc_info: dict, dec_info: dict,
                  soft_tokens_per_chunk: int, training: dict, parity_inputs: dict | None = None) -> dict:
-    """enc_info: vocab, hiddenSize, vectorsPerChunk, maxTokens. dec_info: hiddenSize, numLayers,
+    """enc_info: vocab, hiddenSize, vectorsPerChunk (every pooled vector the encoder outputs), maxTokens, and
+    optionally retrieval ("mean": rank by the mean of the pooled vectors; "last": by the last one alone,
+    which the adapter does not read). dec_info: hiddenSize, numLayers,
     numKeyValueHeads, headDim, vocabSize, maxPositions."""
     out.mkdir(parents=True, exist_ok=True)
     export_encoder(encoder, out / "encoder.onnx", enc_info["vocab"])
@@ -145,7 +147,8 @@ def write_bundle(out: Path, *, name: str, encoder: nn.Module, adapter: nn.Module
         "name": name,
         "id": f"{name}-{bundle_id(out, files)}",
         "encoder": {"file": "encoder.onnx", "tokenizer": "tokenizer.json", "maxTokens": enc_info["maxTokens"],
-                    "hiddenSize": enc_info["hiddenSize"], "vectorsPerChunk": enc_info["vectorsPerChunk"]},
+                    "hiddenSize": enc_info["hiddenSize"], "vectorsPerChunk": enc_info["vectorsPerChunk"],
+                    "retrieval": enc_info.get("retrieval", "mean")},
         "adapter": {"file": "adapter.onnx", "softTokensPerChunk": soft_tokens_per_chunk},
         "decoder": {"file": "decoder.onnx", "tokenizer": "tokenizer.json", **{k: dec_info[k] for k in (
             "hiddenSize", "numLayers", "numKeyValueHeads", "headDim", "vocabSize", "maxPositions")},

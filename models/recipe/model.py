@@ -40,7 +40,11 @@ class EncoderConfig:
     num_heads: int = 4
     ffn_size: int = 512
     max_tokens: int = 128
-    vectors_per_chunk: int = 4  # learned pooling queries
+    vectors_per_chunk: int = 4  # learned pooling queries whose vectors the adapter turns into soft tokens
+    # One more query whose vector is only the runtime's ranking vector (bundle manifest encoder.retrieval
+    # "last"), so that alignment can train the soft-token vectors without moving retrieval. Off: chunks
+    # are ranked by the mean of the soft-token vectors (encoder.retrieval "mean").
+    retrieval_query: bool = False
     rope_theta: float = 10000.0
 
 
@@ -205,11 +209,20 @@ class Encoder(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, d)
         self.layers = nn.ModuleList(Block(d, cfg.num_heads, cfg.num_heads, cfg.ffn_size) for _ in range(cfg.num_layers))
         self.norm = RMSNorm(d)
-        self.queries = nn.Parameter(torch.randn(cfg.vectors_per_chunk, d) * 0.02)
+        self.queries = nn.Parameter(torch.randn(self.outputs, d) * 0.02)
         self.pool_k = nn.Linear(d, d, bias=False)
         self.pool_v = nn.Linear(d, d, bias=False)
         self.out_norm = RMSNorm(d)
         self.apply(_init)
+
+    @property
+    def outputs(self) -> int:
+        """Pooled vectors per chunk: the adapter's, then the retrieval query's if any."""
+        return self.cfg.vectors_per_chunk + int(self.cfg.retrieval_query)
+
+    def retrieval(self, v: torch.Tensor) -> torch.Tensor:
+        """The unit vector the runtime ranks chunks by, from forward's [B, outputs, d]."""
+        return F.normalize(v[:, -1] if self.cfg.retrieval_query else v.mean(1), dim=-1)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         B, T = input_ids.shape
@@ -242,7 +255,8 @@ class Adapter(nn.Module):
 
     def forward(self, chunk_vectors: torch.Tensor) -> torch.Tensor:
         N = chunk_vectors.shape[0]
-        y = self.fc2(F.gelu(self.fc1(chunk_vectors)))
+        # The first vectors_per_chunk: an encoder with a retrieval query appends its ranking vector, not read here.
+        y = self.fc2(F.gelu(self.fc1(chunk_vectors[:, :self.cfg.vectors_per_chunk])))
         return y.reshape(N, self.cfg.soft_tokens_per_chunk, self.cfg.out_size)
 
 

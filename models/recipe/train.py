@@ -242,10 +242,10 @@ def ensure_tokenizer(run: str, smoke: bool) -> Tokenizer:
 def model_configs(smoke: bool) -> tuple[DecoderConfig, EncoderConfig, AdapterConfig]:
     if smoke:  # tiny: every stage in seconds on CPU
         dec = DecoderConfig(hidden_size=64, num_layers=2, num_heads=2, num_kv_heads=1, ffn_size=128, max_positions=1024)
-        enc = EncoderConfig(hidden_size=64, num_layers=1, num_heads=2, ffn_size=128, max_tokens=64, vectors_per_chunk=2)
+        enc = EncoderConfig(hidden_size=64, num_layers=1, num_heads=2, ffn_size=128, max_tokens=64, vectors_per_chunk=2, retrieval_query=True)
         ad = AdapterConfig(in_size=64, vectors_per_chunk=2, out_size=64, soft_tokens_per_chunk=2, hidden_size=128)
         return dec, enc, ad
-    return DecoderConfig(), EncoderConfig(), AdapterConfig()
+    return DecoderConfig(), EncoderConfig(retrieval_query=True), AdapterConfig()
 
 
 # ---------------------------------------------------------------- stage 1: decoder LM
@@ -553,8 +553,8 @@ class Ranker:
         enc, toks, dev = self.enc, self.toks, self.dev
         vecs = cached_vectors(enc, toks, texts, dev, enc.cfg.max_tokens, self.cache)
         with torch.no_grad():
-            q = retrieval_vector(encode_chunks(enc, toks, [request], dev, enc.cfg.max_tokens))[0]
-            sims = retrieval_vector(vecs.float()) @ q.float()
+            q = enc.retrieval(encode_chunks(enc, toks, [request], dev, enc.cfg.max_tokens))[0]
+            sims = enc.retrieval(vecs.float()) @ q.float()
         return [cands[i] for i in sims.argsort(descending=True, stable=True).tolist()]
 
     def files(self, request: str, files, labels):
@@ -634,17 +634,12 @@ def contrast_eval_set(held, n_chunks: int, seed: int = 7):
     return pool, qs[:200]
 
 
-def retrieval_vector(v: torch.Tensor) -> torch.Tensor:
-    """The vector the runtime's planner ranks by: mean of a chunk's pooled vectors, L2-normalised."""
-    return F.normalize(v.mean(1), dim=-1)
-
-
 def retrieval_metrics(enc, toks, pool: list[str], queries: list[tuple[str, str]], dev) -> dict:
     """Held-out name -> chunk retrieval by the vectors the runtime ranks with (top-1, top-5 among the pool)."""
     enc.eval()
     with torch.no_grad():
-        P = torch.cat([retrieval_vector(encode_chunks(enc, toks, pool[i:i + 64], dev, enc.cfg.max_tokens)) for i in range(0, len(pool), 64)])
-        Q = retrieval_vector(encode_chunks(enc, toks, [q for q, _ in queries], dev, 32))
+        P = torch.cat([enc.retrieval(encode_chunks(enc, toks, pool[i:i + 64], dev, enc.cfg.max_tokens)) for i in range(0, len(pool), 64)])
+        Q = enc.retrieval(encode_chunks(enc, toks, [q for q, _ in queries], dev, 32))
         gold = torch.tensor([pool.index(t) for _, t in queries], device=dev)
         rank = (Q @ P.T).argsort(-1, descending=True)
         top1 = (rank[:, 0] == gold).float().mean().item()
@@ -656,8 +651,8 @@ def retrieval_metrics(enc, toks, pool: list[str], queries: list[tuple[str, str]]
 def contrastive_loss(enc, toks, pairs: list[tuple[str, str]], dev, autocast) -> torch.Tensor:
     """InfoNCE both ways between name (+ doc) queries and their chunks, the batch's other chunks as negatives."""
     with autocast:
-        q = retrieval_vector(encode_chunks(enc, toks, [x for x, _ in pairs], dev, 32).float())
-        k = retrieval_vector(encode_chunks(enc, toks, [y for _, y in pairs], dev, enc.cfg.max_tokens).float())
+        q = enc.retrieval(encode_chunks(enc, toks, [x for x, _ in pairs], dev, 32).float())
+        k = enc.retrieval(encode_chunks(enc, toks, [y for _, y in pairs], dev, enc.cfg.max_tokens).float())
     logits = q @ k.T / 0.05
     labels = torch.arange(len(pairs), device=dev)
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
@@ -1086,7 +1081,8 @@ def stage_export(a) -> None:
     manifest = write_bundle(
         out, name=a.name, encoder=enc.eval(), adapter=ad.eval(), decoder_module=_DecoderWithPast(dec.eval(), dec.cfg.num_layers),
         embed_weight=dec.embed.weight, tokenizer_path=rd / "tokenizer.json",
-        enc_info={"vocab": enc.cfg.vocab_size, "hiddenSize": enc.cfg.hidden_size, "vectorsPerChunk": enc.cfg.vectors_per_chunk,
+        enc_info={"vocab": enc.cfg.vocab_size, "hiddenSize": enc.cfg.hidden_size, "vectorsPerChunk": enc.outputs,
+                  "retrieval": "last" if enc.cfg.retrieval_query else "mean",
                   "maxTokens": enc.cfg.max_tokens},
         dec_info={"hiddenSize": dec.cfg.hidden_size, "numLayers": dec.cfg.num_layers, "numKeyValueHeads": dec.cfg.num_kv_heads,
                   "headDim": dec.cfg.head_dim, "vocabSize": dec.cfg.vocab_size, "maxPositions": dec.cfg.max_positions,

@@ -46,6 +46,9 @@ test('train --smoke runs every stage, exports a bundle that loads and generates 
     assert.ok(Array.isArray(report.generatedIds));
     const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     assert.equal(m.training.smoke, true);
+    // The recipe's encoder has a retrieval query: one pooled vector more than the adapter reads, ranked alone.
+    assert.equal(m.encoder.retrieval, 'last');
+    assert.equal(m.encoder.vectorsPerChunk, m.training.configs.encoder.vectors_per_chunk + 1);
     assert.equal(m.decoder.contextOrder, 'relevance', 'the smoke instruct run trains with --rank-files; the manifest says so');
     for (const s of ['lm', 'contrast', 'align', 'instruct']) assert.ok(m.training.stageWallSeconds[s] > 0, `stage ${s} did not train`);
     assert.ok(existsSync(path.join(out, 'decoder.onnx')));

@@ -71,9 +71,12 @@ test('exact, path and token accuracy', () => {
   assert.deepEqual(tokenAccuracy([1], [1, 2]), { correct: 1, count: 2 });
 });
 
-test('the retrieval vector is the mean of the pooled vectors (train.py retrieval_vector)', () => {
+test('the retrieval vector is the mean of the pooled vectors, or the last one (model.py Encoder.retrieval)', () => {
   assert.deepEqual([...retrievalVector([1, 2, 3, 4, 5, 6], 2)], [2.5, 3.5, 4.5]);
   assert.throws(() => retrievalVector([1, 2, 3], 2), RangeError);
+  // encoder.retrieval "last": the retrieval query's vector alone, the others (the adapter's) ignored
+  assert.deepEqual([...retrievalVector([1, 2, 3, 4, 5, 6], 3, 'last')], [5, 6]);
+  assert.deepEqual([...retrievalVector([1, 2, 3, 4, 5, 6], 3, 'mean')], [3, 4]);
 });
 
 test('the seeded generator is deterministic and samples without repeats', () => {

@@ -77,6 +77,9 @@ test('a bad manifest field is named', async () => {
   err = await loadError(brokenCopy((m) => (m.decoder.contextOrder = 'alphabetical' as 'relevance')));
   assert.equal(err.field, 'decoder.contextOrder');
   assert.match(err.message, /"repository" or "relevance"/);
+  err = await loadError(brokenCopy((m) => (m.encoder.retrieval = 'max' as 'last')));
+  assert.equal(err.field, 'encoder.retrieval');
+  assert.match(err.message, /"mean" or "last"/);
 });
 
 test('a wrong decoder hidden size is caught against the embedding table', async () => {

@@ -29,7 +29,7 @@ export function registerDoctor(program: Command): void {
             path: bundlePath,
             name: m.name,
             id: m.id,
-            encoder: `${m.encoder.file} (hidden ${m.encoder.hiddenSize}, ${m.encoder.vectorsPerChunk} vectors/chunk, max ${m.encoder.maxTokens} tokens)`,
+            encoder: `${m.encoder.file} (hidden ${m.encoder.hiddenSize}, ${m.encoder.vectorsPerChunk} vectors/chunk, ranked by ${m.encoder.retrieval === 'last' ? 'the last' : 'their mean'}, max ${m.encoder.maxTokens} tokens)`,
             adapter: `${m.adapter.file} (${m.adapter.softTokensPerChunk} soft tokens/chunk)`,
             decoder: `${m.decoder.file} (hidden ${m.decoder.hiddenSize}, ${m.decoder.numLayers} layers, vocab ${m.decoder.vocabSize}, ${m.decoder.maxPositions} positions)`,
           },

@@ -5,6 +5,7 @@
 // Tensor conventions (all float32 unless stated; int64 ids):
 //   encoder.onnx  inputs  input_ids [B,T] int64, attention_mask [B,T] int64
 //                 outputs chunk_vectors [B, encoder.vectorsPerChunk, encoder.hiddenSize]
+//                 (with encoder.retrieval "last", the last of these is the ranking vector alone)
 //   adapter.onnx  inputs  chunk_vectors [N, encoder.vectorsPerChunk, encoder.hiddenSize]
 //                 outputs soft_tokens [N, adapter.softTokensPerChunk, decoder.hiddenSize]
 //   decoder.onnx  Hugging Face / Optimum decoder-with-past convention:
@@ -53,6 +54,9 @@ export interface ChatTemplate {
 /** The order of the files in the context: as in the repository, or the most relevant to the request first. */
 export type ContextOrder = 'repository' | 'relevance';
 
+/** How a chunk's ranking vector comes from its pooled vectors (manifest encoder.retrieval). */
+export type RetrievalVector = 'mean' | 'last';
+
 export interface BundleManifest {
   formatVersion: number;
   /** Human name, e.g. `default`. */
@@ -66,6 +70,12 @@ export interface BundleManifest {
     maxTokens: number;
     hiddenSize: number;
     vectorsPerChunk: number;
+    /**
+     * Optional: which pooled vectors chunks are ranked by. 'mean' (the default): the mean of all
+     * vectorsPerChunk. 'last': the last vector alone, trained only for ranking; the adapter does not read
+     * it, so alignment can train the soft-token vectors without moving retrieval.
+     */
+    retrieval?: RetrievalVector;
   };
   adapter: {
     file: string;

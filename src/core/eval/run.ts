@@ -122,14 +122,14 @@ export function rowSpec(q: EvalQuestion, layout: RowLayout, soft: ReadonlyMap<st
 }
 
 /**
- * The question's chunks ranked by the product's VectorSearch on the encoder's retrieval vectors (mean of
- * the pooled vectors, as the recipe trains and ranks them) vs the question's; top k, best first.
+ * The question's chunks ranked by the product's VectorSearch on the encoder's retrieval vectors (as the
+ * recipe trains and ranks them: manifest encoder.retrieval) vs the question's; top k, best first.
  */
 export async function rankChunks(engine: Engine, q: EvalQuestion, soft: ReadonlyMap<string, SoftPromptEntry>, k: number, signal?: AbortSignal): Promise<EvalChunk[]> {
   const cands = q.files.flatMap((f) => f.chunks);
   const m = engine.bundle.manifest;
   const search = new VectorSearch(m.encoder.hiddenSize, cands.length);
-  cands.forEach((c, i) => search.set(String(i), retrievalVector(soft.get(c.hash)!.vector, m.encoder.vectorsPerChunk)));
+  cands.forEach((c, i) => search.set(String(i), retrievalVector(soft.get(c.hash)!.vector, m.encoder.vectorsPerChunk, m.encoder.retrieval)));
   const query = await engine.queryVector(q.request, signal); // already the retrieval vector
   return search.search(query, k).map((r) => cands[Number(r.id)]);
 }

@@ -194,10 +194,11 @@ export class Engine {
     // Vectors of cached chunks go straight into the search index; the rest are encoded. A re-index keeps
     // the vectors it already holds (a file save must not re-read the whole cache), and starts afresh once
     // removed chunks make up half of it.
-    // Ranked by the recipe's retrieval vector (the mean of a chunk's pooled vectors: what the contrastive
-    // stage trains), not by the concatenated vectors.
+    // Ranked by the recipe's retrieval vector (manifest encoder.retrieval: the mean of a chunk's pooled
+    // vectors, or its retrieval query's vector: what the contrastive stage trains), not by the concatenated vectors.
     const dim = m.encoder.hiddenSize;
     const vpc = m.encoder.vectorsPerChunk;
+    const mode = m.encoder.retrieval;
     // A cache that was started over (a damaged file found on write) no longer holds what was read from it.
     const generation = this.cache.generation;
     const reuse = state.indexed && state.cacheGeneration === generation && state.search.size <= 2 * unique.size;
@@ -206,7 +207,7 @@ export class Engine {
     for (const c of unique.values()) {
       if (reuse && search.has(c.hash)) continue;
       const entry = this.cache.get(this.bundle.id, c.hash);
-      if (entry) search.set(c.hash, retrievalVector(entry.vector, vpc));
+      if (entry) search.set(c.hash, retrievalVector(entry.vector, vpc, mode));
       else missing.push(c);
     }
     // Text of chunks the refresh did not hand over (e.g. the cache was cleared) is re-read from disk.
@@ -237,7 +238,7 @@ export class Engine {
         this.bundle.id,
         part.map((c, k) => ({ hash: c.hash, entry: { softTokens: out.softTokens[k], vector: out.vectors[k] } })),
       );
-      part.forEach((c, k) => search.set(c.hash, retrievalVector(out.vectors[k], vpc)));
+      part.forEach((c, k) => search.set(c.hash, retrievalVector(out.vectors[k], vpc, mode)));
       encoded += part.length;
     }
     state.search = search;
@@ -277,10 +278,11 @@ export class Engine {
     return out;
   }
 
-  /** The retrieval vector of a request: the mean of the encoder's pooled vectors, as for chunks. */
+  /** The retrieval vector of a request, made from the encoder's pooled vectors as for chunks. */
   async queryVector(text: string, signal?: AbortSignal): Promise<Float32Array> {
     const out = await this.encoder.encode([text], { signal });
-    return retrievalVector(out.vectors[0], this.bundle.manifest.encoder.vectorsPerChunk);
+    const enc = this.bundle.manifest.encoder;
+    return retrievalVector(out.vectors[0], enc.vectorsPerChunk, enc.retrieval);
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {

@@ -1,7 +1,7 @@
 // Validation of a bundle's manifest.json against the contract in ../bundle/manifest.ts. Hand-written
 // because the contract is small and every error must name the exact field; a schema library would
 // add a dependency for ~60 lines.
-import { MANIFEST_FORMAT_VERSION, type BundleManifest, type ContextOrder } from '../bundle/manifest';
+import { MANIFEST_FORMAT_VERSION, type BundleManifest, type ContextOrder, type RetrievalVector } from '../bundle/manifest';
 
 export class BundleError extends Error {
   constructor(
@@ -49,6 +49,9 @@ export function parseManifest(text: string, where: string): BundleManifest {
   const contextOrder = (v: unknown): ContextOrder =>
     v === 'repository' || v === 'relevance' ? v : fail('decoder.contextOrder', `must be "repository" or "relevance" (got ${JSON.stringify(v)})`);
 
+  const retrieval = (v: unknown): RetrievalVector =>
+    v === 'mean' || v === 'last' ? v : fail('encoder.retrieval', `must be "mean" or "last" (got ${JSON.stringify(v)})`);
+
   const m = obj(raw, '(root)');
   if (m.formatVersion !== MANIFEST_FORMAT_VERSION) {
     fail('formatVersion', `must be ${MANIFEST_FORMAT_VERSION} (got ${JSON.stringify(m.formatVersion)}); this runtime reads format ${MANIFEST_FORMAT_VERSION}`);
@@ -89,6 +92,7 @@ export function parseManifest(text: string, where: string): BundleManifest {
       maxTokens: posInt(enc, 'maxTokens', 'encoder.'),
       hiddenSize: posInt(enc, 'hiddenSize', 'encoder.'),
       vectorsPerChunk: posInt(enc, 'vectorsPerChunk', 'encoder.'),
+      ...(enc.retrieval !== undefined ? { retrieval: retrieval(enc.retrieval) } : {}),
     },
     adapter: {
       file: file(ad, 'file', 'adapter.'),

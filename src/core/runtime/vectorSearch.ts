@@ -2,6 +2,8 @@
 // query is one pass over N x D floats (~60-100 ms at 100k x 256 on one core). It stops scaling past
 // roughly 1M chunks (1 GB of vectors at D=256, ~1 s per query): beyond that an approximate index
 // (HNSW, IVF) or a quantised matrix is needed.
+import type { RetrievalVector } from '../bundle/manifest';
+
 export class VectorSearch {
   private data: Float32Array;
   private count = 0;
@@ -74,13 +76,15 @@ function normalise(v: ArrayLike<number>, dim: number): Float32Array {
 }
 
 /**
- * A chunk's (or query's) retrieval vector: the mean of the encoder's `vectorsPerChunk` pooled vectors
- * (stored flattened, [vectorsPerChunk * hidden]). This is the vector the recipe's contrastive stage
- * trains (models/recipe/train.py retrieval_vector; VectorSearch normalises it on the way in).
+ * A chunk's (or query's) retrieval vector from the encoder's `vectorsPerChunk` pooled vectors (stored
+ * flattened, [vectorsPerChunk * hidden]): their mean ('mean', what the recipe's contrastive stage trains
+ * when the encoder has no retrieval query), or the last one alone ('last': the retrieval query's; see
+ * manifest encoder.retrieval and models/recipe/model.py Encoder.retrieval). VectorSearch normalises it.
  */
-export function retrievalVector(flat: ArrayLike<number>, vectorsPerChunk: number): Float32Array {
+export function retrievalVector(flat: ArrayLike<number>, vectorsPerChunk: number, mode: RetrievalVector = 'mean'): Float32Array {
   if (vectorsPerChunk < 1 || flat.length % vectorsPerChunk !== 0) throw new RangeError(`${flat.length} values are not ${vectorsPerChunk} pooled vectors`);
   const hidden = flat.length / vectorsPerChunk;
+  if (mode === 'last') return Float32Array.from({ length: hidden }, (_, i) => flat[(vectorsPerChunk - 1) * hidden + i]);
   const out = new Float32Array(hidden);
   for (let v = 0; v < vectorsPerChunk; v++) for (let i = 0; i < hidden; i++) out[i] += flat[v * hidden + i];
   for (let i = 0; i < hidden; i++) out[i] /= vectorsPerChunk;
