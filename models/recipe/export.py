@@ -192,3 +192,75 @@ def write_parity(out: Path, encoder, adapter, decoder_module, embed_weight, inp:
         "next_token": nxt, "step_logits": outs2[0][0, -1].tolist(),
     }
     (out / "parity.json").write_text(json.dumps(parity))
+
+
+# ---------------------------------------------------------------- bundle -> weights (continue training from a bundle)
+
+def _consumers(graph) -> dict[str, tuple[int, str, int]]:
+    """Initializer name -> (index, op type, input slot) of the first node that reads it: the same in two
+    exports of one architecture, whatever names the exporter gave the initializers."""
+    inits = {i.name for i in graph.initializer}
+    key: dict[str, tuple[int, str, int]] = {}
+    for n, node in enumerate(graph.node):
+        for j, name in enumerate(node.input):
+            if name in inits and name not in key:
+                key[name] = (n, node.op_type, j)
+    return key
+
+
+@torch.no_grad()
+def import_onnx_weights(module: nn.Module, onnx_path: Path, export_fn) -> int:
+    """Load the weights of a bundle's ONNX file into `module`, which must have the architecture it was
+    exported from. The exporter renames most weights (`onnx::MatMul_N`, stored transposed), so the module is
+    exported as it is (`export_fn(module, path)`), each of its initializers is paired with the bundle's by
+    the node that reads it, and the parameter behind it is found by name or, failing that, by value.
+    Every parameter must be found; initializers that are no parameter (constants) must agree. Returns the
+    number of parameters loaded."""
+    import tempfile
+
+    import onnx
+    from onnx import numpy_helper
+    # Distinct random values first (all overwritten below): the exporter merges equal initializers (e.g.
+    # fresh RMSNorm weights, all ones) into one, which would change the graph; distinct values also make the
+    # match by value unambiguous.
+    gen = torch.Generator().manual_seed(0)
+    for p in module.parameters():
+        p.copy_(torch.randn(p.shape, generator=gen))
+    with tempfile.TemporaryDirectory() as tmp:
+        export_fn(module, Path(tmp) / "m.onnx")
+        mine = onnx.load(str(Path(tmp) / "m.onnx"))
+    theirs = onnx.load(str(onnx_path))
+    mk, tk = _consumers(mine.graph), _consumers(theirs.graph)
+    by_key = {v: k for k, v in tk.items()}
+    their_arrays = {i.name: numpy_helper.to_array(i) for i in theirs.graph.initializer}
+    params = dict(module.named_parameters())
+    loaded: set[str] = set()
+    for init in mine.graph.initializer:
+        if init.name not in mk or mk[init.name] not in by_key:
+            raise ValueError(f"{onnx_path.name}: no counterpart for {init.name}: not the architecture this run builds")
+        value = numpy_helper.to_array(init)
+        their = their_arrays[by_key[mk[init.name]]]
+        if their.shape != value.shape:
+            raise ValueError(f"{onnx_path.name}: {init.name} is {list(their.shape)}, this run's is {list(value.shape)}")
+        t = torch.from_numpy(value.copy())
+        match = (init.name, False) if init.name in params else None
+        for n, p in params.items():
+            if match or n in loaded or p.numel() != t.numel():
+                continue
+            if torch.equal(p.reshape(t.shape), t):
+                match = (n, False)
+            elif t.dim() == 2 and p.dim() == 2 and torch.equal(p.T, t):
+                match = (n, True)  # a Linear weight, stored as the MatMul's [in, out]
+        if match is None:
+            if not np.array_equal(value, their):
+                raise ValueError(f"{onnx_path.name}: constant {init.name} differs from this run's: not the same architecture")
+            continue
+        name, transposed = match
+        p = params[name]
+        src = torch.from_numpy(their.copy()).to(p.dtype)
+        p.copy_(src.T if transposed else src.reshape(p.shape))
+        loaded.add(name)
+    missing = sorted(set(params) - loaded)
+    if missing:
+        raise ValueError(f"{onnx_path.name}: no weights found for {', '.join(missing[:5])}")
+    return len(loaded)

@@ -26,8 +26,10 @@ from common import WORK_DIR, Clock, MetricLog, device, encode_untrusted, load_ck
 from model import Adapter, AdapterConfig, Decoder, DecoderConfig, Encoder, EncoderConfig, config_dict
 
 RECIPE_VERSION = "0.1.0"
-STAGES = ["lm", "copy", "contrast", "align", "instruct", "export"]
-MODEL_STAGES = ["lm", "contrast", "align", "instruct"]  # the pure-text control run ("textctl") is never exported
+STAGES = ["lm", "copy", "contrast", "align", "instruct", "export", "import"]
+# "imported": a bundle's weights (train.py import), below every trained stage. The pure-text control run
+# ("textctl") is never exported.
+MODEL_STAGES = ["imported", "lm", "contrast", "align", "instruct"]
 
 
 def amp(a):
@@ -169,7 +171,7 @@ def finish_stage(log: "MetricLog", stage: str, step: int, clock: "Clock", evalua
 _LEG_IGNORES = {"threads", "log_every", "data", "out"}
 # Options added after checkpoints began recording legs: left out of the key at their defaults, so that a
 # checkpoint written before them still recognises its finished legs (else a rerun would extend them).
-_LEG_KEY_SINCE = {"task_mix": "where:5,what:1,params:1,defines:1,summary:1,complete:1", "decoder_lr": 0.0, "contrast_weight": 0.0}
+_LEG_KEY_SINCE = {"task_mix": "where:5,what:1,params:1,defines:1,summary:1,complete:1", "decoder_lr": 0.0, "contrast_weight": 0.0, "bundle": ""}
 
 
 def leg_key(a) -> str:
@@ -1092,11 +1094,60 @@ def stage_export(a) -> None:
     print(f"bundle {manifest['id']} -> {out} ({size / 1e6:.1f} MB)")
 
 
+def stage_import(a) -> None:
+    """Continue from a bundle: its decoder (and, when this run's encoder has the same outputs, its encoder and
+    adapter) become the run's `imported` checkpoint, the weights later stages start from where the run has
+    none of its own (e.g. align with the bundle's decoder frozen, instruct --init-from imported). The work
+    directory does not outlive a session here; the committed bundle does."""
+    import onnxruntime as ort
+    from export import _DecoderWithPast, export_adapter, export_decoder, export_encoder, import_onnx_weights
+    if not a.bundle:
+        raise SystemExit("import: --bundle DIR is required")
+    bundle = Path(a.bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    rd = run_dir(a.run)
+    if not (rd / "tokenizer.json").exists():
+        (rd / "tokenizer.json").write_bytes((bundle / manifest["decoder"]["tokenizer"]).read_bytes())
+    elif (rd / "tokenizer.json").read_bytes() != (bundle / manifest["decoder"]["tokenizer"]).read_bytes():
+        raise SystemExit(f"import: {bundle} has another tokenizer than run {a.run}")
+    dec_cfg, enc_cfg, ad_cfg = model_configs(a.smoke)
+    dec, enc, ad = Decoder(dec_cfg), Encoder(enc_cfg), Adapter(ad_cfg)
+    wrapped = _DecoderWithPast(dec, dec_cfg.num_layers)
+    n = import_onnx_weights(wrapped, bundle / manifest["decoder"]["file"], lambda m, p: export_decoder(
+        m, p, num_layers=dec_cfg.num_layers, num_kv=dec_cfg.num_kv_heads, head_dim=dec_cfg.head_dim, hidden=dec_cfg.hidden_size))
+    table = np.fromfile(bundle / manifest["decoder"]["embeddings"]["file"], dtype="<f4").reshape(dec_cfg.vocab_size, dec_cfg.hidden_size)
+    if not np.array_equal(table, dec.embed.weight.detach().numpy()):
+        raise SystemExit("import: embeddings.bin is not the decoder's output projection (this recipe ties them)")
+    # The proof: the imported module computes what the bundle's decoder.onnx computes.
+    x = torch.randn(1, 5, dec_cfg.hidden_size)
+    past = [torch.zeros(1, dec_cfg.num_kv_heads, 0, dec_cfg.head_dim) for _ in range(2 * dec_cfg.num_layers)]
+    sess = ort.InferenceSession(str(bundle / manifest["decoder"]["file"]), providers=["CPUExecutionProvider"])
+    feeds = {"inputs_embeds": x.numpy(), "attention_mask": np.ones((1, 5), np.int64), "position_ids": np.arange(5)[None]}
+    feeds.update({f"past_key_values.{i // 2}.{'key' if i % 2 == 0 else 'value'}": p.numpy() for i, p in enumerate(past)})
+    with torch.no_grad():
+        diff = float(np.abs(sess.run(["logits"], feeds)[0] - wrapped.eval()(x, torch.ones(1, 5, dtype=torch.long), torch.arange(5)[None], *past)[0].numpy()).max())
+    if diff > 1e-3:
+        raise SystemExit(f"import: the imported decoder's logits differ from decoder.onnx's by {diff}")
+    state = {"decoder": dec.state_dict(), "step": 0, "wall_s": 0.0, "bundle": manifest["id"]}
+    enc_m = manifest["encoder"]
+    if enc_m["vectorsPerChunk"] == enc.outputs and enc_m.get("retrieval", "mean") == ("last" if enc_cfg.retrieval_query else "mean"):
+        import_onnx_weights(enc, bundle / enc_m["file"], lambda m, p: export_encoder(m, p, enc_cfg.vocab_size))
+        import_onnx_weights(ad, bundle / manifest["adapter"]["file"], lambda m, p: export_adapter(m, p, enc.outputs, enc_cfg.hidden_size))
+        state |= {"encoder": enc.state_dict(), "adapter": ad.state_dict()}
+        kept = "decoder, encoder and adapter"
+    else:
+        kept = (f"decoder only (the bundle's encoder has {enc_m['vectorsPerChunk']} vectors ranked by "
+                f"{enc_m.get('retrieval', 'mean')}; this run's has {enc.outputs}, ranked by {'last' if enc_cfg.retrieval_query else 'mean'})")
+    save_ckpt(rd / "imported.pt", state)
+    print(f"import: {manifest['id']} -> {rd / 'imported.pt'}: {kept}; {n} decoder tensors, logits within {diff:.1e} of decoder.onnx", flush=True)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("stage", choices=STAGES)
     ap.add_argument("--run", default="default")
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--bundle", default="", help="import: the bundle directory whose weights the run continues from")
     ap.add_argument("--steps", type=int, default=0)
     ap.add_argument("--minutes", type=float, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -1146,7 +1197,8 @@ def main(argv: list[str] | None = None) -> None:
     set_threads(a.threads)
     torch.manual_seed(0)
     random.seed(0)
-    {"lm": stage_lm, "copy": stage_copy, "contrast": stage_contrast, "align": stage_align, "instruct": stage_instruct, "export": stage_export}[a.stage](a)
+    {"lm": stage_lm, "copy": stage_copy, "contrast": stage_contrast, "align": stage_align, "instruct": stage_instruct, "export": stage_export,
+     "import": stage_import}[a.stage](a)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,79 @@
+// `train.py import`: a run continues from a bundle's weights (the work directory does not outlive a
+// session; the committed bundle does). The weights must come back exactly, from ONNX files whose weights
+// the exporter renamed and transposed, and a bundle of another architecture or tokenizer must be refused.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureVenv, PYTHON, RECIPE, run } from './lib/run';
+
+const EXPORT_AND_IMPORT = `
+import sys, json, shutil, torch
+from pathlib import Path
+sys.path.insert(0, '.')
+import train
+from export import _DecoderWithPast, write_bundle
+from model import Adapter, Decoder, Encoder
+out, run, mode = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+torch.manual_seed(1)
+dec_cfg, enc_cfg, ad_cfg = train.model_configs(True)
+dec, enc, ad = Decoder(dec_cfg), Encoder(enc_cfg), Adapter(ad_cfg)
+for m in (dec, enc, ad):  # trained-looking weights: no two tensors alike, norms not all ones
+    for p in m.parameters():
+        p.data.normal_(0, 0.5)
+write_bundle(out, name='imp', encoder=enc.eval(), adapter=ad.eval(), decoder_module=_DecoderWithPast(dec.eval(), dec_cfg.num_layers),
+             embed_weight=dec.embed.weight, tokenizer_path=Path('../default/tokenizer.json'),
+             enc_info={'vocab': enc_cfg.vocab_size, 'hiddenSize': enc_cfg.hidden_size, 'vectorsPerChunk': enc.outputs,
+                       'maxTokens': enc_cfg.max_tokens, 'retrieval': 'last' if enc_cfg.retrieval_query else 'mean'},
+             dec_info={'hiddenSize': dec_cfg.hidden_size, 'numLayers': dec_cfg.num_layers, 'numKeyValueHeads': dec_cfg.num_kv_heads,
+                       'headDim': dec_cfg.head_dim, 'vocabSize': dec_cfg.vocab_size, 'maxPositions': dec_cfg.max_positions},
+             soft_tokens_per_chunk=ad_cfg.soft_tokens_per_chunk, training={})
+if mode == 'tokenizer':  # the run already has another tokenizer
+    d = train.run_dir(run); (d / 'tokenizer.json').write_text('{}')
+train.stage_import(train.parse_args(['import', '--run', run, '--smoke', '--bundle', str(out)]))
+ck = torch.load(train.run_dir(run) / 'imported.pt', weights_only=False)
+same = {name: all(torch.equal(v, ck[name][k]) for k, v in m.state_dict().items()) for name, m in (('decoder', dec), ('encoder', enc), ('adapter', ad))}
+latest = train.latest_modules(train.parse_args(['align', '--run', run, '--smoke']), upto='align')[3]
+print(json.dumps({'same': same, 'bundle': ck['bundle'], 'from': {k: v['stage'] for k, v in latest.items()}}))
+`;
+
+function runId(): string {
+  return `imp-test-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+}
+
+test('train.py import brings a bundle\'s decoder, encoder and adapter back exactly, and later stages start from them', () => {
+  ensureVenv();
+  const out = mkdtempSync(path.join(os.tmpdir(), 'e2code-imp-'));
+  const id = runId();
+  try {
+    const stdout = run(PYTHON, ['-c', EXPORT_AND_IMPORT, out, id, 'ok'], { cwd: RECIPE });
+    const r = JSON.parse(stdout.trim().split('\n').pop()!);
+    assert.deepEqual(r.same, { decoder: true, encoder: true, adapter: true });
+    assert.match(r.bundle, /^imp-[0-9a-f]{16}$/);
+    assert.deepEqual(r.from, { decoder: 'imported', encoder: 'imported', adapter: 'imported' });
+    assert.match(stdout, /logits within [0-9.e-]+ of decoder\.onnx/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+    rmSync(path.join(RECIPE, 'work', id), { recursive: true, force: true });
+  }
+});
+
+test('train.py import refuses a bundle of another architecture, or with another tokenizer than the run', () => {
+  const id = runId();
+  try {
+    // The default bundle is the full-size model: a smoke run cannot hold it.
+    assert.throws(() => run(PYTHON, ['train.py', 'import', '--run', id, '--smoke', '--bundle', '../default'], { cwd: RECIPE }),
+      /decoder\.onnx: .*(no counterpart|is \[)/);
+    const out = mkdtempSync(path.join(os.tmpdir(), 'e2code-imp-'));
+    try {
+      assert.throws(() => run(PYTHON, ['-c', EXPORT_AND_IMPORT, out, `${id}-tok`, 'tokenizer'], { cwd: RECIPE }), /another tokenizer than run/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+      rmSync(path.join(RECIPE, 'work', `${id}-tok`), { recursive: true, force: true });
+    }
+    assert.throws(() => run(PYTHON, ['train.py', 'import', '--run', id], { cwd: RECIPE }), /--bundle DIR is required/);
+  } finally {
+    rmSync(path.join(RECIPE, 'work', id), { recursive: true, force: true });
+  }
+});
