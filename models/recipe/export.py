@@ -208,6 +208,19 @@ def _consumers(graph) -> dict[str, tuple[int, str, int]]:
     return key
 
 
+def _param_holding(params: dict[str, nn.Parameter], taken: set[str], t: torch.Tensor) -> tuple[str, bool] | None:
+    """(name, transposed) of the parameter not yet taken whose values `t` holds, as they are or, for a
+    Linear weight stored as the MatMul's [in, out], transposed; None for a constant."""
+    for n, p in params.items():
+        if n in taken or p.numel() != t.numel():
+            continue
+        if torch.equal(p.reshape(t.shape), t):
+            return n, False
+        if t.dim() == 2 and p.dim() == 2 and torch.equal(p.T, t):
+            return n, True
+    return None
+
+
 @torch.no_grad()
 def import_onnx_weights(module: nn.Module, onnx_path: Path, export_fn) -> int:
     """Load the weights of a bundle's ONNX file into `module`, which must have the architecture it was
@@ -242,15 +255,7 @@ def import_onnx_weights(module: nn.Module, onnx_path: Path, export_fn) -> int:
         their = their_arrays[by_key[mk[init.name]]]
         if their.shape != value.shape:
             raise ValueError(f"{onnx_path.name}: {init.name} is {list(their.shape)}, this run's is {list(value.shape)}")
-        t = torch.from_numpy(value.copy())
-        match = (init.name, False) if init.name in params else None
-        for n, p in params.items():
-            if match or n in loaded or p.numel() != t.numel():
-                continue
-            if torch.equal(p.reshape(t.shape), t):
-                match = (n, False)
-            elif t.dim() == 2 and p.dim() == 2 and torch.equal(p.T, t):
-                match = (n, True)  # a Linear weight, stored as the MatMul's [in, out]
+        match = (init.name, False) if init.name in params else _param_holding(params, loaded, torch.from_numpy(value.copy()))
         if match is None:
             if not np.array_equal(value, their):
                 raise ValueError(f"{onnx_path.name}: constant {init.name} differs from this run's: not the same architecture")

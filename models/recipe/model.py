@@ -220,6 +220,11 @@ class Encoder(nn.Module):
         """Pooled vectors per chunk: the adapter's, then the retrieval query's if any."""
         return self.cfg.vectors_per_chunk + int(self.cfg.retrieval_query)
 
+    @property
+    def retrieval_mode(self) -> str:
+        """The bundle manifest's encoder.retrieval for this encoder."""
+        return "last" if self.cfg.retrieval_query else "mean"
+
     def retrieval(self, v: torch.Tensor) -> torch.Tensor:
         """The unit vector the runtime ranks chunks by, from forward's [B, outputs, d]."""
         return F.normalize(v[:, -1] if self.cfg.retrieval_query else v.mean(1), dim=-1)

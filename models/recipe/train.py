@@ -1084,7 +1084,7 @@ def stage_export(a) -> None:
         out, name=a.name, encoder=enc.eval(), adapter=ad.eval(), decoder_module=_DecoderWithPast(dec.eval(), dec.cfg.num_layers),
         embed_weight=dec.embed.weight, tokenizer_path=rd / "tokenizer.json",
         enc_info={"vocab": enc.cfg.vocab_size, "hiddenSize": enc.cfg.hidden_size, "vectorsPerChunk": enc.outputs,
-                  "retrieval": "last" if enc.cfg.retrieval_query else "mean",
+                  "retrieval": enc.retrieval_mode,
                   "maxTokens": enc.cfg.max_tokens},
         dec_info={"hiddenSize": dec.cfg.hidden_size, "numLayers": dec.cfg.num_layers, "numKeyValueHeads": dec.cfg.num_kv_heads,
                   "headDim": dec.cfg.head_dim, "vocabSize": dec.cfg.vocab_size, "maxPositions": dec.cfg.max_positions,
@@ -1106,9 +1106,10 @@ def stage_import(a) -> None:
     bundle = Path(a.bundle)
     manifest = json.loads((bundle / "manifest.json").read_text())
     rd = run_dir(a.run)
+    tokenizer = (bundle / manifest["decoder"]["tokenizer"]).read_bytes()
     if not (rd / "tokenizer.json").exists():
-        (rd / "tokenizer.json").write_bytes((bundle / manifest["decoder"]["tokenizer"]).read_bytes())
-    elif (rd / "tokenizer.json").read_bytes() != (bundle / manifest["decoder"]["tokenizer"]).read_bytes():
+        (rd / "tokenizer.json").write_bytes(tokenizer)
+    elif (rd / "tokenizer.json").read_bytes() != tokenizer:
         raise SystemExit(f"import: {bundle} has another tokenizer than run {a.run}")
     dec_cfg, enc_cfg, ad_cfg = model_configs(a.smoke)
     dec, enc, ad = Decoder(dec_cfg), Encoder(enc_cfg), Adapter(ad_cfg)
@@ -1130,14 +1131,14 @@ def stage_import(a) -> None:
         raise SystemExit(f"import: the imported decoder's logits differ from decoder.onnx's by {diff}")
     state = {"decoder": dec.state_dict(), "step": 0, "wall_s": 0.0, "bundle": manifest["id"]}
     enc_m = manifest["encoder"]
-    if enc_m["vectorsPerChunk"] == enc.outputs and enc_m.get("retrieval", "mean") == ("last" if enc_cfg.retrieval_query else "mean"):
+    if enc_m["vectorsPerChunk"] == enc.outputs and enc_m.get("retrieval", "mean") == enc.retrieval_mode:
         import_onnx_weights(enc, bundle / enc_m["file"], lambda m, p: export_encoder(m, p, enc_cfg.vocab_size))
         import_onnx_weights(ad, bundle / manifest["adapter"]["file"], lambda m, p: export_adapter(m, p, enc.outputs, enc_cfg.hidden_size))
         state |= {"encoder": enc.state_dict(), "adapter": ad.state_dict()}
         kept = "decoder, encoder and adapter"
     else:
         kept = (f"decoder only (the bundle's encoder has {enc_m['vectorsPerChunk']} vectors ranked by "
-                f"{enc_m.get('retrieval', 'mean')}; this run's has {enc.outputs}, ranked by {'last' if enc_cfg.retrieval_query else 'mean'})")
+                f"{enc_m.get('retrieval', 'mean')}; this run's has {enc.outputs}, ranked by {enc.retrieval_mode})")
     save_ckpt(rd / "imported.pt", state)
     print(f"import: {manifest['id']} -> {rd / 'imported.pt'}: {kept}; {n} decoder tensors, logits within {diff:.1e} of decoder.onnx", flush=True)
 
