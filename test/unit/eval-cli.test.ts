@@ -56,6 +56,14 @@ test('eval --json --n 2 prints the full result: every task, every row, metrics, 
     assert.ok(t.rows.none.positions_mean < t.rows.soft.positions_mean);
     assert.ok(t.rows.soft.positions_as_text_mean > t.rows.soft.positions_mean, `${task}: soft chunks as text take more positions`);
     assert.equal(t.rows.none.positions_as_text_mean, undefined);
+    // Every row with a context is compared with no context on the same questions.
+    assert.equal(t.rows.none.vs_none, undefined);
+    const key = { where: 'path', what: 'rougeL', summary: 'rougeL', complete: 'edit_sim', reconstruct: 'token_acc' }[task]!;
+    for (const row of rows.slice(1)) {
+      const v = t.rows[row].vs_none;
+      assert.ok(Math.abs(v.diff - (t.rows[row][key] - t.rows.none[key])) < 2e-4, `${task}/${row}: vs_none.diff ${v.diff}`);
+      assert.ok(v.ci95[0] <= v.diff + 1e-9 && v.diff <= v.ci95[1] + 1e-9, `${task}/${row}: ${JSON.stringify(v)}`);
+    }
   }
   assert.match(out.tasks.where.rows.soft.examples[0][0], /^Where is \S+ defined\?$/);
   // Where rows with a context say how much the order decided: the first file is the reference / is the answer.
@@ -73,7 +81,8 @@ test('eval prints a table by default; bad options are clear errors', () => {
   assert.ok(r.stdout.startsWith(`bundle default (`) && r.stdout.includes(`on ${repo}, ${small}:`), r.stdout);
   assert.match(r.stdout, /^task +row +n +metric/m);
   for (const row of ['none', 'truncated', 'retrieved', 'soft', 'hybrid']) assert.match(r.stdout, new RegExp(`^where +${row} +1 +path `, 'm'));
-  assert.match(r.stdout, /^reconstruct +soft +1 +token_acc /m);
+  assert.match(r.stdout, /^reconstruct +soft +1 +token_acc .* [+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]$/m);
+  assert.match(r.stdout, /^task .* vs none \[95% CI\]$/m);
   assert.match(r.stderr, /indexed \d+ files, \d+ chunks/);
   assert.match(r.stderr, /eval where: 1\/1 questions/);
 

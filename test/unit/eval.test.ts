@@ -10,7 +10,7 @@ import { Engine } from '../../src/core/runtime/engine';
 import { retrievalVector } from '../../src/core/runtime/vectorSearch';
 import type { SoftPromptEntry } from '../../src/core/runtime/cache';
 import type { PromptPiece } from '../../src/core/runtime/prompt';
-import { editSimilarity, exactMatch, pathAmong, pathMatch, rougeL, tokenAccuracy } from '../../src/core/eval/metrics';
+import { editSimilarity, exactMatch, pairedDifference, pathAmong, pathMatch, rougeL, tokenAccuracy } from '../../src/core/eval/metrics';
 import { buildQuestions, goodName, Rng, TASKS, type EvalFile, type EvalQuestion } from '../../src/core/eval/questions';
 import { rowLayout, rowsFor, TRUNCATED_POSITIONS } from '../../src/core/eval/rows';
 import { loadRepository, rankChunks, reconstructTargets, rowSpec, shifted } from '../../src/core/eval/run';
@@ -69,6 +69,28 @@ test('exact, path and token accuracy', () => {
   assert.equal(pathAmong('pkg/c.py', ['pkg/a.py', 'pkg/b.py']), 0);
   assert.deepEqual(tokenAccuracy([1, 2, 3, 9], [1, 2, 4, 9]), { correct: 3, count: 4 });
   assert.deepEqual(tokenAccuracy([1], [1, 2]), { correct: 1, count: 2 });
+});
+
+test('paired bootstrap: the difference of two rows on the same questions, with a 95% interval', () => {
+  const rng = new Rng(3, 'bootstrap');
+  const random = () => rng.next();
+  const ones = (xs: number[]) => xs.map((num) => ({ num, den: 1 }));
+  // A row better on every question: the whole interval is above 0.
+  const base = Array.from({ length: 30 }, (_, i) => (i % 7) / 10);
+  const better = pairedDifference(ones(base.map((x) => x + 0.05)), ones(base), random);
+  assert.ok(Math.abs(better.diff - 0.05) < 1e-12, String(better.diff));
+  assert.ok(better.ci95[0] > 0.049 && better.ci95[1] < 0.051, String(better.ci95));
+  // The same scores: no difference, whatever the draw.
+  assert.deepEqual(pairedDifference(ones(base), ones(base), random), { diff: 0, ci95: [0, 0] });
+  // A difference carried by 2 of 18 questions is not one the interval can tell from 0 in the other direction.
+  const few = Array.from({ length: 18 }, (_, i) => (i < 2 ? 0.5 : 0));
+  const noisy = pairedDifference(ones(few), ones(new Array(18).fill(0)), random);
+  assert.ok(Math.abs(noisy.diff - 1 / 18) < 1e-12);
+  assert.ok(noisy.ci95[0] === 0 && noisy.ci95[1] > noisy.diff, String(noisy.ci95));
+  // Pooled ratios (token accuracy): sums over questions, not a mean of per-question ratios.
+  const pooled = pairedDifference([{ num: 9, den: 10 }, { num: 0, den: 90 }], [{ num: 0, den: 10 }, { num: 0, den: 90 }], random);
+  assert.ok(Math.abs(pooled.diff - 0.09) < 1e-12, String(pooled.diff));
+  assert.throws(() => pairedDifference(ones([1]), ones([1, 2]), random), /1 vs 2 questions/);
 });
 
 test('the retrieval vector is the mean of the pooled vectors, or the last one (model.py Encoder.retrieval)', () => {

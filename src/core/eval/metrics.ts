@@ -119,3 +119,50 @@ export function tokenAccuracy(predicted: readonly number[], target: readonly num
 export function mean(xs: readonly number[]): number {
   return xs.length === 0 ? 0 : xs.reduce((s, x) => s + x, 0) / xs.length;
 }
+
+/** One question's share of a row's headline metric: the metric is sum(num) / sum(den) over the questions
+ * (den 1 for a per-question score such as ROUGE-L; the target's token count for pooled token accuracy). */
+export interface Share {
+  num: number;
+  den: number;
+}
+
+export interface PairedDifference {
+  /** The row's metric minus the other row's, on the same questions. */
+  diff: number;
+  /** 95% percentile interval of the difference over bootstrap resamples of the questions. */
+  ci95: [number, number];
+}
+
+function ratio(xs: readonly Share[], idx: readonly number[]): number {
+  let num = 0;
+  let den = 0;
+  for (const i of idx) {
+    num += xs[i].num;
+    den += xs[i].den;
+  }
+  return den > 0 ? num / den : 0;
+}
+
+/**
+ * Paired bootstrap of a difference between two rows answered on the same questions: questions are drawn
+ * with replacement (the same draw for both rows, so the question-to-question spread cancels) and the
+ * difference recomputed; the interval is the 2.5th to 97.5th percentile. An interval that excludes 0 says the
+ * difference is not an accident of which questions were drawn; with 18 questions it often cannot.
+ * `random` returns uniform [0, 1) numbers (a seeded generator, so that a run is reproducible).
+ */
+export function pairedDifference(a: readonly Share[], b: readonly Share[], random: () => number, resamples = 2000): PairedDifference {
+  if (a.length !== b.length) throw new Error(`pairedDifference: ${a.length} vs ${b.length} questions`);
+  const all = a.map((_, i) => i);
+  const diff = ratio(a, all) - ratio(b, all);
+  if (a.length === 0) return { diff: 0, ci95: [0, 0] };
+  const diffs = new Float64Array(resamples);
+  const idx = new Array<number>(a.length);
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < idx.length; i++) idx[i] = Math.floor(random() * a.length);
+    diffs[r] = ratio(a, idx) - ratio(b, idx);
+  }
+  diffs.sort();
+  const at = (q: number) => diffs[Math.min(resamples - 1, Math.max(0, Math.round(q * (resamples - 1))))];
+  return { diff, ci95: [at(0.025), at(0.975)] };
+}

@@ -11,8 +11,8 @@ import { contextPrefix, type BuiltPrompt, type PromptSpec } from '../runtime/pro
 import { retrievalVector, VectorSearch } from '../runtime/vectorSearch';
 import type { Workspace } from '../runtime/workspace';
 import { extractFacts } from '../facts';
-import { editSimilarity, exactMatch, mean, pathAmong, pathMatch, rougeL, tokenAccuracy } from './metrics';
-import { buildQuestions, RECONSTRUCT_TOKENS, type EvalChunk, type EvalFile, type EvalQuestion, type EvalTask } from './questions';
+import { editSimilarity, exactMatch, mean, pairedDifference, pathAmong, pathMatch, rougeL, tokenAccuracy, type PairedDifference, type Share } from './metrics';
+import { buildQuestions, RECONSTRUCT_TOKENS, Rng, type EvalChunk, type EvalFile, type EvalQuestion, type EvalTask } from './questions';
 import { rowLayout, rowsFor, type EvalRow, type RowLayout } from './rows';
 
 /** The languages the recipe's corpus holds and tree-sitter facts cover (models/recipe/prep/build.ts). */
@@ -52,6 +52,9 @@ export interface RowResult {
   positions_as_text_mean?: number;
   /** where: the file placed first in the context is the reference (the ranking's top-1 file, in relevance order). */
   reference_first?: number;
+  /** Rows with a context: the headline metric minus the none row's on the same questions, with a paired
+   * bootstrap 95% interval (does the context help, beyond which questions happened to be drawn?). */
+  vs_none?: PairedDifference;
   /** where: the answer names the file placed first. */
   answered_first?: number;
   /** [question, prediction, answer], each cut to 80 characters. */
@@ -186,6 +189,8 @@ interface RowAcc {
   scores: Record<string, number[]>;
   correct: number;
   count: number;
+  /** Each question's share of the headline metric, in question order (for vs_none). */
+  shares: Share[];
   positions: number[];
   asText: number[];
   examples: [string, string, string][];
@@ -238,7 +243,7 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
     // The encoder's ranking: the retrieved row's top k, and the soft rows' file order for a bundle trained
     // with the most relevant file first (the planner's relevance order, from the encoder alone here).
     const byRelevance = m.decoder.contextOrder === 'relevance' && task !== 'reconstruct';
-    const acc = new Map<EvalRow, RowAcc>(rows.map((r) => [r, { scores: {}, correct: 0, count: 0, positions: [], asText: [], examples: [] }]));
+    const acc = new Map<EvalRow, RowAcc>(rows.map((r) => [r, { scores: {}, correct: 0, count: 0, shares: [], positions: [], asText: [], examples: [] }]));
     o.onProgress?.({ task, done: 0, total: questions.length });
     for (const [qi, q] of questions.entries()) {
       o.signal?.throwIfAborted();
@@ -263,6 +268,7 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
           const t = tokenAccuracy(picks, targets);
           a.correct += t.correct;
           a.count += t.count;
+          a.shares.push({ num: t.correct, den: t.count });
           prediction = engine.bundle.decoderTokenizer.decode(picks);
         } else {
           const out = await engine.generator.generate({
@@ -290,6 +296,7 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
           }
           if (task === 'what' || task === 'summary') score('rougeL', rougeL(prediction, q.answer));
           if (task === 'complete') score('edit_sim', editSimilarity(prediction.trim(), q.answer.trim()));
+          a.shares.push({ num: a.scores[headline(task)]!.at(-1)!, den: 1 });
         }
         if (a.examples.length < 3) a.examples.push([q.request.slice(0, 80), prediction.slice(0, 80), q.answer.slice(0, 80)]);
       }
@@ -301,9 +308,15 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
       if (a.asText.length > 0) r.positions_as_text_mean = round(mean(a.asText), 1);
       for (const [name, xs] of Object.entries(a.scores)) (r as unknown as Record<string, number>)[name] = round(mean(xs), 4);
       if (task === 'reconstruct') r.token_acc = round(a.count > 0 ? a.correct / a.count : 0, 4);
-      // Metrics first, then positions and examples, in the JSON.
-      const { positions_mean, positions_as_text_mean, examples, n, ...metrics } = r;
-      taskResult.rows[row] = { n, ...metrics, positions_mean, ...(positions_as_text_mean !== undefined ? { positions_as_text_mean } : {}), examples };
+      const none = acc.get('none');
+      if (none && row !== 'none') {
+        const rng = new Rng(o.seed, `${task}/${row}/bootstrap`);
+        const d = pairedDifference(a.shares, none.shares, () => rng.next());
+        r.vs_none = { diff: round(d.diff, 4), ci95: [round(d.ci95[0], 4), round(d.ci95[1], 4)] };
+      }
+      // Metrics first, then the comparison, positions and examples, in the JSON.
+      const { positions_mean, positions_as_text_mean, examples, n, vs_none, ...metrics } = r;
+      taskResult.rows[row] = { n, ...metrics, ...(vs_none ? { vs_none } : {}), positions_mean, ...(positions_as_text_mean !== undefined ? { positions_as_text_mean } : {}), examples };
     }
     result.tasks[task] = taskResult;
   }
@@ -326,13 +339,17 @@ export function headline(task: EvalTask): keyof RowResult {
   }
 }
 
+function signed(x: number): string {
+  return `${x >= 0 ? '+' : '-'}${Math.abs(x).toFixed(3)}`;
+}
+
 /** A plain-text table: one line per task and row. */
 export function formatTable(r: EvalResult): string {
   const lines = [
     `bundle ${r.bundle.name} (${r.bundle.id}, ${r.bundle.provider}) on ${r.repos.join(', ')}: ${r.files} source files, ${r.files_per_question} files per question, top-${r.topk} retrieved, seed ${r.seed}` +
       (r.soft_control ? ' (control: soft tokens shuffled between chunks)' : ''),
     '',
-    `${'task'.padEnd(12)}${'row'.padEnd(11)}${'n'.padStart(4)}  ${'metric'.padEnd(10)}${'value'.padStart(7)}${'exact'.padStart(8)}${'positions'.padStart(11)}${'as text'.padStart(9)}`,
+    `${'task'.padEnd(12)}${'row'.padEnd(11)}${'n'.padStart(4)}  ${'metric'.padEnd(10)}${'value'.padStart(7)}${'exact'.padStart(8)}${'positions'.padStart(11)}${'as text'.padStart(9)}  vs none [95% CI]`,
   ];
   for (const [task, t] of Object.entries(r.tasks) as [EvalTask, TaskResult][]) {
     for (const [row, x] of Object.entries(t.rows) as [EvalRow, RowResult][]) {
@@ -341,7 +358,8 @@ export function formatTable(r: EvalResult): string {
       lines.push(
         `${task.padEnd(12)}${row.padEnd(11)}${String(x.n).padStart(4)}  ${key.padEnd(10)}${(value ?? 0).toFixed(3).padStart(7)}` +
           `${x.exact !== undefined ? x.exact.toFixed(3).padStart(8) : '-'.padStart(8)}${x.positions_mean.toFixed(1).padStart(11)}` +
-          `${x.positions_as_text_mean !== undefined ? x.positions_as_text_mean.toFixed(0).padStart(9) : ''}`,
+          `${x.positions_as_text_mean !== undefined ? x.positions_as_text_mean.toFixed(0).padStart(9) : x.vs_none ? ''.padStart(9) : ''}` +
+          (x.vs_none ? `  ${signed(x.vs_none.diff)} [${signed(x.vs_none.ci95[0])}, ${signed(x.vs_none.ci95[1])}]` : ''),
       );
     }
   }
