@@ -52,11 +52,11 @@ export interface RowResult {
   positions_as_text_mean?: number;
   /** where: the file placed first in the context is the reference (the ranking's top-1 file, in relevance order). */
   reference_first?: number;
+  /** where: the answer names the file placed first. */
+  answered_first?: number;
   /** Rows with a context: the headline metric minus the none row's on the same questions, with a paired
    * bootstrap 95% interval (does the context help, beyond which questions happened to be drawn?). */
   vs_none?: PairedDifference;
-  /** where: the answer names the file placed first. */
-  answered_first?: number;
   /** [question, prediction, answer], each cut to 80 characters. */
   examples: [string, string, string][];
 }
