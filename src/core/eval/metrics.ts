@@ -134,7 +134,12 @@ export interface PairedDifference {
   ci95: [number, number];
 }
 
-function ratio(xs: readonly Share[], idx: readonly number[]): number {
+/** The metric over all questions: sum(num) / sum(den), 0 when there are none. */
+export function pooled(xs: readonly Share[]): number {
+  return ratio(xs, xs.keys());
+}
+
+function ratio(xs: readonly Share[], idx: Iterable<number>): number {
   let num = 0;
   let den = 0;
   for (const i of idx) {
@@ -153,8 +158,7 @@ function ratio(xs: readonly Share[], idx: readonly number[]): number {
  */
 export function pairedDifference(a: readonly Share[], b: readonly Share[], random: () => number, resamples = 2000): PairedDifference {
   if (a.length !== b.length) throw new Error(`pairedDifference: ${a.length} vs ${b.length} questions`);
-  const all = a.map((_, i) => i);
-  const diff = ratio(a, all) - ratio(b, all);
+  const diff = pooled(a) - pooled(b);
   if (a.length === 0) return { diff: 0, ci95: [0, 0] };
   const diffs = new Float64Array(resamples);
   const idx = new Array<number>(a.length);

@@ -11,7 +11,7 @@ import { contextPrefix, type BuiltPrompt, type PromptSpec } from '../runtime/pro
 import { retrievalVector, VectorSearch } from '../runtime/vectorSearch';
 import type { Workspace } from '../runtime/workspace';
 import { extractFacts } from '../facts';
-import { editSimilarity, exactMatch, mean, pairedDifference, pathAmong, pathMatch, rougeL, tokenAccuracy, type PairedDifference, type Share } from './metrics';
+import { editSimilarity, exactMatch, mean, pairedDifference, pooled, pathAmong, pathMatch, rougeL, tokenAccuracy, type PairedDifference, type Share } from './metrics';
 import { buildQuestions, RECONSTRUCT_TOKENS, Rng, type EvalChunk, type EvalFile, type EvalQuestion, type EvalTask } from './questions';
 import { rowLayout, rowsFor, type EvalRow, type RowLayout } from './rows';
 
@@ -187,10 +187,8 @@ export async function teacherForced(engine: Engine, prompt: BuiltPrompt, targets
 
 interface RowAcc {
   scores: Record<string, number[]>;
-  correct: number;
-  count: number;
-  /** Each question's share of the headline metric, in question order (for vs_none). */
-  shares: Share[];
+  /** reconstruct: each question's (correct, target) token counts, in question order. */
+  tokens: Share[];
   positions: number[];
   asText: number[];
   examples: [string, string, string][];
@@ -243,7 +241,7 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
     // The encoder's ranking: the retrieved row's top k, and the soft rows' file order for a bundle trained
     // with the most relevant file first (the planner's relevance order, from the encoder alone here).
     const byRelevance = m.decoder.contextOrder === 'relevance' && task !== 'reconstruct';
-    const acc = new Map<EvalRow, RowAcc>(rows.map((r) => [r, { scores: {}, correct: 0, count: 0, shares: [], positions: [], asText: [], examples: [] }]));
+    const acc = new Map<EvalRow, RowAcc>(rows.map((r) => [r, { scores: {}, tokens: [], positions: [], asText: [], examples: [] }]));
     o.onProgress?.({ task, done: 0, total: questions.length });
     for (const [qi, q] of questions.entries()) {
       o.signal?.throwIfAborted();
@@ -266,9 +264,7 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
           const targets = reconstructTargets(engine, q.answer);
           const picks = await teacherForced(engine, prompt, targets, o.signal);
           const t = tokenAccuracy(picks, targets);
-          a.correct += t.correct;
-          a.count += t.count;
-          a.shares.push({ num: t.correct, den: t.count });
+          a.tokens.push({ num: t.correct, den: t.count });
           prediction = engine.bundle.decoderTokenizer.decode(picks);
         } else {
           const out = await engine.generator.generate({
@@ -296,7 +292,6 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
           }
           if (task === 'what' || task === 'summary') score('rougeL', rougeL(prediction, q.answer));
           if (task === 'complete') score('edit_sim', editSimilarity(prediction.trim(), q.answer.trim()));
-          a.shares.push({ num: a.scores[headline(task)]!.at(-1)!, den: 1 });
         }
         if (a.examples.length < 3) a.examples.push([q.request.slice(0, 80), prediction.slice(0, 80), q.answer.slice(0, 80)]);
       }
@@ -307,11 +302,11 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
       const r: RowResult = { n: questions.length, positions_mean: round(mean(a.positions), 1), examples: a.examples };
       if (a.asText.length > 0) r.positions_as_text_mean = round(mean(a.asText), 1);
       for (const [name, xs] of Object.entries(a.scores)) (r as unknown as Record<string, number>)[name] = round(mean(xs), 4);
-      if (task === 'reconstruct') r.token_acc = round(a.count > 0 ? a.correct / a.count : 0, 4);
+      if (task === 'reconstruct') r.token_acc = round(pooled(a.tokens), 4);
       const none = acc.get('none');
       if (none && row !== 'none') {
         const rng = new Rng(o.seed, `${task}/${row}/bootstrap`);
-        const d = pairedDifference(a.shares, none.shares, () => rng.next());
+        const d = pairedDifference(shares(task, a), shares(task, none), () => rng.next());
         r.vs_none = { diff: round(d.diff, 4), ci95: [round(d.ci95[0], 4), round(d.ci95[1], 4)] };
       }
       // Metrics first, then the comparison, positions and examples, in the JSON.
@@ -337,6 +332,12 @@ export function headline(task: EvalTask): keyof RowResult {
     case 'reconstruct':
       return 'token_acc';
   }
+}
+
+/** Each question's share of the row's headline metric, in question order: token counts for reconstruction
+ * (pooled), else the per-question score. */
+function shares(task: EvalTask, a: RowAcc): Share[] {
+  return task === 'reconstruct' ? a.tokens : (a.scores[headline(task)] ?? []).map((num) => ({ num, den: 1 }));
 }
 
 function signed(x: number): string {
