@@ -871,7 +871,9 @@ def stage_instruct(a) -> None:
     toks = TokCache(tok)
     dd = data_dir(a)
     train, held = load_files(dd / "train.jsonl"), load_files(dd / "heldout.jsonl")
-    train_chunks = [(f, c) for files in train.values() for f in files for c in f.chunks]
+    # Reconstruction draws a repository as the questions do (weights below), then one of its chunks: drawn
+    # from all chunks at once, the largest repository (sympy: two thirds of them) would take most examples.
+    repo_chunks = {n: [(f, c) for f in files for c in f.chunks] for n, files in train.items()}
     lm_ids = lm_stream(tok, "train", rd / "lm_train.npy", a.smoke) if (a.lm_mix or a.copy_mix) else None
     lm_held = lm_stream(tok, "heldout", rd / "lm_heldout.npy", a.smoke) if a.copy_mix else None
     import data as data_mod
@@ -977,7 +979,7 @@ def stage_instruct(a) -> None:
         exs = []
         while len(exs) < batch:
             if text_mode == "soft" and rng.random() < a.recon_frac:  # E2LLM trains reconstruction alongside the tasks
-                f, c = rng.choice(train_chunks)
+                f, c = rng.choice(repo_chunks[rng.choices(names, weights)[0]])
                 exs.append(reconstruction_example(rng, f, c, 32))
                 continue
             if text_mode == "soft" and rng.random() < a.retrieved_frac:  # the retrieved row's layout: top-2 chunks as text
