@@ -14,6 +14,7 @@ import json
 import math
 import random
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -171,7 +172,7 @@ def finish_stage(log: "MetricLog", stage: str, step: int, clock: "Clock", evalua
 _LEG_IGNORES = {"threads", "log_every", "data", "out"}
 # Options added after checkpoints began recording legs: left out of the key at their defaults, so that a
 # checkpoint written before them still recognises its finished legs (else a rerun would extend them).
-_LEG_KEY_SINCE = {"task_mix": "where:5,what:1,params:1,defines:1,summary:1,complete:1", "decoder_lr": 0.0, "contrast_weight": 0.0, "bundle": ""}
+_LEG_KEY_SINCE = {"task_mix": "where:5,what:1,params:1,defines:1,summary:1,complete:1", "decoder_lr": 0.0, "contrast_weight": 0.0, "bundle": "", "drop_template_docs": False}
 
 
 def leg_key(a) -> str:
@@ -859,6 +860,18 @@ def rouge_l(a: str, b: str) -> float:
     return 0.0 if lcs == 0 else 2 * p * r / (p + r)
 
 
+def drop_template_docs(repos) -> None:
+    """Training only: a module doc that opens with the same three words as 3+ others of its repository is a
+    template (distutils' 20 "Implements the Distutils '...' command", sympy's "This module contains ..."),
+    not a summary of its file. The decoder learnt to recite them for any file, so they are not summary targets."""
+    for files in repos.values():
+        opening = lambda f: " ".join(f.module_doc.split()[:3])
+        counts = Counter(opening(f) for f in files if f.module_doc)
+        for f in files:
+            if f.module_doc and counts[opening(f)] >= 4:
+                f.module_doc = ""
+
+
 def stage_instruct(a) -> None:
     """Long-context instruction tuning. Decoder fully tuned (it is small: LoRA would save nothing worth the
     capacity) with the adapter; the encoder is frozen so its vectors are computed once per chunk and cached."""
@@ -871,6 +884,8 @@ def stage_instruct(a) -> None:
     toks = TokCache(tok)
     dd = data_dir(a)
     train, held = load_files(dd / "train.jsonl"), load_files(dd / "heldout.jsonl")
+    if a.drop_template_docs:
+        drop_template_docs(train)
     # Reconstruction draws a repository as the questions do (weights below), then one of its chunks: drawn
     # from all chunks at once, the largest repository (sympy: two thirds of them) would take most examples.
     repo_chunks = {n: [(f, c) for f in files for c in f.chunks] for n, files in train.items()}
@@ -1186,6 +1201,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--pointer-from", default="last", choices=["last", "name"], help="instruct: the pointer objective's query position (see pointer_queries)")
     ap.add_argument("--pointer-head", type=int, default=0, help="instruct: the pointer objective's head in that layer")
     ap.add_argument("--task-mix", default=_LEG_KEY_SINCE["task_mix"], help="instruct: the tasks of the soft-token examples as task:weight pairs")
+    ap.add_argument("--drop-template-docs", action="store_true", help="instruct: templated module docs (3+ others in the repository open alike) are not summary targets")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)
     task_mix(a.task_mix)  # a bad --task-mix fails here, before any data loads
