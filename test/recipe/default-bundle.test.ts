@@ -42,12 +42,13 @@ test('default bundle: onnxruntime-node reproduces PyTorch (max abs diff < 1e-3) 
 test('corpus: training and held-out repositories never overlap', () => {
   const c = JSON.parse(readFileSync(path.join(ROOT, 'models/recipe/corpus.json'), 'utf8'));
   const key = (r: { root: string; dir: string }) => `${r.root}/${r.dir}`;
-  const train = new Set<string>(c.train.map(key));
+  const trainAll = [...c.train, ...(c.train_more ?? [])]; // train_more: prep/build.ts --with-more
+  const train = new Set<string>(trainAll.map(key));
   for (const r of c.heldout) {
     assert.ok(!train.has(key(r)), `${key(r)} in both`);
     // A held-out directory must not sit inside a (non-flat) training directory either.
-    for (const t of c.train) if (!t.flat && t.root === r.root) assert.ok(!r.dir.startsWith(`${t.dir}/`), `${r.dir} inside ${t.dir}`);
+    for (const t of trainAll) if (!t.flat && t.root === r.root) assert.ok(!r.dir.startsWith(`${t.dir}/`), `${r.dir} inside ${t.dir}`);
   }
-  const names = [...c.train, ...c.heldout].map((r: { name: string }) => r.name);
+  const names = [...trainAll, ...c.heldout].map((r: { name: string }) => r.name);
   assert.equal(new Set(names).size, names.length);
 });

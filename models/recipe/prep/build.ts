@@ -2,7 +2,8 @@
 // so that training sees exactly the chunk text the runtime encodes. Writes one JSONL line per file:
 //   {repo, split, path, language, content, defs: [{name, line, kind, params, doc}], chunks: [...]}
 // Usage: node --import tsx models/recipe/prep/build.ts --out <dir> --tokenizer <tokenizer.json>
-//        [--max-tokens 128] [--max-files-per-repo N] [--split train|heldout] [--repos a,b,c]
+//        [--max-tokens 128] [--max-files-per-repo N] [--split train|heldout] [--repos a,b,c] [--with-more]
+// --with-more: corpus.json's train_more repositories follow train's in train.jsonl (not in train.sh's corpus).
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
   const maxFiles = Number(arg('max-files-per-repo', '100000'));
   const onlySplit = arg('split', '');
   const onlyRepos = new Set(arg('repos', '').split(',').filter(Boolean));
+  const withMore = process.argv.includes('--with-more');
   const tok = new Tokenizer(JSON.parse(readFileSync(arg('tokenizer'), 'utf8')), {});
   const countTokens = (t: string) => tok.encode(t, { add_special_tokens: false }).ids.length;
   const chunker = await createChunker({ maxTokens, countTokens });
@@ -45,7 +47,8 @@ async function main(): Promise<void> {
     const sink = createWriteStream(path.join(out, `${split}.jsonl`));
     let files = 0;
     let chunks = 0;
-    for (const repo of corpus[split] as RepoSpec[]) {
+    const repos: RepoSpec[] = split === 'train' && withMore ? [...corpus.train, ...(corpus.train_more ?? [])] : corpus[split];
+    for (const repo of repos) {
       if (onlyRepos.size && !onlyRepos.has(repo.name)) continue;
       const rootSpec: string = corpus.roots[repo.root];
       const base = path.resolve(path.isAbsolute(rootSpec) ? rootSpec : path.join(repoRoot, rootSpec), repo.dir);
