@@ -172,7 +172,7 @@ def finish_stage(log: "MetricLog", stage: str, step: int, clock: "Clock", evalua
 _LEG_IGNORES = {"threads", "log_every", "data", "out"}
 # Options added after checkpoints began recording legs: left out of the key at their defaults, so that a
 # checkpoint written before them still recognises its finished legs (else a rerun would extend them).
-_LEG_KEY_SINCE = {"task_mix": "where:5,what:1,params:1,defines:1,summary:1,complete:1", "decoder_lr": 0.0, "contrast_weight": 0.0, "bundle": "", "drop_template_docs": False}
+_LEG_KEY_SINCE = {"task_mix": "where:5,what:1,params:1,defines:1,summary:1,complete:1", "decoder_lr": 0.0, "contrast_weight": 0.0, "bundle": "", "drop_template_docs": False, "recon_by_repo": False}
 
 
 def leg_key(a) -> str:
@@ -886,8 +886,10 @@ def stage_instruct(a) -> None:
     train, held = load_files(dd / "train.jsonl"), load_files(dd / "heldout.jsonl")
     if a.drop_template_docs:
         drop_template_docs(train)
-    # Reconstruction draws a repository as the questions do (weights below), then one of its chunks: drawn
-    # from all chunks at once, the largest repository (sympy: two thirds of them) would take most examples.
+    train_chunks = [(f, c) for files in train.values() for f in files for c in f.chunks]
+    # --recon-by-repo: reconstruction draws a repository as the questions do (weights below), then one of its
+    # chunks; drawn from all chunks at once, the largest repository (with train_more, sympy: half of them)
+    # takes most examples. Off by default: train.sh's legs drew from all chunks.
     repo_chunks = {n: [(f, c) for f in files for c in f.chunks] for n, files in train.items()}
     lm_ids = lm_stream(tok, "train", rd / "lm_train.npy", a.smoke) if (a.lm_mix or a.copy_mix) else None
     lm_held = lm_stream(tok, "heldout", rd / "lm_heldout.npy", a.smoke) if a.copy_mix else None
@@ -994,7 +996,7 @@ def stage_instruct(a) -> None:
         exs = []
         while len(exs) < batch:
             if text_mode == "soft" and rng.random() < a.recon_frac:  # E2LLM trains reconstruction alongside the tasks
-                f, c = rng.choice(repo_chunks[rng.choices(names, weights)[0]])
+                f, c = rng.choice(repo_chunks[rng.choices(names, weights)[0]] if a.recon_by_repo else train_chunks)
                 exs.append(reconstruction_example(rng, f, c, 32))
                 continue
             if text_mode == "soft" and rng.random() < a.retrieved_frac:  # the retrieved row's layout: top-2 chunks as text
@@ -1202,6 +1204,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--pointer-head", type=int, default=0, help="instruct: the pointer objective's head in that layer")
     ap.add_argument("--task-mix", default=_LEG_KEY_SINCE["task_mix"], help="instruct: the tasks of the soft-token examples as task:weight pairs")
     ap.add_argument("--drop-template-docs", action="store_true", help="instruct: templated module docs (3+ others in the repository open alike) are not summary targets")
+    ap.add_argument("--recon-by-repo", action="store_true", help="instruct: reconstruction chunks drawn repository first, by the questions' weights (default: from all chunks)")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)
     task_mix(a.task_mix)  # a bad --task-mix fails here, before any data loads
