@@ -864,8 +864,9 @@ def drop_template_docs(repos) -> None:
     """Training only: a module doc that opens with the same three words as 3+ others of its repository is a
     template (distutils' 20 "Implements the Distutils '...' command", sympy's "This module contains ..."),
     not a summary of its file. The decoder learnt to recite them for any file, so they are not summary targets."""
+    def opening(f) -> str:
+        return " ".join(f.module_doc.split()[:3])
     for files in repos.values():
-        opening = lambda f: " ".join(f.module_doc.split()[:3])
         counts = Counter(opening(f) for f in files if f.module_doc)
         for f in files:
             if f.module_doc and counts[opening(f)] >= 4:
@@ -886,11 +887,11 @@ def stage_instruct(a) -> None:
     train, held = load_files(dd / "train.jsonl"), load_files(dd / "heldout.jsonl")
     if a.drop_template_docs:
         drop_template_docs(train)
-    train_chunks = [(f, c) for files in train.values() for f in files for c in f.chunks]
     # --recon-by-repo: reconstruction draws a repository as the questions do (weights below), then one of its
     # chunks; drawn from all chunks at once, the largest repository (with train_more, sympy: half of them)
     # takes most examples. Off by default: train.sh's legs drew from all chunks.
     repo_chunks = {n: [(f, c) for f in files for c in f.chunks] for n, files in train.items()}
+    train_chunks = [fc for chunks in repo_chunks.values() for fc in chunks]  # the same order as before
     lm_ids = lm_stream(tok, "train", rd / "lm_train.npy", a.smoke) if (a.lm_mix or a.copy_mix) else None
     lm_held = lm_stream(tok, "heldout", rd / "lm_heldout.npy", a.smoke) if a.copy_mix else None
     import data as data_mod
