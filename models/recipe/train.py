@@ -172,7 +172,7 @@ def finish_stage(log: "MetricLog", stage: str, step: int, clock: "Clock", evalua
 _LEG_IGNORES = {"threads", "log_every", "data", "out"}
 # Options added after checkpoints began recording legs: left out of the key at their defaults, so that a
 # checkpoint written before them still recognises its finished legs (else a rerun would extend them).
-_LEG_KEY_SINCE = {"task_mix": "where:5,what:1,params:1,defines:1,summary:1,complete:1", "decoder_lr": 0.0, "contrast_weight": 0.0, "bundle": "", "drop_template_docs": False, "recon_by_repo": False}
+_LEG_KEY_SINCE = {"task_mix": "where:5,what:1,params:1,defines:1,summary:1,complete:1", "decoder_lr": 0.0, "contrast_weight": 0.0, "bundle": "", "drop_template_docs": False, "recon_by_repo": False, "focus_frac": 0.0}
 
 
 def leg_key(a) -> str:
@@ -937,6 +937,7 @@ def stage_instruct(a) -> None:
         "mixed": heldout_instruct_set(held, n_eval, spc, text_mode, 0.5, 4, 23, mix, order) if not a.text_control else [],
         # module docstrings from soft tokens (ROUGE-L): the product eval's summary row has few questions
         "summary": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 25, ["summary"], order) if not a.text_control else [],
+        "what": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 26, ["what"], order) if not a.text_control and "what" in mix else [],
         # the same questions as where_soft in drawn order: with --rank-files, lookup without the ranking's help
         "where_drawn": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 21, ["where"]) if a.rank_files else [],
     }
@@ -956,6 +957,10 @@ def stage_instruct(a) -> None:
                 res[f"heldout_{key}"] = round(float(np.mean([score(e.task, p, e.answer) for e, p in zip(exs, preds)])), 4)
                 if key.startswith("where"):  # the file part alone (the line number is the harder half)
                     res[f"heldout_{key}_path"] = round(float(np.mean([p.strip().split(":")[0] == e.answer.split(":")[0] for e, p in zip(exs, preds)])), 4)
+                if key in ("summary", "what") and not a.text_control:  # the same control for prose: ROUGE-L with another chunk's soft tokens
+                    perm = torch.randperm(soft.shape[0], generator=torch.Generator().manual_seed(5))
+                    shuffled = greedy_answers(exs, toks, dec, soft[perm.to(soft.device)], offs, dev, 4 if a.smoke else 24, stop_ids)
+                    res[f"heldout_{key}_shuffled"] = round(float(np.mean([score(e.task, p, e.answer) for e, p in zip(exs, shuffled)])), 4)
                 if key in ("where_soft", "where_drawn") and not a.text_control:
                     # The control: every chunk gets another chunk's soft tokens (same order, same headers). Lookup
                     # that reads the soft tokens falls under it; lookup from order or path names does not.
@@ -1007,8 +1012,12 @@ def stage_instruct(a) -> None:
                     exs.append(variant(ex, "retrieved", ranked_chunks=ranker.chunks(ex.meta["request"], ex.meta["files"], ex.meta["labels"])[:2]))
                 continue
             names_ex = text_mode == "names" or rng.random() < a.text_frac  # pure-text copy examples mixed in
-            ex = build_example(rng, train[rng.choices(names, weights)[0]], n_files=n_files, max_positions=a.max_positions, soft_per_chunk=spc,
-                               task="where" if names_ex else rng.choice(mix), relabel=True, text_mode="names" if names_ex else "soft",
+            task = "where" if names_ex else rng.choice(mix)
+            # --focus-frac: "what" and summaries over the asked file alone. Lookup already finds the file; what
+            # fails is writing its prose from the soft tokens, so some examples train that half without the search.
+            focus = task in ("what", "summary") and rng.random() < a.focus_frac
+            ex = build_example(rng, train[rng.choices(names, weights)[0]], n_files=1 if focus else n_files, max_positions=a.max_positions, soft_per_chunk=spc,
+                               task=task, relabel=True, text_mode="names" if names_ex else "soft",
                                hybrid_prob=0.5, extra_questions=a.extra_names if names_ex else a.extra_questions,
                                order=order if order is None or rng.random() >= a.rank_noise else None)
             if ex is not None:
@@ -1206,6 +1215,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--task-mix", default=_LEG_KEY_SINCE["task_mix"], help="instruct: the tasks of the soft-token examples as task:weight pairs")
     ap.add_argument("--drop-template-docs", action="store_true", help="instruct: templated module docs (3+ others in the repository open alike) are not summary targets")
     ap.add_argument("--recon-by-repo", action="store_true", help="instruct: reconstruction chunks drawn repository first, by the questions' weights (default: from all chunks)")
+    ap.add_argument("--focus-frac", type=float, default=0.0, help="instruct: fraction of 'what' and summary examples whose context is the asked file alone (reading prose from soft tokens, without the search)")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)
     task_mix(a.task_mix)  # a bad --task-mix fails here, before any data loads

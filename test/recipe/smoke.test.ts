@@ -39,6 +39,10 @@ test('train --smoke runs every stage, exports a bundle that loads and generates 
     // The last leg is weighted by --task-mix (as the full run's summary leg) and scores summaries (ROUGE-L).
     const instructRows = stdout.split('\n').filter((l) => l.startsWith('{"stage": "instruct"'));
     assert.match(instructRows[instructRows.length - 1], /"heldout_summary": [0-9.]+/, 'the last instruct row has no summary score');
+    // Its mix has "what" (trained with --focus-frac): prose rows come with their shuffled-soft control.
+    for (const key of ['heldout_what', 'heldout_what_shuffled', 'heldout_summary_shuffled']) {
+      assert.match(instructRows[instructRows.length - 1], new RegExp(`"${key}": [0-9.]+`), `no ${key} in the last instruct row`);
+    }
     assert.equal(JSON.parse(instructRows[instructRows.length - 1]).step, 10, 'the --task-mix leg continued the checkpoint to its --steps');
     const report = lastJson(stdout) as { parity: { max: number }; generatedIds: number[]; positions: number };
     assert.ok(report.parity.max < 1e-3, `parity ${report.parity.max}`);
