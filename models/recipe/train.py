@@ -828,12 +828,18 @@ def heldout_instruct_set(held, n: int, soft_per_chunk: int, text_mode: str, hybr
     out = []
     names = sorted(held)
     tries = 0
+    seen = set()
     while len(out) < n and tries < n * 20:
         tries += 1
         task = rng.choice(task_mix)
-        ex = build_example(rng, held[rng.choice(names)], n_files=n_files, max_positions=512, soft_per_chunk=soft_per_chunk,
+        repo = rng.choice(names)
+        ex = build_example(rng, held[repo], n_files=n_files, max_positions=512, soft_per_chunk=soft_per_chunk,
                            task=task, relabel=False, text_mode=text_mode, hybrid_prob=hybrid_prob, order=order)
-        if ex is not None:
+        # Distinct questions, as the product's eval (questions.ts buildQuestions): a small repository drawn as
+        # often as a large one would otherwise repeat its few questions (tomllib's one documented function
+        # was 21 of 120 "what" questions), and a few answers would decide the score.
+        if ex is not None and (repo, ex.meta["request"], ex.answer) not in seen:
+            seen.add((repo, ex.meta["request"], ex.answer))
             out.append(ex)
     return out
 
