@@ -27,7 +27,6 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train as T  # noqa: E402
 from common import CHAT_TEMPLATE, set_threads  # noqa: E402
-from data import load_files  # noqa: E402
 
 
 def bucket(rows, key, edges):
@@ -49,11 +48,7 @@ def main() -> None:
     set_threads(a.threads)
     a.smoke, a.data = False, ""
     dev = torch.device("cpu")
-    tok = T.load_tokenizer(a.run)
-    toks = T.TokCache(tok)
-    held = load_files(T.data_dir(a) / "heldout.jsonl")
-    dec, enc, ad, _ = T.latest_modules(a)
-    dec.eval(); enc.eval(); ad.eval()
+    tok, toks, held, dec, enc, ad, _ = T.probe_state(a)
     exs = T.heldout_instruct_set(held, a.n, ad.cfg.soft_tokens_per_chunk, a.mode, 0.0, 4, 21, ["where"])
 
     with torch.no_grad():

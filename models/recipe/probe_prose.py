@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train as T  # noqa: E402
 from common import set_threads  # noqa: E402
-from data import load_files, variant  # noqa: E402
+from data import variant  # noqa: E402
 
 
 def ci95(d: np.ndarray) -> list[float]:
@@ -41,11 +41,7 @@ def main() -> None:
     set_threads(a.threads)
     a.smoke = False
     dev = torch.device("cpu")
-    tok = T.load_tokenizer(a.run)
-    toks = T.TokCache(tok)
-    held = load_files(T.data_dir(a) / "heldout.jsonl")
-    dec, enc, ad, record = T.latest_modules(a)
-    dec.eval(); enc.eval(); ad.eval()
+    tok, toks, held, dec, enc, ad, record = T.probe_state(a)
     stop = {toks(T.CHAT["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
     cache: dict = {}
     order = T.Ranker(enc, toks, dev, cache).files

@@ -1081,6 +1081,17 @@ def latest_modules(a, upto: str | None = None) -> tuple[Decoder, Encoder, Adapte
     return dec, enc, ad, record
 
 
+def probe_state(a):
+    """For the probes (diagnose.py, probe_prose.py): a run's tokenizer (and its cache), the held-out files
+    and the latest modules in eval mode."""
+    from data import load_files
+    tok = load_tokenizer(a.run)
+    held = load_files(data_dir(a) / "heldout.jsonl")
+    dec, enc, ad, record = latest_modules(a)
+    dec.eval(); enc.eval(); ad.eval()
+    return tok, TokCache(tok), held, dec, enc, ad, record
+
+
 def context_order(run: str) -> str:
     """The file order the run's instruct stage trained with last ('repository' unless --rank-files)."""
     ck = load_ckpt(run_dir(run) / "instruct.pt")
