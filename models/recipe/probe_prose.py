@@ -51,10 +51,9 @@ def main() -> None:
             for task in ("what", "summary"):
                 exs = T.heldout_instruct_set(held, a.n, ad.cfg.soft_tokens_per_chunk, "soft", 0.0, nf, 41, [task], order)
                 soft, offs = T.batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)
-                perm = torch.randperm(soft.shape[0], generator=torch.Generator().manual_seed(5))
                 rows = {
                     "soft": T.greedy_answers(exs, toks, dec, soft, offs, dev, 24, stop),
-                    "shuffled": T.greedy_answers(exs, toks, dec, soft[perm], offs, dev, 24, stop),
+                    "shuffled": T.greedy_answers(exs, toks, dec, T.shuffled_soft(soft), offs, dev, 24, stop),
                     "none": T.greedy_answers([variant(e, "none") for e in exs], toks, dec, None, [0] * len(exs), dev, 24, stop),
                 }
                 sc = {k: np.array([T.score(task, p, e.answer) for e, p in zip(exs, preds)]) for k, preds in rows.items()}

@@ -844,6 +844,13 @@ def heldout_instruct_set(held, n: int, soft_per_chunk: int, text_mode: str, hybr
     return out
 
 
+def shuffled_soft(soft: torch.Tensor) -> torch.Tensor:
+    """The shuffled-soft control: the chunks' soft tokens under a fixed permutation, so each chunk's place
+    holds another chunk's tokens."""
+    perm = torch.randperm(soft.shape[0], generator=torch.Generator().manual_seed(5))
+    return soft[perm.to(soft.device)]
+
+
 def score(task: str, pred: str, gold: str) -> float:
     pred, gold = pred.strip(), gold.strip()
     if task == "where":
@@ -963,16 +970,14 @@ def stage_instruct(a) -> None:
                 res[f"heldout_{key}"] = round(float(np.mean([score(e.task, p, e.answer) for e, p in zip(exs, preds)])), 4)
                 if key.startswith("where"):  # the file part alone (the line number is the harder half)
                     res[f"heldout_{key}_path"] = round(float(np.mean([p.strip().split(":")[0] == e.answer.split(":")[0] for e, p in zip(exs, preds)])), 4)
-                if key in ("summary", "what") and not a.text_control:  # the same control for prose: ROUGE-L with another chunk's soft tokens
-                    perm = torch.randperm(soft.shape[0], generator=torch.Generator().manual_seed(5))
-                    shuffled = greedy_answers(exs, toks, dec, soft[perm.to(soft.device)], offs, dev, 4 if a.smoke else 24, stop_ids)
-                    res[f"heldout_{key}_shuffled"] = round(float(np.mean([score(e.task, p, e.answer) for e, p in zip(exs, shuffled)])), 4)
-                if key in ("where_soft", "where_drawn") and not a.text_control:
-                    # The control: every chunk gets another chunk's soft tokens (same order, same headers). Lookup
-                    # that reads the soft tokens falls under it; lookup from order or path names does not.
-                    perm = torch.randperm(soft.shape[0], generator=torch.Generator().manual_seed(5))
-                    shuffled = greedy_answers(exs, toks, dec, soft[perm.to(soft.device)], offs, dev, 4 if a.smoke else 24, stop_ids)
-                    res[f"heldout_{key}_shuffled_path"] = round(float(np.mean([p.strip().split(":")[0] == e.answer.split(":")[0] for e, p in zip(exs, shuffled)])), 4)
+                if key in ("where_soft", "where_drawn", "summary", "what") and not a.text_control:
+                    # The control: every chunk gets another chunk's soft tokens (same order, same headers). An
+                    # answer that reads the soft tokens falls under it; one from order or path names does not.
+                    shuffled = greedy_answers(exs, toks, dec, shuffled_soft(soft), offs, dev, 4 if a.smoke else 24, stop_ids)
+                    if key.startswith("where"):
+                        res[f"heldout_{key}_shuffled_path"] = round(float(np.mean([p.strip().split(":")[0] == e.answer.split(":")[0] for e, p in zip(exs, shuffled)])), 4)
+                    else:  # prose: ROUGE-L
+                        res[f"heldout_{key}_shuffled"] = round(float(np.mean([score(e.task, p, e.answer) for e, p in zip(exs, shuffled)])), 4)
                 if key in ("where_soft", "where_drawn") and a.pointer_weight:
                     embeds, _, spans, _ = assemble(exs, toks, dec, soft, offs, 0, dev)
                     qpos = pointer_queries(spans, a.pointer_from, dev)
