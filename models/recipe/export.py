@@ -197,14 +197,21 @@ def write_parity(out: Path, encoder, adapter, decoder_module, embed_weight, inp:
 # ---------------------------------------------------------------- bundle -> weights (continue training from a bundle)
 
 def _consumers(graph) -> dict[str, tuple[int, str, int]]:
-    """Initializer name -> (index, op type, input slot) of the first node that reads it: the same in two
-    exports of one architecture, whatever names the exporter gave the initializers."""
+    """Initializer name -> (index among the nodes that read initializers, op type, input slot) of the first
+    node that reads it: the same in two exports of one architecture, whatever names the exporter gave the
+    initializers, and whatever nodes without weights came in between (the adapter now slices its input to
+    the first vectors, a node that bundles exported before the retrieval query do not have)."""
     inits = {i.name for i in graph.initializer}
     key: dict[str, tuple[int, str, int]] = {}
-    for n, node in enumerate(graph.node):
-        for j, name in enumerate(node.input):
-            if name in inits and name not in key:
-                key[name] = (n, node.op_type, j)
+    n = 0
+    for node in graph.node:
+        reads = [j for j, name in enumerate(node.input) if name in inits]
+        if not reads:
+            continue
+        for j in reads:
+            if node.input[j] not in key:
+                key[node.input[j]] = (n, node.op_type, j)
+        n += 1
     return key
 
 

@@ -172,7 +172,8 @@ def finish_stage(log: "MetricLog", stage: str, step: int, clock: "Clock", evalua
 _LEG_IGNORES = {"threads", "log_every", "data", "out"}
 # Options added after checkpoints began recording legs: left out of the key at their defaults, so that a
 # checkpoint written before them still recognises its finished legs (else a rerun would extend them).
-_LEG_KEY_SINCE = {"task_mix": "where:5,what:1,params:1,defines:1,summary:1,complete:1", "decoder_lr": 0.0, "contrast_weight": 0.0, "bundle": "", "drop_template_docs": False, "recon_by_repo": False, "focus_frac": 0.0}
+_LEG_KEY_SINCE = {"task_mix": "where:5,what:1,params:1,defines:1,summary:1,complete:1", "decoder_lr": 0.0, "contrast_weight": 0.0, "bundle": "", "drop_template_docs": False, "recon_by_repo": False, "focus_frac": 0.0,
+                   "prose_files": 0, "keep_encoder": False}
 
 
 def leg_key(a) -> str:
@@ -191,12 +192,15 @@ class Leg:
         self.key = leg_key(a)
         self.done: list[str] = list(ck.get("legs_done", [])) if ck else []
         cur = ck.get("leg") if ck else None
-        self.start_s = cur["start_s"] if cur and cur.get("key") == self.key else clock.elapsed()
+        same = bool(cur and cur.get("key") == self.key)
+        self.start_s = cur["start_s"] if same else clock.elapsed()
+        # the step the leg began at (for schedules over the leg rather than the stage: --prose-files)
+        self.start_step = cur.get("start_step", ck["step"]) if same else (ck["step"] if ck else 0)
         self.deadline = self.start_s + a.minutes * 60 if a.minutes else float("inf")
 
     def record(self, finished: bool = False) -> dict:
         return {"legs_done": self.done + ([self.key] if finished and self.key not in self.done else []),
-                "leg": {"key": self.key, "start_s": self.start_s}}
+                "leg": {"key": self.key, "start_s": self.start_s, "start_step": self.start_step}}
 
 
 def leg_finished(a, path: Path) -> bool:
@@ -242,13 +246,18 @@ def ensure_tokenizer(run: str, smoke: bool) -> Tokenizer:
     return Tokenizer.from_file(str(path))
 
 
-def model_configs(smoke: bool) -> tuple[DecoderConfig, EncoderConfig, AdapterConfig]:
+def model_configs(smoke: bool, run: str | None = None) -> tuple[DecoderConfig, EncoderConfig, AdapterConfig]:
+    """The model sizes. A run that imported a bundle's encoder as it is (`import --keep-encoder`) records the
+    encoder's shape in its `model.json`: an older bundle's encoder has no retrieval query."""
+    rq = True
+    if run is not None and (run_dir(run) / "model.json").exists():
+        rq = bool(json.loads((run_dir(run) / "model.json").read_text())["retrieval_query"])
     if smoke:  # tiny: every stage in seconds on CPU
         dec = DecoderConfig(hidden_size=64, num_layers=2, num_heads=2, num_kv_heads=1, ffn_size=128, max_positions=1024)
-        enc = EncoderConfig(hidden_size=64, num_layers=1, num_heads=2, ffn_size=128, max_tokens=64, vectors_per_chunk=2, retrieval_query=True)
+        enc = EncoderConfig(hidden_size=64, num_layers=1, num_heads=2, ffn_size=128, max_tokens=64, vectors_per_chunk=2, retrieval_query=rq)
         ad = AdapterConfig(in_size=64, vectors_per_chunk=2, out_size=64, soft_tokens_per_chunk=2, hidden_size=128)
         return dec, enc, ad
-    return DecoderConfig(), EncoderConfig(retrieval_query=True), AdapterConfig()
+    return DecoderConfig(), EncoderConfig(retrieval_query=rq), AdapterConfig()
 
 
 # ---------------------------------------------------------------- stage 1: decoder LM
@@ -808,6 +817,13 @@ def curriculum(step: int, total: int) -> int:
     return [2, 3, 4, 5, 6, 8][min(5, int(frac * 6))]
 
 
+def prose_files(step: int, start: int, total: int, most: int) -> int:
+    """--prose-files: files per "what"/summary example, 1 at the leg's start growing evenly to `most` by its
+    last step (a leg stopped by its time cap ends earlier on the way)."""
+    frac = (step - start) / max(1, total - start)
+    return max(1, min(most, 1 + int(frac * most)))
+
+
 def task_mix(spec: str) -> list[str]:
     """--task-mix "where:5,summary:1,...": the tasks instruct draws from, each repeated by its weight."""
     from data import TASKS
@@ -1027,7 +1043,10 @@ def stage_instruct(a) -> None:
             # --focus-frac: "what" and summaries over the asked file alone. Lookup already finds the file; what
             # fails is writing its prose from the soft tokens, so some examples train that half without the search.
             focus = task in ("what", "summary") and rng.random() < a.focus_frac
-            ex = build_example(rng, train[rng.choices(names, weights)[0]], n_files=1 if focus else n_files, max_positions=a.max_positions, soft_per_chunk=spc,
+            k = n_files
+            if task in ("what", "summary") and a.prose_files:  # --prose-files: find-and-read grows from one file over the leg
+                k = prose_files(step, leg.start_step, total, a.prose_files)
+            ex = build_example(rng, train[rng.choices(names, weights)[0]], n_files=1 if focus else k, max_positions=a.max_positions, soft_per_chunk=spc,
                                task=task, relabel=True, text_mode="names" if names_ex else "soft",
                                hybrid_prob=0.5, extra_questions=a.extra_names if names_ex else a.extra_questions,
                                order=order if order is None or rng.random() >= a.rank_noise else None)
@@ -1071,7 +1090,7 @@ def latest_modules(a, upto: str | None = None) -> tuple[Decoder, Encoder, Adapte
     with `upto`, only stages before that one count."""
     rd = run_dir(a.run)
     order = MODEL_STAGES if upto is None else MODEL_STAGES[:MODEL_STAGES.index(upto)]
-    dec_cfg, enc_cfg, ad_cfg = model_configs(a.smoke)
+    dec_cfg, enc_cfg, ad_cfg = model_configs(a.smoke, a.run)
     dec, enc, ad = Decoder(dec_cfg), Encoder(enc_cfg), Adapter(ad_cfg)
     record: dict = {}
     for name, module in (("decoder", dec), ("encoder", enc), ("adapter", ad)):
@@ -1162,7 +1181,13 @@ def stage_import(a) -> None:
         (rd / "tokenizer.json").write_bytes(tokenizer)
     elif (rd / "tokenizer.json").read_bytes() != tokenizer:
         raise SystemExit(f"import: {bundle} has another tokenizer than run {a.run}")
-    dec_cfg, enc_cfg, ad_cfg = model_configs(a.smoke)
+    if a.keep_encoder:
+        # --keep-encoder: the run continues the bundle as a whole, so its encoder takes the bundle's shape (an
+        # older bundle ranks by the mean of its pooled vectors and has no retrieval query)
+        if (rd / "contrast.pt").exists():
+            raise SystemExit(f"import --keep-encoder: run {a.run} already trained an encoder of its own")
+        (rd / "model.json").write_text(json.dumps({"retrieval_query": manifest["encoder"].get("retrieval", "mean") == "last"}) + "\n")
+    dec_cfg, enc_cfg, ad_cfg = model_configs(a.smoke, a.run)
     dec, enc, ad = Decoder(dec_cfg), Encoder(enc_cfg), Adapter(ad_cfg)
     wrapped = _DecoderWithPast(dec, dec_cfg.num_layers)
     n = import_onnx_weights(wrapped, bundle / manifest["decoder"]["file"], lambda m, p: export_decoder(
@@ -1200,6 +1225,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--run", default="default")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--bundle", default="", help="import: the bundle directory whose weights the run continues from")
+    ap.add_argument("--keep-encoder", action="store_true", help="import: take the bundle's encoder and adapter whatever their shape (the run's encoder follows the bundle's: model.json)")
     ap.add_argument("--steps", type=int, default=0)
     ap.add_argument("--minutes", type=float, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -1237,6 +1263,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--task-mix", default=_LEG_KEY_SINCE["task_mix"], help="instruct: the tasks of the soft-token examples as task:weight pairs")
     ap.add_argument("--drop-template-docs", action="store_true", help="instruct: templated module docs (3+ others in the repository open alike) are not summary targets")
     ap.add_argument("--recon-by-repo", action="store_true", help="instruct: reconstruction chunks drawn repository first, by the questions' weights (default: from all chunks)")
+    ap.add_argument("--prose-files", type=int, default=0, help="instruct: 'what' and summary examples over 1 file at the leg's start, growing to this many by its end (default 0: the stage's curriculum)")
     ap.add_argument("--focus-frac", type=float, default=0.0, help="instruct: fraction of 'what' and summary examples whose context is the asked file alone (reading prose from soft tokens, without the search)")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)

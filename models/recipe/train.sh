@@ -44,7 +44,7 @@ if [ "$smoke" = 1 ]; then
     --recon-frac 0.2 --names-weight 0.5 --copy-mix 2 --lm-mix 2 --file-weight 0.3 --copy-lead 64 --lm-len 96 --steps 4
   "$py" train.py instruct "${common[@]}" --rank-files --rank-noise 0.3 --extra-questions 0 --extra-names 0 --text-frac 0.5 --retrieved-frac 0.3 --pointer-weight 0.5 --pointer-layer 1 --pointer-from name --copy-mix 2 --steps 8
   "$py" train.py instruct "${common[@]}" --rank-files --extra-questions 0 --extra-names 0 --text-frac 0.3 --recon-frac 0.2 \
-    --task-mix where:1,what:1,summary:2 --drop-template-docs --recon-by-repo --focus-frac 0.5 --steps 10
+    --task-mix where:1,what:1,summary:2 --drop-template-docs --recon-by-repo --focus-frac 0.5 --prose-files 3 --steps 10
   "$py" train.py export "${common[@]}" --out "$out"
   node --import tsx "$root/test/recipe/check-bundle.ts" "$out" --tokens 8
   exit 0
@@ -52,6 +52,9 @@ fi
 work="$here/work/$run"
 out="${out:-$root/models/default}"
 mkdir -p "$work"
+# The default bundle's encoder ranks by the mean of its pooled vectors: it was trained before the encoder's
+# retrieval query (README: "An eighth session"), which runs without this file get.
+[ -f "$work/model.json" ] || echo '{"retrieval_query": false}' > "$work/model.json"
 [ -f "$work/tokenizer.json" ] || "$py" tokenizer_train.py --vocab 8192 --out "$work/tokenizer.json"
 [ -f "$here/work/data/heldout.jsonl" ] || node --import tsx "$here/prep/build.ts" --out "$here/work/data" --tokenizer "$work/tokenizer.json" --max-tokens 128
 threads="${E2CODE_TRAIN_THREADS:-2}"

@@ -77,3 +77,40 @@ test('train.py import refuses a bundle of another architecture, or with another 
     rmSync(path.join(RECIPE, 'work', id), { recursive: true, force: true });
   }
 });
+
+// The committed bundle predates the encoder's retrieval query (it ranks by the mean of its 4 pooled vectors)
+// and its adapter has no input slice: `--keep-encoder` continues it as a whole, the run's encoder taking
+// the bundle's shape, and the imported encoder and adapter must compute what the bundle's ONNX files compute.
+const KEEP_ENCODER = `
+import sys, json, torch, numpy as np, onnxruntime as ort
+sys.path.insert(0, '.')
+import train
+run = sys.argv[1]
+train.stage_import(train.parse_args(['import', '--run', run, '--bundle', '../default', '--keep-encoder']))
+dec, enc, ad, rec = train.latest_modules(train.parse_args(['instruct', '--run', run]))
+enc.eval(); ad.eval()
+torch.manual_seed(0)
+ids = torch.randint(0, enc.cfg.vocab_size, (3, 128)); mask = torch.ones(3, 128, dtype=torch.long); mask[1, 60:] = 0
+v = ort.InferenceSession('../default/encoder.onnx').run(None, {'input_ids': ids.numpy(), 'attention_mask': mask.numpy()})[0]
+s = ort.InferenceSession('../default/adapter.onnx').run(None, {'chunk_vectors': v})[0]
+with torch.no_grad():
+    enc_diff = float(np.abs(enc(ids, mask).numpy() - v).max()); ad_diff = float(np.abs(ad(torch.from_numpy(v)).numpy() - s).max())
+print(json.dumps({'outputs': enc.outputs, 'retrieval': enc.retrieval_mode, 'from': {k: r['stage'] for k, r in rec.items()},
+                  'enc_diff': enc_diff, 'ad_diff': ad_diff, 'model': json.loads((train.run_dir(run) / 'model.json').read_text())}))
+`;
+
+test('train.py import --keep-encoder continues the committed bundle as a whole (an encoder without the retrieval query)', () => {
+  ensureVenv();
+  const id = runId();
+  try {
+    const r = JSON.parse(run(PYTHON, ['-c', KEEP_ENCODER, id], { cwd: RECIPE }).trim().split('\n').pop()!);
+    assert.deepEqual(r.model, { retrieval_query: false });
+    assert.equal(r.outputs, 4);
+    assert.equal(r.retrieval, 'mean');
+    assert.deepEqual(r.from, { decoder: 'imported', encoder: 'imported', adapter: 'imported' });
+    assert.ok(r.enc_diff < 1e-4, `encoder differs from encoder.onnx by ${r.enc_diff}`);
+    assert.ok(r.ad_diff < 1e-4, `adapter differs from adapter.onnx by ${r.ad_diff}`);
+  } finally {
+    rmSync(path.join(RECIPE, 'work', id), { recursive: true, force: true });
+  }
+});

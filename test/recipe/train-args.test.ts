@@ -50,3 +50,17 @@ qs = [(e.meta["request"], e.answer) for e in exs]
 print(len(qs), len(set(qs)), sum(q[0] == "What does only_one do?" for q in qs))`);
   assert.equal(out, '10 10 1');
 });
+
+test('--prose-files grows "what"/summary contexts from 1 file at the leg\'s start to N by its end, and a resumed leg keeps its start', () => {
+  const out = py(`import json
+from train import Leg, Clock, parse_args, prose_files
+print(json.dumps([prose_files(s, 100, 500, 4) for s in (100, 199, 200, 300, 400, 499, 500)]))
+a = parse_args(['instruct', '--run', 'r', '--steps', '500', '--prose-files', '4'])
+fresh = Leg(a, {'step': 100, 'legs_done': []}, Clock(60.0))  # a new leg on a checkpoint at step 100
+resumed = Leg(a, {'step': 250, **fresh.record()}, Clock(90.0))  # the same leg, resumed at step 250
+other = Leg(parse_args(['instruct', '--run', 'r', '--steps', '900']), {'step': 250, **fresh.record()}, Clock(90.0))
+print(json.dumps([fresh.start_step, resumed.start_step, other.start_step, 'prose_files' in train.leg_key(parse_args(['instruct']))]))`);
+  const [files, starts] = out.split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(files, [1, 1, 2, 3, 4, 4, 4]);
+  assert.deepEqual(starts, [100, 100, 250, false]);
+});
