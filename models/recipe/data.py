@@ -153,19 +153,23 @@ def make_question(rng: random.Random, files: list[FileRec], labels: dict[str, st
 
 def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int, max_positions: int, soft_per_chunk: int,
                   task: str, relabel: bool, text_mode: str, hybrid_prob: float, max_text_chunks: int = 2,
-                  extra_questions: int = 0, order=None) -> Example | None:
+                  extra_questions: int = 0, order=None, rank=None, recap_chunks: int = 0) -> Example | None:
     """text_mode: 'soft' (chunks as soft tokens), 'names' (the pure-text control: each file's defined
     names as text after its header, no soft tokens). extra_questions: earlier "where" turns over the same
     context, each answered (("answer", str) segments carry a loss too): several supervised answers for
     one pass over the context, the way a follow-up conversation reuses it. order(request, files, labels):
     the files in prompt order (--rank-files: most relevant to the request first, as the runtime's planner
-    places them); default the drawn order."""
+    places them); default the drawn order. recap_chunks: the first of rank(request, files, labels) (the
+    encoder's [(file, chunk)], best first) repeated after the files, each under its file's header, nearest
+    the question, as the runtime's planner repeats them (manifest decoder.recapChunks)."""
     pool = [f for f in repo_files if len(f.chunks) * soft_per_chunk <= max_positions // 2]
     if len(pool) < 1:
         return None
     files = rng.sample(pool, min(n_files, len(pool)))
     # Keep within the position budget: drop files from the end.
     budget = max_positions - 96 - 28 * extra_questions - (128 if text_mode == "soft" and hybrid_prob > 0 else 0)  # room for the question and text chunks
+    recap_chunks = recap_chunks if text_mode == "soft" and rank is not None else 0
+    budget -= recap_chunks * (8 + soft_per_chunk)
     kept, used = [], 0
     for f in files:
         cost = 8 + (len(f.chunks) * soft_per_chunk if text_mode == "soft" else 4 * len(f.defs) + 4)
@@ -206,6 +210,12 @@ def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int
             segs.append(("soft", len(chunk_texts)))
             chunk_texts.append(relabel_chunk_text(c["text"], f.path, labels[f.path]))
             chunk_names.append([d["name"] for d in f.defs if good_name(d) and c["startLine"] <= d["line"] <= c["endLine"]])
+    meta["recap"] = rank(request, files, labels)[:recap_chunks] if recap_chunks else []
+    for f, c in meta["recap"]:
+        segs.append(("text", T["fileHeader"].replace("{path}", labels[f.path])))
+        segs.append(("soft", len(chunk_texts)))
+        chunk_texts.append(relabel_chunk_text(c["text"], f.path, labels[f.path]))
+        chunk_names.append([d["name"] for d in f.defs if good_name(d) and c["startLine"] <= d["line"] <= c["endLine"]])
     # Hybrid: the defining chunk as raw text, as the runtime's planner places exact symbol matches.
     if text_mode == "soft" and "def" in meta and rng.random() < hybrid_prob:
         f = next(x for x in files if x.path == meta["file"])
@@ -253,6 +263,10 @@ def variant(ex: Example, mode: str, *, ranked_chunks: list[tuple[FileRec, dict]]
             for c in f.chunks:
                 segs.append(("soft", len(texts)))
                 texts.append(relabel_chunk_text(c["text"], f.path, labels[f.path]))
+        for f, c in ex.meta.get("recap", []):
+            segs.append(("text", T["fileHeader"].replace("{path}", labels[f.path])))
+            segs.append(("soft", len(texts)))
+            texts.append(relabel_chunk_text(c["text"], f.path, labels[f.path]))
     placed: list[tuple[FileRec, dict]] = []
     if mode == "hybrid" and "def" in ex.meta:
         f = next(x for x in files if x.path == ex.meta["file"])

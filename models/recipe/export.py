@@ -154,6 +154,7 @@ def write_bundle(out: Path, *, name: str, encoder: nn.Module, adapter: nn.Module
             "hiddenSize", "numLayers", "numKeyValueHeads", "headDim", "vocabSize", "maxPositions")},
             **({"contextPositions": dec_info["contextPositions"]} if dec_info.get("contextPositions") else {}),
             **({"contextOrder": dec_info["contextOrder"]} if dec_info.get("contextOrder") else {}),
+            **({"recapChunks": dec_info["recapChunks"]} if dec_info.get("recapChunks") else {}),
             "embeddings": {"file": "embeddings.bin", "dtype": "float32"}},
         "chatTemplate": CHAT_TEMPLATE,
         "specialTokens": SPECIAL_TOKENS,

@@ -1,6 +1,6 @@
 """Does the decoder read prose from soft tokens? Held-out "what" and summary questions (distinct), with the
-files as soft tokens (best first, as the runtime places them), with another question's soft tokens
-(shuffled control), and with no context: ROUGE-L of each row and paired 95% bootstrap intervals.
+files as soft tokens (best first, as the runtime places them, then the run's recap), with another question's
+soft tokens (shuffled control), and with no context: ROUGE-L of each row and paired 95% bootstrap intervals.
 No training; about a minute per --files value on 2 threads.
 
     .venv/bin/python probe_prose.py --run r14 --data work/data2 --files 1 4
@@ -44,12 +44,14 @@ def main() -> None:
     tok, toks, held, dec, enc, ad, record = T.probe_state(a)
     stop = {toks(T.CHAT["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
     cache: dict = {}
-    order = T.Ranker(enc, toks, dev, cache).files
+    ranker = T.Ranker(enc, toks, dev, cache)
+    order = ranker.files
+    recap = {"rank": ranker.chunks, "recap_chunks": T.recap_chunks(a.run)}  # as the run trained (--recap-chunks)
     out: dict = {"run": a.run, "decoder": record["decoder"]}
     with torch.no_grad():
         for nf in a.files:
             for task in ("what", "summary"):
-                exs = T.heldout_instruct_set(held, a.n, ad.cfg.soft_tokens_per_chunk, "soft", 0.0, nf, 41, [task], order)
+                exs = T.heldout_instruct_set(held, a.n, ad.cfg.soft_tokens_per_chunk, "soft", 0.0, nf, 41, [task], order, **recap)
                 soft, offs = T.batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)
                 rows = {
                     "soft": T.greedy_answers(exs, toks, dec, soft, offs, dev, 24, stop),

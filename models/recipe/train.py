@@ -173,7 +173,7 @@ _LEG_IGNORES = {"threads", "log_every", "data", "out"}
 # Options added after checkpoints began recording legs: left out of the key at their defaults, so that a
 # checkpoint written before them still recognises its finished legs (else a rerun would extend them).
 _LEG_KEY_SINCE = {"task_mix": "where:5,what:1,params:1,defines:1,summary:1,complete:1", "decoder_lr": 0.0, "contrast_weight": 0.0, "bundle": "", "drop_template_docs": False, "recon_by_repo": False, "focus_frac": 0.0,
-                   "prose_files": 0, "keep_encoder": False}
+                   "prose_files": 0, "keep_encoder": False, "recap_chunks": 0}
 
 
 def leg_key(a) -> str:
@@ -838,7 +838,8 @@ def task_mix(spec: str) -> list[str]:
     return out
 
 
-def heldout_instruct_set(held, n: int, soft_per_chunk: int, text_mode: str, hybrid_prob: float, n_files: int, seed: int, task_mix, order=None):
+def heldout_instruct_set(held, n: int, soft_per_chunk: int, text_mode: str, hybrid_prob: float, n_files: int, seed: int, task_mix, order=None,
+                         rank=None, recap_chunks: int = 0):
     from data import build_example
     rng = random.Random(seed)
     out = []
@@ -850,7 +851,8 @@ def heldout_instruct_set(held, n: int, soft_per_chunk: int, text_mode: str, hybr
         task = rng.choice(task_mix)
         repo = rng.choice(names)
         ex = build_example(rng, held[repo], n_files=n_files, max_positions=512, soft_per_chunk=soft_per_chunk,
-                           task=task, relabel=False, text_mode=text_mode, hybrid_prob=hybrid_prob, order=order)
+                           task=task, relabel=False, text_mode=text_mode, hybrid_prob=hybrid_prob, order=order,
+                           rank=rank, recap_chunks=recap_chunks)
         # Distinct questions, as the product's eval (questions.ts buildQuestions): a small repository drawn as
         # often as a large one would otherwise repeat its few questions (tomllib's one documented function
         # was 21 of 120 "what" questions), and a few answers would decide the score.
@@ -959,14 +961,15 @@ def stage_instruct(a) -> None:
     cache: dict = {}
     ranker = Ranker(enc, toks, dev, cache)
     order = ranker.files if a.rank_files else None
+    recap = {"rank": ranker.chunks, "recap_chunks": a.recap_chunks}
     evsets = {
-        "where_soft": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 21, ["where"], order),
+        "where_soft": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 21, ["where"], order, **recap),
         "where_names": heldout_instruct_set(held, n_eval, spc, "names", 0.0, 4, 24, ["where"], order) if a.text_frac > 0 else [],
-        "where_hybrid": heldout_instruct_set(held, n_eval, spc, text_mode, 1.0, 4, 22, ["where"], order) if not a.text_control else [],
-        "mixed": heldout_instruct_set(held, n_eval, spc, text_mode, 0.5, 4, 23, mix, order) if not a.text_control else [],
+        "where_hybrid": heldout_instruct_set(held, n_eval, spc, text_mode, 1.0, 4, 22, ["where"], order, **recap) if not a.text_control else [],
+        "mixed": heldout_instruct_set(held, n_eval, spc, text_mode, 0.5, 4, 23, mix, order, **recap) if not a.text_control else [],
         # module docstrings from soft tokens (ROUGE-L): the product eval's summary row has few questions
-        "summary": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 25, ["summary"], order) if not a.text_control else [],
-        "what": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 26, ["what"], order) if not a.text_control and "what" in mix else [],
+        "summary": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 25, ["summary"], order, **recap) if not a.text_control else [],
+        "what": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 26, ["what"], order, **recap) if not a.text_control and "what" in mix else [],
         # the same questions as where_soft in drawn order: with --rank-files, lookup without the ranking's help
         "where_drawn": heldout_instruct_set(held, n_eval, spc, text_mode, 0.0, 4, 21, ["where"]) if a.rank_files else [],
     }
@@ -1023,7 +1026,7 @@ def stage_instruct(a) -> None:
     # The file order the decoder is trained with travels in the checkpoint, so that export (manifest
     # decoder.contextOrder) and eval place files the same way.
     state = lambda: {"decoder": dec.state_dict(), "adapter": ad.state_dict(), "opt": opt.state_dict(),
-                     "context_order": "relevance" if a.rank_files else "repository", **leg.record()}
+                     "context_order": "relevance" if a.rank_files else "repository", "recap_chunks": a.recap_chunks, **leg.record()}
     while step < total and clock.elapsed() < leg.deadline:
         n_files = curriculum(step, total)
         exs = []
@@ -1049,7 +1052,7 @@ def stage_instruct(a) -> None:
             ex = build_example(rng, train[rng.choices(names, weights)[0]], n_files=1 if focus else k, max_positions=a.max_positions, soft_per_chunk=spc,
                                task=task, relabel=True, text_mode="names" if names_ex else "soft",
                                hybrid_prob=0.5, extra_questions=a.extra_names if names_ex else a.extra_questions,
-                               order=order if order is None or rng.random() >= a.rank_noise else None)
+                               order=order if order is None or rng.random() >= a.rank_noise else None, **recap)
             if ex is not None:
                 exs.append(ex)
         for g in opt.param_groups:
@@ -1122,6 +1125,12 @@ def context_order(run: str) -> str:
     return (ck or {}).get("context_order", "repository")
 
 
+def recap_chunks(run: str) -> int:
+    """How many of the encoder's best chunks the run's instruct stage repeated after the files last (--recap-chunks)."""
+    ck = load_ckpt(run_dir(run) / "instruct.pt")
+    return int((ck or {}).get("recap_chunks", 0))
+
+
 def stage_export(a) -> None:
     from export import _DecoderWithPast, write_bundle
     rd = run_dir(a.run)
@@ -1158,7 +1167,8 @@ def stage_export(a) -> None:
                   "maxTokens": enc.cfg.max_tokens},
         dec_info={"hiddenSize": dec.cfg.hidden_size, "numLayers": dec.cfg.num_layers, "numKeyValueHeads": dec.cfg.num_kv_heads,
                   "headDim": dec.cfg.head_dim, "vocabSize": dec.cfg.vocab_size, "maxPositions": dec.cfg.max_positions,
-                  "contextPositions": a.context_positions, "contextOrder": context_order(a.run)},
+                  "contextPositions": a.context_positions, "contextOrder": context_order(a.run),
+                  **({"recapChunks": recap_chunks(a.run)} if recap_chunks(a.run) else {})},
         soft_tokens_per_chunk=ad.cfg.soft_tokens_per_chunk, training=training, parity_inputs=parity_inputs)
     size = sum(f.stat().st_size for f in out.iterdir() if f.name != "parity.json")
     print(f"bundle {manifest['id']} -> {out} ({size / 1e6:.1f} MB)")
@@ -1264,6 +1274,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--drop-template-docs", action="store_true", help="instruct: templated module docs (3+ others in the repository open alike) are not summary targets")
     ap.add_argument("--recon-by-repo", action="store_true", help="instruct: reconstruction chunks drawn repository first, by the questions' weights (default: from all chunks)")
     ap.add_argument("--prose-files", type=int, default=0, help="instruct: 'what' and summary examples over 1 file at the leg's start, growing to this many by its end (default 0: the stage's curriculum)")
+    ap.add_argument("--recap-chunks", type=int, default=0, help="instruct: the encoder's N best chunks for the request repeated after the files, nearest the question (the runtime repeats them so: manifest decoder.recapChunks)")
     ap.add_argument("--focus-frac", type=float, default=0.0, help="instruct: fraction of 'what' and summary examples whose context is the asked file alone (reading prose from soft tokens, without the search)")
     ap.add_argument("--file-weight", type=float, default=0.0, help="instruct: weight of the file-binding objective (soft positions predict their file's path)")
     a = ap.parse_args(argv)

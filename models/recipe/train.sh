@@ -44,7 +44,7 @@ if [ "$smoke" = 1 ]; then
     --recon-frac 0.2 --names-weight 0.5 --copy-mix 2 --lm-mix 2 --file-weight 0.3 --copy-lead 64 --lm-len 96 --steps 4
   "$py" train.py instruct "${common[@]}" --rank-files --rank-noise 0.3 --extra-questions 0 --extra-names 0 --text-frac 0.5 --retrieved-frac 0.3 --pointer-weight 0.5 --pointer-layer 1 --pointer-from name --copy-mix 2 --steps 8
   "$py" train.py instruct "${common[@]}" --rank-files --extra-questions 0 --extra-names 0 --text-frac 0.3 --recon-frac 0.2 \
-    --task-mix where:1,what:1,summary:2 --drop-template-docs --recon-by-repo --focus-frac 0.5 --prose-files 3 --steps 10
+    --task-mix where:1,what:1,summary:2 --drop-template-docs --recon-by-repo --focus-frac 0.5 --prose-files 3 --recap-chunks 1 --steps 10
   "$py" train.py export "${common[@]}" --out "$out"
   node --import tsx "$root/test/recipe/check-bundle.ts" "$out" --tokens 8
   exit 0

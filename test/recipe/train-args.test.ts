@@ -64,3 +64,37 @@ print(json.dumps([fresh.start_step, resumed.start_step, other.start_step, 'prose
   assert.deepEqual(files, [1, 1, 2, 3, 4, 4, 4]);
   assert.deepEqual(starts, [100, 100, 250, false]);
 });
+
+test('--recap-chunks repeats the ranking\'s best chunks after the files, each under its file header, as the runtime does', () => {
+  const out = py(`import json, random
+from data import FileRec, build_example, variant
+from common import CHAT_TEMPLATE as T
+def rec(i):
+    chunks, defs, code = [], [], ""
+    for j in range(3):
+        part = f"def f{i}_{j}():\\n    '''Does thing {i}.{j}.'''\\n    return {j}\\n"
+        chunks.append({"text": part, "startLine": 3 * j + 1, "endLine": 3 * j + 3, "startByte": len(code), "endByte": len(code) + len(part)})
+        defs.append({"name": f"f{i}_{j}", "line": 3 * j + 1, "kind": "function", "doc": f"Does thing {i}.{j}.", "params": []})
+        code += part
+    return FileRec("r", f"m{i}.py", "python", code.encode(), chunks, defs, "")
+files = [rec(i) for i in range(3)]
+rank = lambda request, fs, labels: [(f, c) for f in reversed(fs) for c in reversed(f.chunks)]  # any fixed ranking
+args = dict(n_files=3, max_positions=448, soft_per_chunk=4, task="what", relabel=False, text_mode="soft", hybrid_prob=0.0)
+plain = build_example(random.Random(1), files, **args)
+ex = build_example(random.Random(1), files, **args, rank=rank, recap_chunks=2)
+best = rank(None, ex.meta["files"], None)[:2]
+end = ex.segments.index(("text", T["contextEnd"]))
+tail = ex.segments[end - 4:end]
+print(json.dumps([len(ex.chunk_texts) - len(plain.chunk_texts), [s[1] for s in tail[0::2]] == [T["fileHeader"].replace("{path}", f.path) for f, _ in best],
+                  [s[0] for s in tail], ex.chunk_texts[-2:] == [c["text"] for _, c in best],
+                  ex.segments[:end - 4] == plain.segments[:plain.segments.index(("text", T["contextEnd"]))],
+                  variant(ex, "soft").segments[:end] == ex.segments[:end], "recap_chunks" in train.leg_key(train.parse_args(["instruct"]))]))`);
+  const [more, headers, kinds, sameTexts, filesUnchanged, variantKeeps, inKey] = JSON.parse(out);
+  assert.equal(more, 2, 'two chunks again');
+  assert.equal(headers, true, 'each under its own file header');
+  assert.deepEqual(kinds, ['text', 'soft', 'text', 'soft']);
+  assert.equal(sameTexts, true, 'the best two of the ranking');
+  assert.equal(filesUnchanged, true, 'the files before the recap are as without it');
+  assert.equal(variantKeeps, true, 'the evaluation rows keep the recap');
+  assert.equal(inKey, false, 'legs without the option keep their keys');
+});

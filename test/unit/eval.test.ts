@@ -254,6 +254,15 @@ test("each row's prompt has the recipe's layout (data.py segments)", async () =>
   assert.deepEqual(byRelevance.soft.map((f) => f.path), fileOrder);
   assert.equal(byRelevance.soft[0].path, all[0].path, 'the file of the best-ranked chunk first');
   assert.deepEqual(new Set(byRelevance.soft.flatMap((f) => f.chunks)), new Set(softRow.layout.soft.flatMap((f) => f.chunks)));
+  // A bundle that repeats its best chunks (decoder.recapChunks): the soft rows end with them, each under
+  // its own file header; the other rows do not change.
+  const recap = all.slice(0, 2);
+  const recapped = rowLayout(q, 'soft', { fileOrder, recap, textChunkCost });
+  assert.deepEqual(recapped.soft.slice(0, -2), byRelevance.soft);
+  assert.deepEqual(recapped.soft.slice(-2), recap.map((c) => ({ path: c.path, chunks: [c] })));
+  assert.deepEqual(rowLayout(q, 'hybrid', { fileOrder, recap, textChunkCost }).soft, recapped.soft);
+  assert.deepEqual(rowLayout(q, 'retrieved', { ranked: all.slice(0, 2), recap, textChunkCost }).soft, []);
+  assert.deepEqual(rowLayout(q, 'none', { recap, textChunkCost }), { soft: [], text: [] });
 
   // Summary/complete questions have no definition: hybrid is the soft row.
   const s = buildQuestions(files, 'summary', opts)[0];

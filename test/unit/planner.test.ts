@@ -137,3 +137,23 @@ test('vector search returns the nearest ids by cosine and rejects wrong dimensio
   assert.ok(Math.abs(s.scores([3, 0]).get('x')! - 1) < 1e-6);
   assert.throws(() => s.set('w', [1, 2, 3]), /dimension/);
 });
+
+test('a recap repeats the best-ranked soft chunks after the files, best first, and pays for them', () => {
+  const request = 'Where is centroid defined, and beta?';
+  const plain = planContext(input({ hybrid: false, request, order: 'relevance' }));
+  const plan = planContext(input({ hybrid: false, request, order: 'relevance', recapChunks: 2 }));
+  assert.deepEqual(plan.soft, plain.soft, 'the files and their chunks do not change');
+  assert.deepEqual(plain.recap, []);
+  // beta and centroid are each defined by one chunk (score 1 + 0.3 for the word); ties keep repository order.
+  assert.deepEqual(plan.recap.map((c) => c.hash), ['src/b.ts#0', 'src/c.ts#1']);
+  assert.equal(plan.positions, plain.positions + 2 * (HEADER + SOFT));
+  // A tight budget: the recap is paid for first, and each recapped chunk also has its own place.
+  const tight = planContext(input({ hybrid: false, request, order: 'relevance', recapChunks: 2, budget: 4 * (HEADER + SOFT) }));
+  assert.deepEqual(tight.recap.map((c) => c.hash), ['src/b.ts#0', 'src/c.ts#1']);
+  assert.deepEqual(new Set(flat(tight)), new Set(['src/b.ts#0', 'src/c.ts#1']));
+  assert.equal(tight.positions, 4 * (HEADER + SOFT));
+  // A budget too small for the recap: no recap, the best chunk alone.
+  const small = planContext(input({ hybrid: false, request, order: 'relevance', recapChunks: 2, budget: HEADER + SOFT + 1 }));
+  assert.deepEqual(small.recap, []);
+  assert.deepEqual(flat(small), ['src/b.ts#0']);
+});

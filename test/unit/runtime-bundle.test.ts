@@ -77,6 +77,11 @@ test('a bad manifest field is named', async () => {
   err = await loadError(brokenCopy((m) => (m.decoder.contextOrder = 'alphabetical' as 'relevance')));
   assert.equal(err.field, 'decoder.contextOrder');
   assert.match(err.message, /"repository" or "relevance"/);
+  for (const bad of [-1, 1.5, 17, '2']) {
+    err = await loadError(brokenCopy((m) => (m.decoder.recapChunks = bad as number)));
+    assert.equal(err.field, 'decoder.recapChunks');
+    assert.match(err.message, /integer from 0 to 16/);
+  }
   err = await loadError(brokenCopy((m) => (m.encoder.retrieval = 'max' as 'last')));
   assert.equal(err.field, 'encoder.retrieval');
   assert.match(err.message, /"mean" or "last"/);

@@ -2,7 +2,7 @@
 // entry is re-encoded on use, explain pins the selection's file, and an edit re-encodes only what changed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, appendFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, appendFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
@@ -100,6 +100,28 @@ test('the context budget defaults to the positions the bundle was trained with (
   assert.ok(whole.context.positions > trained + 100, `an explicit budget fills more (${whole.context.positions})`);
   assert.ok(byDefault.context.positions <= trained + 64, `the default stays near ${trained} (${byDefault.context.positions})`);
   assert.ok(byDefault.context.softChunks > 0 && byDefault.context.softChunks < whole.context.softChunks);
+});
+
+test('a bundle trained with a recap (manifest decoder.recapChunks) repeats its best chunks after the files', async () => {
+  const dir = path.join(tmp, 'bundle-recap');
+  cpSync(path.join(ROOT, 'models/default'), dir, { recursive: true });
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+  manifest.decoder.recapChunks = 2;
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+  const recapping = await Engine.create({ bundlePath: dir, device: 'cpu', threads: 1, cacheDir: path.join(tmp, 'cache-recap'), persistIndex: false });
+  try {
+    const ask = { task: 'ask' as const, root: repo, prompt: 'Where is count_words defined?', options: { maxTokens: 1, hybrid: false } };
+    const plain = await engine.generate(ask);
+    const recapped = await recapping.generate(ask);
+    assert.deepEqual(recapped.context.softFiles, plain.context.softFiles, 'the same files, chunks and order');
+    assert.equal(recapped.context.softChunks, plain.context.softChunks);
+    // Two chunks again (4 soft rows each), each under its file's header; the best is count_words' own.
+    const extra = recapped.context.positions - plain.context.positions - 2 * engine.bundle.manifest.adapter.softTokensPerChunk;
+    const second = extra - recapping.builder.fileHeaderCost('scripts/report.py');
+    assert.ok(plain.context.softFiles.some((p) => recapping.builder.fileHeaderCost(p) === second), `${extra} positions of headers`);
+  } finally {
+    await recapping.close();
+  }
 });
 
 test('ignoreEos decodes to maxTokens, past the end of turn as well; caller stop strings still apply', async () => {

@@ -22,6 +22,8 @@
 //     for each file, in planner order:
 //       chatTemplate.fileHeader with {path}               (text tokens)
 //       for each of its chunks placed as soft tokens:      adapter.softTokensPerChunk embedding rows
+//     for each of the decoder.recapChunks most relevant of those chunks, best first (when set):
+//       chatTemplate.fileHeader with {path}, then the chunk's soft tokens again (nearest the question)
 //     for each chunk placed as raw text:
 //       chatTemplate.textChunkHeader with {path}, {line}  (text tokens; {line} = chunk startLine)
 //       the chunk's code (file bytes startByte..endByte, no encoder header), then "\n" if not already ending in one
@@ -101,6 +103,12 @@ export interface BundleManifest {
      * default) or 'relevance': the files most relevant to the request first (see runtime/planner.ts).
      */
     contextOrder?: ContextOrder;
+    /**
+     * Optional: the number of most relevant soft-token chunks repeated after the files, each under its
+     * file's header, nearest the request (default 0). A small decoder reads one chunk in a fixed place far
+     * better than it finds it among dozens (models/recipe README, "A twelfth session").
+     */
+    recapChunks?: number;
     embeddings: { file: string; dtype: 'float32' | 'float16' };
   };
   chatTemplate: ChatTemplate;

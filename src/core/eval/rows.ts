@@ -5,6 +5,8 @@
 //   soft       every chunk of those files as soft tokens under its file header (files in drawn order, or
 //              best first by the encoder's ranking for a bundle trained so: manifest decoder.contextOrder)
 //   hybrid     soft + the defining chunk as a text chunk (where/what), as the hybrid planner places exact matches
+// For a bundle that repeats its best chunks (manifest decoder.recapChunks), the soft and hybrid rows end
+// their soft part with the encoder's top chunks again, each under its file header, as the planner does.
 // A row is a layout of chunks; the runner turns it into the product's PromptBuilder input.
 import type { EvalChunk, EvalQuestion, EvalTask } from './questions';
 
@@ -34,6 +36,8 @@ export interface RowOptions {
   maxTextPositions?: number;
   /** soft/hybrid: the question's file paths in the order to place them (relevance order), else drawn order. */
   fileOrder?: readonly string[];
+  /** soft/hybrid: chunks repeated after the files (the encoder's best, best first). */
+  recap?: readonly EvalChunk[];
 }
 
 export function rowLayout(q: EvalQuestion, row: EvalRow, o: RowOptions): RowLayout {
@@ -42,7 +46,10 @@ export function rowLayout(q: EvalQuestion, row: EvalRow, o: RowOptions): RowLayo
     const rank = new Map(o.fileOrder.map((p, i) => [p, i]));
     files = [...files].sort((a, b) => (rank.get(a.path) ?? rank.size) - (rank.get(b.path) ?? rank.size));
   }
-  const soft = row === 'soft' || row === 'hybrid' ? files.map((f) => ({ path: f.path, chunks: f.chunks })) : [];
+  const soft =
+    row === 'soft' || row === 'hybrid'
+      ? [...files.map((f) => ({ path: f.path, chunks: f.chunks })), ...(o.recap ?? []).map((c) => ({ path: c.path, chunks: [c] }))]
+      : [];
   let text: EvalChunk[] = [];
   if (row === 'hybrid' && q.defChunk) text = [q.defChunk];
   else if (row === 'retrieved') text = o.ranked ?? [];

@@ -241,22 +241,29 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
     // The encoder's ranking: the retrieved row's top k, and the soft rows' file order for a bundle trained
     // with the most relevant file first (the planner's relevance order, from the encoder alone here).
     const byRelevance = m.decoder.contextOrder === 'relevance' && task !== 'reconstruct';
+    const recapChunks = task === 'reconstruct' ? 0 : (m.decoder.recapChunks ?? 0);
     const acc = new Map<EvalRow, RowAcc>(rows.map((r) => [r, { scores: {}, tokens: [], positions: [], asText: [], examples: [] }]));
     o.onProgress?.({ task, done: 0, total: questions.length });
     for (const [qi, q] of questions.entries()) {
       o.signal?.throwIfAborted();
-      const all = rows.includes('retrieved') || byRelevance ? await rankChunks(engine, q, soft, byRelevance ? Infinity : o.topk, o.signal) : undefined;
+      const all =
+        rows.includes('retrieved') || byRelevance || recapChunks > 0
+          ? await rankChunks(engine, q, soft, byRelevance ? Infinity : Math.max(recapChunks, o.topk), o.signal)
+          : undefined;
+      const recap = recapChunks > 0 ? all!.slice(0, recapChunks) : [];
       const ranked = rows.includes('retrieved') ? all!.slice(0, o.topk) : undefined;
       const fileOrder = byRelevance ? [...new Set(all!.map((c) => c.path))] : undefined;
       for (const row of rows) {
-        const layout = rowLayout(q, row, { ranked, fileOrder, textChunkCost: (c) => engine.builder.textChunkCost(c.path, c.startLine, c.code) });
+        const layout = rowLayout(q, row, { ranked, fileOrder, recap, textChunkCost: (c) => engine.builder.textChunkCost(c.path, c.startLine, c.code) });
         const prompt = engine.builder.build(rowSpec(q, layout, promptSoft));
         const a = acc.get(row)!;
         a.positions.push(prompt.length);
         const softChunks = layout.soft.flatMap((f) => f.chunks);
         if (softChunks.length > 0) {
-          const asText = softChunks.reduce((n, c) => n + engine.builder.textChunkCost(c.path, c.startLine, c.code), 0);
-          a.asText.push(prompt.length - softChunks.length * m.adapter.softTokensPerChunk + asText);
+          // The same context with its chunks as text: each chunk once (a recap repeats a few, under headers of their own).
+          const asText = [...new Set(softChunks)].reduce((n, c) => n + engine.builder.textChunkCost(c.path, c.startLine, c.code), 0);
+          const recapHeaders = row === 'soft' || row === 'hybrid' ? recap.reduce((n, c) => n + engine.builder.fileHeaderCost(c.path), 0) : 0;
+          a.asText.push(prompt.length - softChunks.length * m.adapter.softTokensPerChunk - recapHeaders + asText);
         }
         const score = (name: string, v: number) => (a.scores[name] ??= []).push(v);
         let prediction: string;

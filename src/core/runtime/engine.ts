@@ -321,6 +321,7 @@ export class Engine {
       hybrid: req.hybrid,
       pinnedPaths: req.pinnedPaths,
       order: m.decoder.contextOrder,
+      recapChunks: m.decoder.recapChunks,
     });
     const soft = await this.softTokens(req.state.workspace, plan.soft.flatMap((f) => f.chunks), req.signal);
     const prompt = this.builder.build({
@@ -328,7 +329,10 @@ export class Engine {
       history: req.history,
       request: req.request,
       context: {
-        softFiles: plan.soft.map((f) => ({ path: f.path, chunks: f.chunks.map((c) => ({ hash: c.hash, softTokens: soft.get(c.hash)!.softTokens })) })),
+        softFiles: [...plan.soft, ...plan.recap.map((c) => ({ path: c.path, chunks: [c] }))].map((f) => ({
+          path: f.path,
+          chunks: f.chunks.map((c) => ({ hash: c.hash, softTokens: soft.get(c.hash)!.softTokens })),
+        })),
         textChunks: plan.text.map((c) => ({ path: c.path, line: c.startLine, code: codeOf(c) })),
       },
     });

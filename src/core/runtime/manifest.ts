@@ -49,6 +49,9 @@ export function parseManifest(text: string, where: string): BundleManifest {
   const contextOrder = (v: unknown): ContextOrder =>
     v === 'repository' || v === 'relevance' ? v : fail('decoder.contextOrder', `must be "repository" or "relevance" (got ${JSON.stringify(v)})`);
 
+  const recapChunks = (v: unknown): number =>
+    typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 16 ? v : fail('decoder.recapChunks', `must be an integer from 0 to 16 (got ${JSON.stringify(v)})`);
+
   const retrieval = (v: unknown): RetrievalVector =>
     v === 'mean' || v === 'last' ? v : fail('encoder.retrieval', `must be "mean" or "last" (got ${JSON.stringify(v)})`);
 
@@ -109,6 +112,7 @@ export function parseManifest(text: string, where: string): BundleManifest {
       maxPositions: posInt(dec, 'maxPositions', 'decoder.'),
       ...(dec.contextPositions !== undefined ? { contextPositions: posInt(dec, 'contextPositions', 'decoder.') } : {}),
       ...(dec.contextOrder !== undefined ? { contextOrder: contextOrder(dec.contextOrder) } : {}),
+      ...(dec.recapChunks !== undefined ? { recapChunks: recapChunks(dec.recapChunks) } : {}),
       embeddings: { file: file(emb, 'file', 'decoder.embeddings.'), dtype: emb.dtype as 'float32' | 'float16' },
     },
     chatTemplate,

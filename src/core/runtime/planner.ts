@@ -39,6 +39,8 @@ export interface PlanInput {
    * best score among each file's chunks; ties keep repository order).
    */
   order?: ContextOrder;
+  /** How many of the best-ranked soft chunks to repeat after the files (manifest decoder.recapChunks). */
+  recapChunks?: number;
 }
 
 export interface PlannedFile {
@@ -49,6 +51,8 @@ export interface PlannedFile {
 export interface Plan {
   soft: PlannedFile[];
   text: Chunk[];
+  /** Soft chunks repeated after the files, best first, each under its file's header (also in `soft`). */
+  recap: Chunk[];
   /** Positions used by the context part (headers + soft + text). */
   positions: number;
   /** True when every chunk went in as soft tokens. */
@@ -140,14 +144,22 @@ export function planContext(input: PlanInput): Plan {
     }
   }
 
-  // 2. Soft chunks: all of them when they fit, else the best-ranked until the budget is spent.
-  const softBudget = budget - textPositions;
+  // 2. Soft chunks: all of them when they fit, else the best-ranked until the budget is spent. The recap
+  // (the best few again, after the files) is paid for first: its chunks are the head of the ranking, which
+  // the soft selection takes first too.
   const headerCost = new Map<string, number>();
   const costOfHeader = (p: string) => {
     let c = headerCost.get(p);
     if (c === undefined) headerCost.set(p, (c = input.fileHeaderCost(p)));
     return c;
   };
+  let recap = ranked.slice(0, Math.max(0, input.recapChunks ?? 0));
+  let recapPositions = recap.reduce((n, c) => n + softTokensPerChunk + costOfHeader(c.path), 0);
+  if (recapPositions > budget - textPositions) {
+    recap = [];
+    recapPositions = 0;
+  }
+  const softBudget = budget - textPositions - recapPositions;
   let allCost = 0;
   const allPaths = new Set<string>();
   for (const c of chunks) {
@@ -194,5 +206,8 @@ export function planContext(input: PlanInput): Plan {
   // Text chunks in repository order: reading order helps the decoder as much as it helps people.
   const order = new Map(chunks.map((c, i) => [chunkKey(c), i]));
   text.sort((a, b) => (order.get(chunkKey(a)) ?? 0) - (order.get(chunkKey(b)) ?? 0));
-  return { soft, text, positions: softPositions + textPositions, complete };
+  // A recap chunk whose own place did not fit is not repeated: it was never there.
+  recap = recap.filter((c) => chosen.has(chunkKey(c)));
+  recapPositions = recap.reduce((n, c) => n + softTokensPerChunk + costOfHeader(c.path), 0);
+  return { soft, text, recap, positions: softPositions + recapPositions + textPositions, complete };
 }
