@@ -1,6 +1,6 @@
 """Where held-out lookup fails: probes of a run's latest checkpoints (no training, a minute on 2 threads).
 
-    .venv/bin/python diagnose.py --run default [--n 200] [--mode soft|names]
+    .venv/bin/python diagnose.py --run default [--n 200] [--mode soft|names] [--task where|what] [--data DIR]
 
 - retrieval: ranking a question's chunks by the encoder's retrieval vectors, is a chunk of the right file
   first? (the bare name as query, and the whole question) - what the encoder already knows;
@@ -9,7 +9,8 @@
 - answer chunk: ranking the question's chunks by the whole question, is the defining chunk first? in the
   encoder's space, in the soft tokens' space, and the first soft token against the name's token embeddings
   (what the bag-of-names objective trains); and each decoder head's attention mass on that chunk's soft
-  tokens (what the pointer objective trains);
+  tokens (what the pointer objective trains); with --task what, the same two rankings for "what does X do"
+  questions, and nothing after them;
 - copy: held-out copy token accuracy with the copy pattern starting at position 0, 100, 200, 300.
 """
 from __future__ import annotations
@@ -43,13 +44,15 @@ def main() -> None:
     ap.add_argument("--run", default="default")
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--mode", default="soft", choices=["soft", "names"])
+    ap.add_argument("--task", default="where", choices=["where", "what"])
+    ap.add_argument("--data", default="")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     set_threads(a.threads)
-    a.smoke, a.data = False, ""
+    a.smoke = False
     dev = torch.device("cpu")
     tok, toks, held, dec, enc, ad, _ = T.probe_state(a)
-    exs = T.heldout_instruct_set(held, a.n, ad.cfg.soft_tokens_per_chunk, a.mode, 0.0, 4, 21, ["where"])
+    exs = T.heldout_instruct_set(held, a.n, ad.cfg.soft_tokens_per_chunk, a.mode, 0.0, 4, 21, [a.task])
 
     with torch.no_grad():
         # retrieval by the encoder alone
@@ -79,9 +82,12 @@ def main() -> None:
                                ("soft_tokens", F.normalize(S.flatten(1), dim=-1) @ F.normalize(SQ.flatten(1), dim=-1)[0]),
                                ("first_soft_token_vs_name_embeddings", F.normalize(S[:, 0], dim=-1) @ E[name_ids].mean(0))):
                 ranks[kind].append(sims.argsort(descending=True).tolist().index(ex.meta["def_chunk"]))
-        print({"answer_chunk_by_question": {k: {"top1": round(float(np.mean([r == 0 for r in v])), 3),
-                                                "top3": round(float(np.mean([r < 3 for r in v])), 3)} for k, v in ranks.items()},
-               "chunks_per_question": round(float(np.mean([len(ex.chunk_texts) for ex in exs])), 1)})
+        print({"answer_chunk_by_question": {k: {f"top{n}": round(float(np.mean([r < n for r in v])), 3) for n in (1, 2, 3, 4)}
+                                            for k, v in ranks.items()},
+               "chunks_per_question": round(float(np.mean([len(ex.chunk_texts) for ex in exs])), 1),
+               "answer_chunk_index_median": float(np.median([ex.meta["def_chunk"] for ex in exs if "def_chunk" in ex.meta]))})
+        if a.task != "where":
+            return
 
         # the decoder's lookup, broken down by where the answer's file sits
         soft, offs = T.batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)
