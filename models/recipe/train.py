@@ -554,6 +554,16 @@ class Ranker:
 
     def __init__(self, enc: Encoder, toks: TokCache, dev, cache: dict):
         self.enc, self.toks, self.dev, self.cache = enc, toks, dev, cache
+        self._query: tuple[str, torch.Tensor] | None = None  # the last request's retrieval vector
+
+    def query(self, request: str) -> torch.Tensor:
+        """The request's retrieval vector, encoded once for the file order and the recap of one example (the
+        encoder is fixed while a Ranker lives, as its chunk-vector cache assumes too)."""
+        if self._query is None or self._query[0] != request:
+            enc = self.enc
+            with torch.no_grad():
+                self._query = (request, enc.retrieval(encode_chunks(enc, self.toks, [request], self.dev, enc.cfg.max_tokens))[0])
+        return self._query[1]
 
     def chunks(self, request: str, files, labels=None) -> list[tuple]:
         """[(file, chunk)] best first; chunk text relabelled as the soft tokens see it when labels are given."""
@@ -565,8 +575,7 @@ class Ranker:
         enc, toks, dev = self.enc, self.toks, self.dev
         vecs = cached_vectors(enc, toks, texts, dev, enc.cfg.max_tokens, self.cache)
         with torch.no_grad():
-            q = enc.retrieval(encode_chunks(enc, toks, [request], dev, enc.cfg.max_tokens))[0]
-            sims = enc.retrieval(vecs.float()) @ q.float()
+            sims = enc.retrieval(vecs.float()) @ self.query(request).float()
         return [cands[i] for i in sims.argsort(descending=True, stable=True).tolist()]
 
     def files(self, request: str, files, labels):
