@@ -14,8 +14,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AutoModelForCausalLM, BaseStreamer, Tensor, env, type TextStreamer } from '@huggingface/transformers';
-import { Bundle } from '../src/core/runtime/bundle';
-import { Generator } from '../src/core/runtime/generator';
+import { Bundle } from '../src/core/runtime/model/bundle';
+import { Generator } from '../src/core/runtime/decode/generator';
 import type { BenchMetric, BenchResult } from './lib/types';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -82,7 +82,7 @@ export default async function run(): Promise<BenchResult> {
 
   try {
     // Prompt: the first PROMPT tokens of this project's generator source, the same ids for both.
-    const text = readFileSync(path.join(ROOT, 'src/core/runtime/generator.ts'), 'utf8');
+    const text = readFileSync(path.join(ROOT, 'src/core/runtime/decode/generator.ts'), 'utf8');
     const ids = bundle.decoderTokenizer.encode(text).slice(0, PROMPT);
     if (ids.length < PROMPT) throw new Error(`prompt has only ${ids.length} tokens`);
     const h = m.decoder.hiddenSize;

@@ -10,10 +10,10 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createChunker } from '../src/core/chunker';
-import { Bundle } from '../src/core/runtime/bundle';
-import { Encoder } from '../src/core/runtime/encoder';
-import { Generator } from '../src/core/runtime/generator';
-import { VectorSearch } from '../src/core/runtime/vectorSearch';
+import { Bundle } from '../src/core/runtime/model/bundle';
+import { Encoder } from '../src/core/runtime/encode/encoder';
+import { Generator } from '../src/core/runtime/decode/generator';
+import { VectorSearch } from '../src/core/runtime/encode/vectorSearch';
 import type { BenchMetric, BenchResult } from './lib/types';
 
 const ROOT = path.resolve(__dirname, '..');

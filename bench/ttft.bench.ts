@@ -67,7 +67,7 @@ function corpusFiles(): { rel: string; abs: string }[] {
 
 /** Writes a repository of about `tokens` decoder tokens of real code into a new directory. */
 async function makeRepo(tokens: number, dir: string): Promise<{ tokens: number; files: number }> {
-  const { TextTokenizer } = await import('../src/core/runtime/tokenizer');
+  const { TextTokenizer } = await import('../src/core/runtime/model/tokenizer');
   const tok = TextTokenizer.fromFile(path.join(BUNDLE, 'tokenizer.json'));
   let total = 0;
   let files = 0;

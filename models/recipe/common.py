@@ -72,7 +72,7 @@ class Clock:
 
 
 # ---------------------------------------------------------------- untrusted text (same rule as the runtime)
-# src/core/runtime/tokenizer.ts `encodeUntrusted` and src/core/runtime/prompt.ts `splitTemplate`: text that
+# src/core/runtime/model/tokenizer.ts `encodeUntrusted` and src/core/runtime/decode/prompt.ts `splitTemplate`: text that
 # comes from a repository or a user (file content, chunk text, paths, questions) must never produce a
 # special token, or `<|im_end|>` in a file would end a turn. Same rule, same ids as the runtime
 # (test/recipe/untrusted-parity.test.ts runs both).

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Chunk } from '../core/types';
 import type { IndexOptions, IndexResult, ProgressNotification } from '../core/protocol';
-import { parseManifest } from '../core/runtime/manifest';
-import { TextTokenizer } from '../core/runtime/tokenizer';
-import { openWorkspace, type Workspace } from '../core/runtime/workspace';
+import { parseManifest } from '../core/bundle/validate';
+import { TextTokenizer } from '../core/runtime/model/tokenizer';
+import { openWorkspace, type Workspace } from '../core/runtime/workspace/workspace';
 
 interface Sizing {
   chunkTokens?: number;

@@ -7,7 +7,7 @@
 // the runtime does, instead of the chunker's length estimate.
 import path from 'node:path';
 import { createChunker } from '../../src/core/chunker/index';
-import { TextTokenizer } from '../../src/core/runtime/tokenizer';
+import { TextTokenizer } from '../../src/core/runtime/model/tokenizer';
 import { REPO, fuzzChunker, saveCorpusCase } from './lib';
 
 async function main(): Promise<void> {

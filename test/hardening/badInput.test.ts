@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createChunker, type Chunker } from '../../src/core/chunker/index';
-import { TextTokenizer } from '../../src/core/runtime/tokenizer';
+import { TextTokenizer } from '../../src/core/runtime/model/tokenizer';
 import { walkFiles } from '../../src/core/walker/index';
 import { WorkspaceIndex } from '../../src/core/index/index';
 import {

@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
-import { SoftPromptCache } from '../../src/core/runtime/cache';
+import { SoftPromptCache } from '../../src/core/runtime/cache/cache';
 import { WorkspaceIndex } from '../../src/core/index/index';
 import { SidecarExitError } from '../../src/sidecar/client';
 import { BUNDLE, REPO, REPO_SMALL, copyWorkspace, rmrf, startSidecar, tempDir, waitFor, type SidecarHandle } from './lib';

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { resolveCitation, relativeTo, isInside } from '../../src/extension/paths';
-import { verifiedCitations, findCitations } from '../../src/core/runtime/citations';
+import { verifiedCitations, findCitations } from '../../src/core/runtime/answer/citations';
 import { REPO, REPO_SMALL, copyWorkspace, inetSockets, openFds, rmrf, startSidecar, tempDir, unixSockets } from './lib';
 
 function hostileWorkspace(): { root: string; outside: string } {

@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { TextTokenizer } from '../../src/core/runtime/tokenizer';
-import { PromptBuilder } from '../../src/core/runtime/prompt';
-import type { EmbeddingTable } from '../../src/core/runtime/bundle';
+import { TextTokenizer } from '../../src/core/runtime/model/tokenizer';
+import { PromptBuilder } from '../../src/core/runtime/decode/prompt';
+import type { EmbeddingTable } from '../../src/core/runtime/model/bundle';
 import type { BundleManifest } from '../../src/core/bundle/manifest';
 import { PYTHON, RECIPE, ROOT, ensureVenv, run } from './lib/run';
 

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { TextTokenizer } from '../../src/core/runtime/tokenizer';
-import { splitTemplate } from '../../src/core/runtime/prompt';
+import { TextTokenizer } from '../../src/core/runtime/model/tokenizer';
+import { splitTemplate } from '../../src/core/runtime/decode/prompt';
 import { escapePath } from '../../src/core/pathText';
 import { PYTHON, RECIPE, ROOT, ensureVenv, run } from './lib/run';
 

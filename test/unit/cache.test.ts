@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
-import { SoftPromptCache, cacheKey, decodeEntry, encodeEntry, type SoftPromptEntry } from '../../src/core/runtime/cache';
+import { SoftPromptCache, cacheKey, decodeEntry, encodeEntry, type SoftPromptEntry } from '../../src/core/runtime/cache/cache';
 
 function entry(seed: number, soft = 16, vec = 8): SoftPromptEntry {
   return {

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { walkFiles } from '../../src/core/walker';
 import { WorkspaceIndex } from '../../src/core/index/index';
 import { createChunker } from '../../src/core/chunker';
-import { Bundle } from '../../src/core/runtime/bundle';
-import { PromptBuilder } from '../../src/core/runtime/prompt';
+import { Bundle } from '../../src/core/runtime/model/bundle';
+import { PromptBuilder } from '../../src/core/runtime/decode/prompt';
 import { escapePath } from '../../src/core/pathText';
 
 const BUNDLE = path.resolve(__dirname, '..', '..', 'models', 'default');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planContext, type Chunk, requestIdentifiers, type PlanInput } from '../../src/core/runtime/planner';
-import { VectorSearch } from '../../src/core/runtime/vectorSearch';
+import { planContext, type Chunk, requestIdentifiers, type PlanInput } from '../../src/core/runtime/plan/planner';
+import { VectorSearch } from '../../src/core/runtime/encode/vectorSearch';
 
 function chunk(path: string, i: number, symbols: string[], code: string): Chunk {
   return {

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Bundle, BundleError } from '../../src/core/runtime/bundle';
+import { Bundle, BundleError } from '../../src/core/runtime/model/bundle';
 import type { BundleManifest, ChatTemplate } from '../../src/core/bundle/manifest';
-import { cudaProviderLibrary } from '../../src/core/runtime/providers';
+import { cudaProviderLibrary } from '../../src/core/runtime/model/providers';
 
 const BUNDLE = path.resolve(__dirname, '../../models/default');
 

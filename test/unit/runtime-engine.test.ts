@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
 import { Engine } from '../../src/core/runtime/engine';
-import { cacheKey } from '../../src/core/runtime/cache';
+import { cacheKey } from '../../src/core/runtime/cache/cache';
 
 const ROOT = path.resolve(__dirname, '../..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'e2code-engine-'));

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Bundle } from '../../src/core/runtime/bundle';
-import { Encoder } from '../../src/core/runtime/encoder';
-import { Generator, RepetitionGuard, Sampler, TextStream } from '../../src/core/runtime/generator';
-import { PromptBuilder, contextPrefix, type PromptSpec } from '../../src/core/runtime/prompt';
-import { findCitations, verifiedCitations } from '../../src/core/runtime/citations';
+import { Bundle } from '../../src/core/runtime/model/bundle';
+import { Encoder } from '../../src/core/runtime/encode/encoder';
+import { Generator, RepetitionGuard, Sampler, TextStream } from '../../src/core/runtime/decode/generator';
+import { PromptBuilder, contextPrefix, type PromptSpec } from '../../src/core/runtime/decode/prompt';
+import { findCitations, verifiedCitations } from '../../src/core/runtime/answer/citations';
 
 const BUNDLE = path.resolve(__dirname, '../../models/default');
 let bundle: Bundle;

@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Bundle } from '../../src/core/runtime/bundle';
-import { Encoder } from '../../src/core/runtime/encoder';
-import { PromptBuilder, type PromptSpec } from '../../src/core/runtime/prompt';
-import { TextTokenizer } from '../../src/core/runtime/tokenizer';
+import { Bundle } from '../../src/core/runtime/model/bundle';
+import { Encoder } from '../../src/core/runtime/encode/encoder';
+import { PromptBuilder, type PromptSpec } from '../../src/core/runtime/decode/prompt';
+import { TextTokenizer } from '../../src/core/runtime/model/tokenizer';
 
 const BUNDLE = path.resolve(__dirname, '..', '..', 'models', 'default');
 const tok = TextTokenizer.fromFile(path.join(BUNDLE, 'tokenizer.json'));

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { defaultCacheDir } from '../../core/runtime/engine';
-import { cudaProviderLibrary } from '../../core/runtime/providers';
+import { cudaProviderLibrary } from '../../core/runtime/model/providers';
 import { VERSION } from '../../core/version';
 import { addEngineOptions, defaultBundlePath, openEngine, type EngineFlags } from '../engineCli';
 

@@ -100,7 +100,7 @@ export interface BundleManifest {
     contextPositions?: number;
     /**
      * Optional: the order of the files in the context the decoder was trained with. 'repository' (the
-     * default) or 'relevance': the files most relevant to the request first (see runtime/planner.ts).
+     * default) or 'relevance': the files most relevant to the request first (see runtime/plan/planner.ts).
      */
     contextOrder?: ContextOrder;
     /**

@@ -6,10 +6,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Engine } from '../runtime/engine';
-import type { SoftPromptEntry } from '../runtime/cache';
-import { contextPrefix, type BuiltPrompt, type PromptSpec } from '../runtime/prompt';
-import { retrievalVector, VectorSearch } from '../runtime/vectorSearch';
-import type { Workspace } from '../runtime/workspace';
+import type { SoftPromptEntry } from '../runtime/cache/cache';
+import { contextPrefix, type BuiltPrompt, type PromptSpec } from '../runtime/decode/prompt';
+import { retrievalVector, VectorSearch } from '../runtime/encode/vectorSearch';
+import type { Workspace } from '../runtime/workspace/workspace';
 import { extractFacts } from '../facts';
 import { editSimilarity, exactMatch, mean, pairedDifference, pooled, pathAmong, pathMatch, rougeL, tokenAccuracy, type PairedDifference, type Share } from './metrics';
 import { buildQuestions, RECONSTRUCT_TOKENS, Rng, type EvalChunk, type EvalFile, type EvalQuestion, type EvalTask } from './questions';

@@ -4,18 +4,18 @@
 import { openSync, readSync, closeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Chunk } from './planner';
+import type { Chunk } from './plan/planner';
 import type { ChatTurn, Device, GenerateParams, GenerateResult, IndexOptions, IndexResult, InitializeResult, ProgressNotification } from '../protocol';
-import { Bundle } from './bundle';
-import { SoftPromptCache, type SoftPromptEntry } from './cache';
-import { Encoder } from './encoder';
-import { Generator, type GenerateOutput, type SamplingOptions } from './generator';
-import { planContext, type Plan } from './planner';
-import { PromptBuilder, contextPrefix } from './prompt';
-import { retrievalVector, VectorSearch } from './vectorSearch';
-import { openWorkspace, type Workspace } from './workspace';
-import { verifiedCitations } from './citations';
-import { runTask } from './tasks';
+import { Bundle } from './model/bundle';
+import { SoftPromptCache, type SoftPromptEntry } from './cache/cache';
+import { Encoder } from './encode/encoder';
+import { Generator, type GenerateOutput, type SamplingOptions } from './decode/generator';
+import { planContext, type Plan } from './plan/planner';
+import { PromptBuilder, contextPrefix } from './decode/prompt';
+import { retrievalVector, VectorSearch } from './encode/vectorSearch';
+import { openWorkspace, type Workspace } from './workspace/workspace';
+import { verifiedCitations } from './answer/citations';
+import { runTask } from './answer/tasks';
 
 export interface EngineOptions {
   bundlePath: string;

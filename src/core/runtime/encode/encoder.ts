@@ -2,7 +2,7 @@
 // compute, so similar lengths share a batch). Texts longer than the encoder's trained length are
 // truncated to it, as the recipe does in training.
 import * as ort from 'onnxruntime-node';
-import type { Bundle } from './bundle';
+import type { Bundle } from '../model/bundle';
 
 export interface Encoded {
   /** [vectorsPerChunk * encoderHidden] per text, in input order. */

@@ -3,7 +3,7 @@
 // can invent paths; a link that opens nothing, or opens a file outside the workspace, is worse than none.
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Citation } from '../protocol';
+import type { Citation } from '../../protocol';
 
 const CITATION = /(?<![\w./-])((?:[\w@.-]+\/)*[\w@-][\w@.-]*\.[A-Za-z0-9]+):(\d+)(?:[-–]\d+)?/g;
 

@@ -10,11 +10,11 @@
 // `untrusted`). Paths are written with control characters escaped (../../pathText), so a file header
 // is always one line. models/recipe/common.py `encode_template` implements the same split.
 import { createHash } from 'node:crypto';
-import type { BundleManifest } from '../bundle/manifest';
-import type { ChatTurn } from '../protocol';
-import type { EmbeddingTable } from './bundle';
-import type { TextTokenizer } from './tokenizer';
-import { escapePath } from '../pathText';
+import type { BundleManifest } from '../../bundle/manifest';
+import type { ChatTurn } from '../../protocol';
+import type { EmbeddingTable } from '../model/bundle';
+import type { TextTokenizer } from '../model/tokenizer';
+import { escapePath } from '../../pathText';
 
 export type PromptPiece =
   | { kind: 'text'; text: string; ids: number[]; untrusted?: true }

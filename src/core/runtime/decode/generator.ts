@@ -3,7 +3,7 @@
 // step. Text streams out in deltas that never split a multi-byte character nor show a partial stop
 // sequence. Cancellation is checked before every step, so it takes effect within one step.
 import * as ort from 'onnxruntime-node';
-import type { Bundle } from './bundle';
+import type { Bundle } from '../model/bundle';
 
 export type StopReason = 'eos' | 'maxTokens' | 'stop' | 'cancelled' | 'repetition' | 'maxPositions';
 

@@ -1,10 +1,10 @@
 // What the runtime needs from a workspace, backed by the persistent WorkspaceIndex of src/core/index:
 // chunk metadata in repository order, the definitions table, a refresh that hands over the text of new
 // chunks, and chunk text on demand for anything else that must be encoded.
-import type { Chunk } from '../types';
-import type { IndexOptions } from '../protocol';
-import { createChunker } from '../chunker';
-import { WorkspaceIndex, type IndexedChunk } from '../index/index';
+import type { Chunk } from '../../types';
+import type { IndexOptions } from '../../protocol';
+import { createChunker } from '../../chunker';
+import { WorkspaceIndex, type IndexedChunk } from '../../index/index';
 
 export type { IndexedChunk };
 

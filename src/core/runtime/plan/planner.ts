@@ -6,8 +6,8 @@
 // first for a model that learned to read its best evidence early. Hybrid mode puts
 // exact symbol definitions and the top few chunks in as text, because soft tokens carry gist, not
 // exact names and line numbers.
-import type { ContextOrder } from '../bundle/manifest';
-import type { Chunk as FullChunk } from '../types';
+import type { ContextOrder } from '../../bundle/manifest';
+import type { Chunk as FullChunk } from '../../types';
 
 /** A chunk as the planner needs it: text is optional (the index keeps metadata only). */
 export type Chunk = Omit<FullChunk, 'text'> & { text?: string };

@@ -2,7 +2,7 @@
 // query is one pass over N x D floats (~60-100 ms at 100k x 256 on one core). It stops scaling past
 // roughly 1M chunks (1 GB of vectors at D=256, ~1 s per query): beyond that an approximate index
 // (HNSW, IVF) or a quantised matrix is needed.
-import type { RetrievalVector } from '../bundle/manifest';
+import type { RetrievalVector } from '../../bundle/manifest';
 
 export class VectorSearch {
   private data: Float32Array;

@@ -4,8 +4,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
-import type { BundleManifest } from '../bundle/manifest';
-import { BundleError, parseManifest } from './manifest';
+import type { BundleManifest } from '../../bundle/manifest';
+import { BundleError, parseManifest } from '../../bundle/validate';
 import { TextTokenizer } from './tokenizer';
 import { createSession, type DeviceChoice, type ProviderName } from './providers';
 

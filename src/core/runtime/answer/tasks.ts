@@ -2,9 +2,9 @@
 // its file and the repository), generate (code for an instruction at a cursor) and summarize
 // (hierarchical: files, then directories, then the whole workspace).
 import path from 'node:path';
-import type { GenerateParams } from '../protocol';
-import type { Chunk } from './planner';
-import type { CompletionResult, Engine, GenerateHooks, WorkspaceState } from './engine';
+import type { GenerateParams } from '../../protocol';
+import type { Chunk } from '../plan/planner';
+import type { CompletionResult, Engine, GenerateHooks, WorkspaceState } from '../engine';
 
 export interface TaskResult {
   answer: string;
