@@ -67,7 +67,7 @@ export function addEngineOptions(cmd: Command, withGeneration = true): Command {
       .option('--max-tokens <n>', 'most tokens to generate', number('--max-tokens', true, 1))
       .option('--seed <n>', 'sampler seed (reproducible sampling)', number('--seed', true, 0))
       .option('--no-hybrid', 'soft tokens only: no exact-match chunks as raw text')
-      .option('--context-budget <n>', 'most decoder positions for context (default: all the decoder holds)', number('--context-budget', true, 1))
+      .option('--context-budget <n>', "most decoder positions for repository context (default: the bundle's trained context size; 0: none)", number('--context-budget', true, 0))
       .option('--json', 'print one JSON object instead of streaming');
   }
   return cmd;
@@ -146,20 +146,34 @@ export async function runTaskCommand(root: string, params: Omit<GenerateParams, 
       process.stdout.write(
         JSON.stringify({
           answer: result.answer,
+          origin: result.origin,
+          ...(result.notice ? { notice: result.notice } : {}),
           citations: result.citations,
+          sources: result.sources,
           timings: result.timings,
-          context: { positions: result.context.positions, softChunks: result.context.softChunks, textChunks: result.context.textChunks },
+          context: result.context,
         }) + '\n',
       );
     } else {
-      process.stdout.write('\n');
-      for (const c of result.citations) process.stderr.write(`  ${path.join(root, c.path)}:${c.line}\n`);
+      if (streamed.length > 0) process.stdout.write('\n');
+      if (result.notice) process.stderr.write(`e2code: ${result.notice}\n`);
+      if (result.sources.length > 0) {
+        process.stderr.write(result.origin === 'index' ? 'sources (from the index):\n' : 'sources:\n');
+        for (const s of result.sources) {
+          process.stderr.write(`  ${path.join(root, s.path)}:${s.line}${s.symbol ? `  ${s.symbol}` : ''}\n`);
+        }
+      }
       const t = result.timings;
+      const c = result.context;
       process.stderr.write(
-        `[${result.stopReason}; first token ${t.firstTokenMs.toFixed(0)} ms, ${t.tokensPerSecond.toFixed(1)} tokens/s; context ${result.context.positions} positions, ` +
-          `${result.context.softChunks} chunks as soft tokens, ${result.context.textChunks} as text]\n`,
+        c.decoderRuns === 0
+          ? `[answered from the index; no model run]\n`
+          : `[${result.stopReason}; first token ${t.firstTokenMs.toFixed(0)} ms, ${t.tokensPerSecond.toFixed(1)} tokens/s; context ${c.positions} positions, ` +
+              `${c.softChunks} chunks as soft tokens, ${c.textChunks} as text; ${c.decoderRuns} model run${c.decoderRuns === 1 ? '' : 's'}]\n`,
       );
     }
+    // No answer (nothing matched, a task the model cannot do, cancelled): a non-zero exit, as grep does.
+    if (!result.answer || result.notice || result.stopReason === 'cancelled') process.exitCode = 1;
     return result;
   } finally {
     process.removeListener('SIGINT', onSigint);

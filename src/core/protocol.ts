@@ -8,6 +8,9 @@ export type Device = 'auto' | 'cpu' | 'cuda';
 // what needs no model: `status` (state 'error' and the reason), `index` (walk and chunk only; the result
 // carries `modelError`), `chunks`, pause/resume. `generate` is refused with the reason.
 export type Task = 'ask' | 'explain' | 'summarize' | 'generate';
+/** What a bundle can do (manifest `capabilities`, set at export from its evaluation). A bundle without
+ * `explain`/`summarize`/`generate` answers from the index alone: located code, signatures and docs. */
+export type Capability = 'locate' | 'explain' | 'summarize' | 'generate';
 
 export interface InitializeParams {
   bundlePath: string;
@@ -24,15 +27,18 @@ export interface InitializeResult {
   provider: 'cuda' | 'cpu';
   /** Why the requested provider was not used, if it was not. */
   providerNote?: string;
+  capabilities: Capability[];
 }
 
 export interface IndexOptions {
   excludeGlobs?: string[];
   maxFileBytes?: number;
-  chunkTokens?: number;
 }
 export interface IndexParams {
   root: string;
+  /** Workspace-relative paths that were saved, created, deleted or renamed: only these are refreshed
+   * (the index's add/remove lists), no walk of the tree. Absent: a full refresh. */
+  paths?: string[];
   options?: IndexOptions;
   streamId?: string;
 }
@@ -45,6 +51,8 @@ export interface IndexResult {
   seconds: number;
   /** Set when the model bundle could not be loaded: files were walked and chunked, nothing encoded. */
   modelError?: string;
+  /** Files added, updated and removed by this run. */
+  changes?: { added: number; updated: number; removed: number };
 }
 
 export interface Selection {
@@ -74,18 +82,44 @@ export interface GenerateParams {
   prompt: string;
   history?: ChatTurn[];
   selection?: Selection;
+  /** summarize: a workspace-relative directory or file to summarize ('' or absent: the whole workspace). */
+  scope?: string;
   options?: GenerateOptions;
   streamId?: string;
 }
 export interface Citation {
   path: string;
   line: number;
+  symbol?: string;
+}
+/** A real location from the index that an answer rests on, best first. Quoted from the file as indexed. */
+export interface Source {
+  path: string;
+  /** 1-based, inclusive. */
+  line: number;
+  endLine: number;
+  /** The defined name at `line`, when the source is a definition. */
+  symbol?: string;
+  /** The definition's header as written (e.g. `func (c *Command) AddCommand(cmds ...*Command)`). */
+  signature?: string;
+  /** Its doc comment, quoted (comment markers removed). */
+  doc?: string;
+  /** How it was found: named by the model's answer, an exact definition of a name in the request, or
+   * the fused lexical + vector ranking. */
+  from: 'answer' | 'definition' | 'search';
 }
 export interface GenerateResult {
+  /** Markdown. With `origin` 'index' it is assembled from the index (located code and its docs): no model prose. */
   answer: string;
+  /** Who wrote `answer`: the model, or the runtime from the index (a bundle that cannot write this task). */
+  origin: 'model' | 'index';
+  /** A plain-words note for the user (e.g. nothing matched, this model cannot write code). */
+  notice?: string;
   citations: Citation[];
+  sources: Source[];
   timings: { firstTokenMs: number; tokensPerSecond: number };
-  context: { positions: number; softChunks: number; textChunks: number; softFiles: string[]; textFiles: string[] };
+  /** What went into the decoder; `decoderRuns` counts the decoder passes of the request (0 for an answer from the index alone). */
+  context: { positions: number; softChunks: number; textChunks: number; softFiles: string[]; textFiles: string[]; decoderRuns: number };
   stopReason: 'eos' | 'maxTokens' | 'stop' | 'cancelled' | 'repetition';
 }
 

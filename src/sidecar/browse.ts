@@ -3,27 +3,15 @@
 // need the model keeps working; only answering needs the model. Chunk sizes follow the bundle's encoder
 // (its manifest and tokenizer, when those two can still be read: then the index on disk is the very one
 // the engine uses once the bundle is fixed); otherwise the chunker's length estimate.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Chunk } from '../core/types';
 import type { IndexOptions, IndexResult, ProgressNotification } from '../core/protocol';
-import { parseManifest } from '../core/bundle/validate';
-import { TextTokenizer } from '../core/runtime/model/tokenizer';
+import { readSizing, type ChunkSizing } from '../core/runtime/workspace/sizing';
 import { openWorkspace, type Workspace } from '../core/runtime/workspace/workspace';
 
-interface Sizing {
-  chunkTokens?: number;
-  countTokens?: (text: string) => number;
-  tokenizerId?: string;
-  note: string;
-}
-
-function sizingOf(bundlePath: string): Sizing {
+function sizingOf(bundlePath: string): ChunkSizing {
   try {
-    const file = path.join(bundlePath, 'manifest.json');
-    const m = parseManifest(readFileSync(file, 'utf8'), file);
-    const tok = TextTokenizer.fromFile(path.join(bundlePath, m.encoder.tokenizer));
-    return { chunkTokens: m.encoder.maxTokens, countTokens: (t) => tok.encodeUntrusted(t).length, tokenizerId: m.id, note: `chunks sized by ${m.encoder.tokenizer}` };
+    return readSizing(bundlePath);
   } catch {
     return { note: 'chunks sized by a length estimate (the bundle tokenizer is unreadable)' };
   }
@@ -32,7 +20,7 @@ function sizingOf(bundlePath: string): Sizing {
 export class ModelFreeIndex {
   private readonly workspaces = new Map<string, { workspace: Workspace; indexed: boolean }>();
   private readonly runs = new Map<string, Promise<IndexResult>>();
-  private readonly sizing: Sizing;
+  private readonly sizing: ChunkSizing;
 
   /** `modelError`: why the model is not available (reported with every index result). */
   constructor(
@@ -66,9 +54,7 @@ export class ModelFreeIndex {
     if (!state) {
       const workspace = await openWorkspace(root, {
         ...hooks.options,
-        chunkTokens: hooks.options?.chunkTokens ?? this.sizing.chunkTokens,
-        countTokens: this.sizing.countTokens,
-        tokenizerId: this.sizing.tokenizerId,
+        ...this.sizing,
       });
       state = { workspace, indexed: false };
       this.workspaces.set(root, state);

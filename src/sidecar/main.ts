@@ -96,37 +96,27 @@ connection.onRequest(Methods.initialize, async (params: InitializeParams): Promi
   return info;
 });
 
-// Index runs of one root are serialized; different roots may overlap.
-const indexChains = new Map<string, Promise<unknown>>();
-
+// Runs of one root are serialized by the engine's Workspaces (or the model-free index): not here.
 connection.onRequest(Methods.index, async (params: IndexParams, token: CancellationToken): Promise<IndexResult> => {
   validateParams(Methods.index, params);
   const e: Pick<Engine, 'index'> = !engine && modelFree ? modelFree : requireEngine();
   const { signal, dispose } = abortSignalOf(token);
   const streamId = params.streamId ?? '';
-  const prev = indexChains.get(params.root) ?? Promise.resolve();
-  const run = prev.catch(() => undefined).then(async () => {
-    indexing++;
-    try {
-      return await e.index(params.root, {
-        signal,
-        gate,
-        options: params.options,
-        onProgress: (p) => void connection.sendNotification(Notifications.progress, { ...p, streamId }),
-      });
-    } finally {
-      indexing--;
-    }
-  });
-  indexChains.set(params.root, run);
+  indexing++;
   try {
-    return await run;
+    return await e.index(params.root, {
+      signal,
+      gate,
+      options: params.options,
+      paths: params.paths,
+      onProgress: (p) => void connection.sendNotification(Notifications.progress, { ...p, streamId }),
+    });
   } catch (err) {
     if (signal.aborted) throw new ResponseError(-32800, 'index cancelled');
     throw err;
   } finally {
+    indexing--;
     dispose();
-    if (indexChains.get(params.root) === run) indexChains.delete(params.root);
   }
 });
 
@@ -195,9 +185,11 @@ connection.onRequest(Methods.shutdown, async () => {
 function cancelledResult(): GenerateResult {
   return {
     answer: '',
+    origin: 'index',
     citations: [],
+    sources: [],
     timings: { firstTokenMs: 0, tokensPerSecond: 0 },
-    context: { positions: 0, softChunks: 0, textChunks: 0, softFiles: [], textFiles: [] },
+    context: { positions: 0, softChunks: 0, textChunks: 0, softFiles: [], textFiles: [], decoderRuns: 0 },
     stopReason: 'cancelled',
   };
 }

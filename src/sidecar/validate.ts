@@ -101,10 +101,10 @@ const initialize = obj({
 
 const index = obj({
   root,
+  'paths?': arrayOf(str({ nonEmpty: true, max: MAX_PATH_CHARS }), 100_000),
   'options?': obj({
     'excludeGlobs?': arrayOf(str({ max: 1000 }), 10_000),
     'maxFileBytes?': int(1),
-    'chunkTokens?': int(8, 1_000_000),
   }),
   'streamId?': streamId,
 });
@@ -122,6 +122,7 @@ const generate = obj({
     endLine: int(1),
     text: str({ max: MAX_REQUEST_CHARS }),
   }),
+  'scope?': str({ max: MAX_PATH_CHARS }),
   'options?': obj({
     'temperature?': num(0, 100),
     'topP?': num(0, 1),

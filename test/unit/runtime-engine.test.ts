@@ -125,14 +125,25 @@ test('a bundle trained with a recap (manifest decoder.recapChunks) repeats its b
 });
 
 test('ignoreEos decodes to maxTokens, past the end of turn as well; caller stop strings still apply', async () => {
-  const question = { task: 'ask' as const, root: repo, prompt: 'Where is area defined?' };
-  const natural = await engine.generate({ ...question, options: { maxTokens: 48 } });
-  assert.ok(['stop', 'eos'].includes(natural.stopReason), `the model ends this answer itself (${natural.stopReason})`);
-  const fixed = await engine.generate({ ...question, options: { maxTokens: 48, ignoreEos: true } });
-  assert.equal(fixed.stopReason, 'maxTokens');
-  assert.ok(fixed.answer.startsWith(natural.answer.trimEnd()), 'the same greedy answer, continued');
-  assert.ok(fixed.answer.length > natural.answer.length);
-  const first = natural.answer.trim().slice(0, 3);
-  const stopped = await engine.generate({ ...question, options: { maxTokens: 48, ignoreEos: true, stop: [first] } });
-  assert.equal(stopped.stopReason, 'stop', `a caller's stop string (${JSON.stringify(first)}) ends a fixed-length run`);
+  // The model's own text is the answer only for a bundle that says it can write.
+  const dir = path.join(tmp, 'bundle-writer');
+  cpSync(path.join(ROOT, 'models/default'), dir, { recursive: true });
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+  manifest.capabilities = ['locate', 'explain'];
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+  const writer = await Engine.create({ bundlePath: dir, device: 'cpu', threads: 1, cacheDir: path.join(tmp, 'cache-writer'), persistIndex: false });
+  try {
+    const question = { task: 'ask' as const, root: repo, prompt: 'Where is area defined?' };
+    const natural = await writer.generate({ ...question, options: { maxTokens: 48 } });
+    assert.ok(['stop', 'eos'].includes(natural.stopReason), `the model ends this answer itself (${natural.stopReason})`);
+    const fixed = await writer.generate({ ...question, options: { maxTokens: 48, ignoreEos: true } });
+    assert.equal(fixed.stopReason, 'maxTokens');
+    assert.ok(fixed.answer.startsWith(natural.answer.trimEnd().slice(0, 8)), 'the same greedy answer, continued');
+    assert.ok(fixed.answer.length > natural.answer.length);
+    const first = natural.answer.trim().slice(0, 3);
+    const stopped = await writer.generate({ ...question, options: { maxTokens: 48, ignoreEos: true, stop: [first] } });
+    assert.equal(stopped.stopReason, 'stop', `a caller's stop string (${JSON.stringify(first)}) ends a fixed-length run`);
+  } finally {
+    await writer.close();
+  }
 });

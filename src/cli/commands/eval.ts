@@ -1,11 +1,13 @@
 // `e2code eval --repo <dir> [--repo <dir>...]`: evaluates a model bundle through the product's runtime on
 // repositories held out from training: per task (where, what, summary, complete, reconstruct), the same questions
 // with five contexts (none, truncated text, retrieved text, soft tokens, hybrid) and the same decoder.
-// A table by default; --json prints the whole result. Progress goes to stderr; Ctrl-C cancels.
+// A table by default; --json prints the whole result. Progress goes to stderr; Ctrl-C cancels. A run that
+// can build no question at all fails with the reason instead of printing a table of zeros.
 import { InvalidArgumentError, type Command } from 'commander';
 import { addEngineOptions, indexWithProgress, openEngine, resolveRoot, type EngineFlags } from '../engineCli';
-import { formatTable, runEval } from '../../core/eval/run';
-import { TASKS, type EvalTask } from '../../core/eval/questions';
+import type { Engine } from '../../core/runtime/engine';
+import { formatTable, loadRepository, runEval, SOURCE_LANGUAGES, type EvalResult } from '../../core/eval/run';
+import { noQuestionsReason, TASKS, type EvalFile, type EvalTask } from '../../core/eval/questions';
 
 interface EvalFlags extends EngineFlags {
   repo?: string[];
@@ -34,6 +36,26 @@ export function parseTasks(spec: string): EvalTask[] {
   for (const t of tasks) if (!(TASKS as readonly string[]).includes(t)) throw new Error(`--tasks: unknown task "${t}" (known: ${TASKS.join(', ')})`);
   if (tasks.length === 0) throw new Error('--tasks is empty');
   return [...new Set(tasks)] as EvalTask[];
+}
+
+/** The questions a result holds, all tasks together. */
+export function questionCount(result: EvalResult): number {
+  return Object.values(result.tasks).reduce((n, t) => n + (t?.n ?? 0), 0);
+}
+
+/** Why the repositories gave no question: their source files (loaded as the run loads them) and what else they hold. */
+async function whyNoQuestions(engine: Engine, roots: string[], tasks: EvalTask[], signal: AbortSignal): Promise<string> {
+  const files: EvalFile[] = [];
+  const indexed: Record<string, number> = {};
+  for (const root of roots) {
+    const loaded = await loadRepository(engine, root, signal);
+    files.push(...loaded.files);
+    for (const rel of loaded.workspace.files()) {
+      const language = loaded.workspace.chunksOf(rel)[0]?.language;
+      if (language) indexed[language] = (indexed[language] ?? 0) + 1;
+    }
+  }
+  return noQuestionsReason(files, tasks, { languages: SOURCE_LANGUAGES, indexed, softTokensPerChunk: engine.bundle.manifest.adapter.softTokensPerChunk });
 }
 
 export function registerEval(program: Command): void {
@@ -84,6 +106,10 @@ export function registerEval(program: Command): void {
           }
         },
       });
+      if (questionCount(result) === 0) {
+        const reason = await whyNoQuestions(engine, roots, tasks, controller.signal);
+        throw new Error(`no questions could be built from ${roots.join(', ')}: ${reason}`);
+      }
       process.stdout.write(flags.json ? JSON.stringify(result, null, 1) + '\n' : formatTable(result));
     } catch (err) {
       if (controller.signal.aborted) {

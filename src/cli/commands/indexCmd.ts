@@ -4,6 +4,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { RegisterCommand } from './index';
 import { WorkspaceIndex } from '../../core/index/index';
+import { createChunker } from '../../core/chunker';
+import { readSizing } from '../../core/runtime/workspace/sizing';
+import { defaultBundlePath } from '../engineCli';
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -21,7 +24,7 @@ interface IndexCmdOptions {
   json?: boolean;
   exclude: string[];
   maxFileBytes?: number;
-  chunkTokens?: number;
+  bundle?: string;
   store?: string;
   gitignore: boolean;
   listSkipped?: boolean;
@@ -35,17 +38,21 @@ export const registerIndex: RegisterCommand = (program: Command) => {
     .option('--json', 'print the result as JSON on stdout')
     .option('-e, --exclude <glob>', 'exclude glob, gitignore syntax (repeatable)', collect, [])
     .option('--max-file-bytes <n>', 'skip files larger than this (default 1048576)', positiveInt('--max-file-bytes'))
-    .option('--chunk-tokens <n>', 'chunk token budget (default 256)', positiveInt('--chunk-tokens'))
+    .option('--bundle <dir>', 'model bundle whose encoder sizes the chunks (default: the bundled models/default); no model is loaded')
     .option('--store <dir>', 'index store directory (default: $XDG_CACHE_HOME/e2code/workspaces/<id>)')
     .option('--no-gitignore', 'do not honour .gitignore files (.e2codeignore still applies)')
     .option('--list-skipped', 'also list every skipped path with its reason')
     .action(async (dir: string, opts: IndexCmdOptions) => {
+      // Chunked exactly as `ask` chunks (the bundle's encoder length and tokenizer), so both keep one index.
+      const sizing = readSizing(opts.bundle ?? defaultBundlePath());
       const index = await WorkspaceIndex.open({
         root: dir,
         storeDir: opts.store,
         excludeGlobs: opts.exclude,
         maxFileBytes: opts.maxFileBytes,
-        chunkTokens: opts.chunkTokens,
+        chunkTokens: sizing.chunkTokens,
+        tokenizerId: sizing.tokenizerId,
+        chunker: await createChunker({ maxTokens: sizing.chunkTokens, countTokens: sizing.countTokens }),
         useGitignore: opts.gitignore,
       });
       for (const note of index.loadReport.notes) process.stderr.write(`e2code: ${note}\n`);

@@ -34,6 +34,8 @@
 // Text pieces are tokenized separately (no merges across pieces) with the decoder tokenizer, without
 // adding the tokenizer's own special tokens.
 
+import type { Capability } from '../protocol';
+
 export const MANIFEST_FORMAT_VERSION = 1;
 
 export interface ChatTemplate {
@@ -116,6 +118,12 @@ export interface BundleManifest {
   specialTokens: Record<string, string>;
   /** Generation stops at any of these token ids. */
   eosTokenIds: number[];
+  /**
+   * What the bundle can do, set at export from its evaluation: 'locate' (rank and point at code),
+   * 'explain', 'summarize', 'generate' (write prose or code good enough to show). Absent: 'locate' only,
+   * so a bundle that never claimed to write is never shown writing.
+   */
+  capabilities?: Capability[];
   /** How the weights were made: recipe version, data, steps, wall time, metrics. Free-form JSON. */
   training: Record<string, unknown>;
 }

@@ -1,7 +1,8 @@
 // Validation of a bundle's manifest.json against the contract in ../bundle/manifest.ts. Hand-written
 // because the contract is small and every error must name the exact field; a schema library would
 // add a dependency for ~60 lines.
-import { MANIFEST_FORMAT_VERSION, type BundleManifest, type ContextOrder, type RetrievalVector } from '../bundle/manifest';
+import type { Capability } from '../protocol';
+import { MANIFEST_FORMAT_VERSION, type BundleManifest, type ContextOrder, type RetrievalVector } from './manifest';
 
 export class BundleError extends Error {
   constructor(
@@ -17,6 +18,15 @@ export class BundleError extends Error {
 }
 
 type Json = Record<string, unknown>;
+
+const CAPABILITIES: readonly Capability[] = ['locate', 'explain', 'summarize', 'generate'];
+
+function capabilities(v: unknown, fail: (field: string, what: string) => never): Capability[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && (CAPABILITIES as readonly string[]).includes(x))) {
+    fail('capabilities', `must be an array of ${CAPABILITIES.map((c) => `"${c}"`).join(', ')}`);
+  }
+  return [...new Set(v as Capability[])];
+}
 
 export function parseManifest(text: string, where: string): BundleManifest {
   let raw: unknown;
@@ -118,6 +128,7 @@ export function parseManifest(text: string, where: string): BundleManifest {
     chatTemplate,
     specialTokens: special as Record<string, string>,
     eosTokenIds: m.eosTokenIds as number[],
+    ...(m.capabilities !== undefined ? { capabilities: capabilities(m.capabilities, fail) } : {}),
     training: m.training && typeof m.training === 'object' ? (m.training as Record<string, unknown>) : {},
   };
   for (const id of manifest.eosTokenIds) {

@@ -197,3 +197,60 @@ export function buildQuestions(files: readonly EvalFile[], task: EvalTask, o: Qu
   }
   return out;
 }
+
+export interface NoQuestionContext {
+  /** The languages the questions' files were drawn from (the eval's source languages). */
+  languages: Iterable<string>;
+  /** Every indexed file of the repositories by language (source or not): what they hold instead. */
+  indexed: Readonly<Record<string, number>>;
+  softTokensPerChunk: number;
+  /** Position budget the files are sampled for (as buildQuestions' option). */
+  maxPositions?: number;
+}
+
+/** "go 3, ruby 1": counts by language, most first. */
+function countsText(counts: Readonly<Record<string, number>>): string {
+  return Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([lang, n]) => `${lang} ${n}`)
+    .join(', ');
+}
+
+function sourceFiles(xs: readonly EvalFile[]): string {
+  const counts: Record<string, number> = {};
+  for (const f of xs) counts[f.language] = (counts[f.language] ?? 0) + 1;
+  return `${xs.length} source file${xs.length === 1 ? '' : 's'} (${countsText(counts)})`;
+}
+
+/**
+ * Why none of `tasks` has a question in these files, in plain words (for the error `e2code eval` exits
+ * with): no source file at all, every file too long for a question's context, or per task what the
+ * files lack (definitions, doc comments, file doc comments).
+ */
+export function noQuestionsReason(files: readonly EvalFile[], tasks: readonly EvalTask[], o: NoQuestionContext): string {
+  const languages = [...o.languages].join(', ');
+  if (files.length === 0) {
+    const total = Object.values(o.indexed).reduce((n, x) => n + x, 0);
+    if (total === 0) return `it has no indexed files (questions are built from ${languages} files)`;
+    return `none of its ${total} indexed file${total === 1 ? '' : 's'} (${countsText(o.indexed)}) is in a language questions are built for (${languages})`;
+  }
+  const maxChunks = Math.floor((o.maxPositions ?? 512) / 2 / o.softTokensPerChunk);
+  const onlyReconstruct = tasks.every((t) => t === 'reconstruct');
+  const fit = files.filter((f) => f.chunks.length > 0 && (onlyReconstruct || f.chunks.length <= maxChunks));
+  if (fit.length === 0) return `its ${sourceFiles(files)} are all longer than a question's context (${maxChunks} chunks)`;
+  const reasons = new Set<string>();
+  for (const task of tasks) {
+    if (task === 'where' || task === 'what') {
+      const defs = fit.flatMap((f) => f.defs.filter((d) => goodName(d.name)));
+      if (defs.length === 0) reasons.add(`no definitions with a name of 3+ characters found in ${sourceFiles(fit)}`);
+      else if (task === 'what' && !defs.some((d) => d.doc)) reasons.add(`no definitions with doc comments found in ${sourceFiles(fit)}`);
+      else reasons.add(`no definition with a name found once among a question's files in ${sourceFiles(fit)}`);
+    } else if (task === 'summary') {
+      if (!fit.some((f) => f.moduleDoc)) reasons.add(`no file doc comments (module docstring, package comment, file-top comment) found in ${sourceFiles(fit)}`);
+    } else if (task === 'complete') {
+      if (!fit.some((f) => f.content.split('\n').length > 4)) reasons.add(`no file of more than 4 lines in ${sourceFiles(fit)}`);
+    }
+  }
+  return reasons.size > 0 ? [...reasons].join('; ') : `no question could be drawn from ${sourceFiles(fit)}`;
+}

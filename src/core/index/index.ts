@@ -13,6 +13,7 @@
  *   index.files(); index.chunksOf(path); index.allChunks(); index.chunkByHash(h); index.definitions('Foo');
  *   await index.readChunks(path)      // full Chunk objects (with text), re-derived from the file
  *   await index.chunkTexts(hashes)    // hash -> Chunk with text, for any set of indexed hashes
+ *   index.lexicalSearch('how do I add a subcommand', 20)  // BM25 over chunk text: [{ hash, score }], best first
  *   await index.close();
  * The vector cache is the runtime's: newChunkHashes is the delta of one refresh, so after a start (or
  * an index built by `e2code index` without encoding) encode every allChunks() hash the cache lacks.
@@ -28,6 +29,12 @@
  * file whose content hash changed is re-chunked. A file read within moments of its last modification
  * is "racy" (see isRacy) and re-hashed on the next refresh. Chunk hashes are content addresses, so
  * after a branch switch only chunks whose text changed come out in newChunkHashes.
+ *
+ * Lexical index: a LexicalIndex (../retrieve/lexical) holds one document per indexed chunk hash, kept in
+ * step by every refresh (new chunks are added with the text already in hand, chunks no longer referenced
+ * are removed). Stored as ./lexicalStore describes, saved after a full refresh, every LEXICAL_SAVE_EVERY
+ * changed documents and on close(); when the index opens it is reconciled with the chunk set (missing
+ * documents re-read from the files, a corrupt or missing file rebuilt, with a note in loadReport).
  *
  * Persistence: see ./store (checksummed snapshot + fsynced journal, atomic; a corrupt or incompatible
  * store is reported in `loadReport` and rebuilt; the fingerprint holds the e2code version, chunk
@@ -55,6 +62,8 @@ import {
   type WalkOptions,
 } from '../walker/index';
 import { IndexStore, type LoadReport, type StoreRecord, writeFileAtomic } from './store';
+import { LexicalIndex, type LexicalDoc, type LexicalHit } from '../retrieve/lexical';
+import { readLexical, writeLexical } from './lexicalStore';
 
 export type { LoadReport } from './store';
 
@@ -153,6 +162,11 @@ function isRacy(e: { mtimeMs: number; checkedAt: number }): boolean {
 
 const READS_IN_FLIGHT = 8;
 const INDEX_FORMAT = 1;
+/**
+ * The lexical file is rewritten whole (about 1 s for 6,000 chunks), so refreshPaths saves it only once
+ * this many documents changed since the last save; what a crash loses is re-read at the next open.
+ */
+const LEXICAL_SAVE_EVERY = 500;
 
 /** Default store: `$XDG_CACHE_HOME/e2code/workspaces/<sha256(abs root), 16 hex>/`. */
 export function defaultStoreDir(root: string): string {
@@ -220,6 +234,13 @@ function stripText(c: Chunk): IndexedChunk {
   };
 }
 
+/** A chunk's code without the one-line header the chunker puts first (path words are a field of their own). */
+function lexicalDoc(c: Chunk): LexicalDoc {
+  const nl = c.text.indexOf('\n');
+  const text = nl >= 0 && c.text.startsWith(c.path) ? c.text.slice(nl + 1) : c.text;
+  return { hash: c.hash, path: c.path, symbols: c.symbols, symbolPath: c.symbolPath, text };
+}
+
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -253,6 +274,11 @@ export class WorkspaceIndex {
   private bySymbol: Map<string, IndexedChunk[]> | null = null;
   private readonly rules: IgnoreRules;
   private readonly store: IndexStore<DiskEntry, ContentSkip> | null;
+  private readonly fingerprint: string;
+  /** BM25 over the chunks: one document per hash in byHash. */
+  private lexical = LexicalIndex.empty();
+  /** Lexical documents added or removed since the lexical file was last saved. */
+  private lexicalUnsaved = 0;
   private chunker: IndexChunker | null;
   private totalBytes = 0;
   private totalChunks = 0;
@@ -268,13 +294,13 @@ export class WorkspaceIndex {
       defaultExcludes: options.defaultExcludes,
       useGitignore: options.useGitignore,
     });
-    const fingerprint = JSON.stringify({
+    this.fingerprint = JSON.stringify({
       format: INDEX_FORMAT,
       version: VERSION,
       chunkTokens: options.chunkTokens ?? 256,
       tokenizer: options.tokenizerId ?? 'estimate',
     });
-    this.store = options.persist === false ? null : new IndexStore(this.storeDir, fingerprint);
+    this.store = options.persist === false ? null : new IndexStore(this.storeDir, this.fingerprint);
     this.chunker = options.chunker ?? null;
   }
 
@@ -293,8 +319,48 @@ export class WorkspaceIndex {
       });
       await fsp.mkdir(index.storeDir, { recursive: true });
       await writeFileAtomic(path.join(index.storeDir, 'workspace.json'), JSON.stringify({ root: index.root }) + '\n');
+      await index.openLexical();
     }
     return index;
+  }
+
+  /** Loads the stored lexical index and brings it in step with the chunk set (see the file comment). */
+  private async openLexical(): Promise<void> {
+    // A store that did not load holds no chunks: whatever lexical file is there describes none of them.
+    if (this.loadReport.status !== 'loaded') return;
+    let stored: LexicalIndex | null = null;
+    let problem = '';
+    try {
+      stored = await readLexical(this.storeDir, this.fingerprint);
+    } catch (err) {
+      problem = `unusable (${err instanceof Error ? err.message : String(err)})`;
+    }
+    if (!stored && !problem && this.entries.size) problem = 'missing';
+    this.lexical = stored ?? LexicalIndex.empty();
+    const stale = [...this.lexical.keys()].filter((h) => !this.byHash.has(h));
+    this.lexical.remove(stale);
+    this.lexicalUnsaved = stale.length;
+    const paths = new Set<string>();
+    for (const [h, c] of this.byHash) if (!this.lexical.has(h)) paths.add((Array.isArray(c) ? c[0] : c).path);
+    // File by file: one that changed on disk (or cannot be read) is left to the refresh that re-chunks it.
+    let read = 0;
+    let unread = 0;
+    for (const p of paths) {
+      let chunks: Chunk[];
+      try {
+        chunks = await this.readChunks(p);
+      } catch {
+        unread++;
+        continue;
+      }
+      this.addLexical(chunks);
+      read++;
+    }
+    if (problem) {
+      const left = unread ? `; ${unread} changed or unreadable files follow when they are refreshed` : '';
+      this.loadReport.notes.push(`word index ${problem}; rebuilt from the text of ${read} indexed files${left}`);
+    }
+    await this.saveLexical(true);
   }
 
   // ---- accessors ----
@@ -328,6 +394,14 @@ export class WorkspaceIndex {
       for (const e of this.entries.values()) for (const c of e.chunks) this.addSymbols(c);
     }
     return this.bySymbol.get(name) ?? [];
+  }
+
+  /**
+   * BM25 search over the indexed chunks (path, symbol names, code and comments; identifiers split into
+   * words; common question words dropped): chunk hashes, best first, ties by hash.
+   */
+  lexicalSearch(query: string, limit = 20): LexicalHit[] {
+    return this.lexical.search(query, limit);
   }
 
   /** Skips of the last full refresh (per path, with reason). */
@@ -406,9 +480,12 @@ export class WorkspaceIndex {
     return this.serialise(() => this.refreshSome([...new Set(rels)], options));
   }
 
-  /** Waits for any refresh in flight. */
+  /**
+   * Waits for any refresh in flight, then saves what the lexical file lacks. Never rejects: a lexical
+   * file that could not be saved is rebuilt at the next open (with a note in loadReport).
+   */
   async close(): Promise<void> {
-    await this.queue.catch(() => undefined);
+    await this.serialise(() => this.saveLexical(true)).catch(() => undefined);
   }
 
   private serialise<T>(fn: () => Promise<T>): Promise<T> {
@@ -457,7 +534,7 @@ export class WorkspaceIndex {
           }
         }
       }
-      await this.persist(run);
+      await this.persist(run, true);
     }
     this.lastSkips = run.skips;
     return this.result(run);
@@ -502,7 +579,7 @@ export class WorkspaceIndex {
       }
       await this.processFiles(candidates, run, options);
     } finally {
-      await this.persist(run);
+      await this.persist(run, false);
     }
     return this.result(run);
   }
@@ -618,6 +695,7 @@ export class WorkspaceIndex {
             const fresh = chunks.filter((c) => !this.byHash.has(c.hash));
             for (const c of fresh) if (!run.touched.has(c.hash)) run.touched.set(c.hash, false);
             this.addEntry(f.path, entry);
+            this.addLexical(chunks);
             run.changedFiles.add(f.path);
             (prev ? run.updated : run.added).push(f.path);
             const newHere = fresh.filter((c) => run.touched.get(c.hash) === false);
@@ -693,7 +771,36 @@ export class WorkspaceIndex {
     }
   }
 
-  private async persist(run: RefreshRun): Promise<void> {
+  /** Lexical documents for a file's chunks (with text) that the lexical index lacks. */
+  private addLexical(chunks: readonly Chunk[]): void {
+    const before = this.lexical.size;
+    this.lexical.add(chunks.filter((c) => !this.lexical.has(c.hash)).map(lexicalDoc));
+    this.lexicalUnsaved += this.lexical.size - before;
+  }
+
+  /** Removes the lexical documents of chunks a refresh left unreferenced. */
+  private dropLexical(run: RefreshRun): void {
+    const gone: string[] = [];
+    for (const h of run.touched.keys()) if (!this.byHash.has(h) && this.lexical.has(h)) gone.push(h);
+    this.lexical.remove(gone);
+    this.lexicalUnsaved += gone.length;
+  }
+
+  /** Writes the lexical file when it lacks changes (`always`), or lacks many (see LEXICAL_SAVE_EVERY). */
+  private async saveLexical(always: boolean): Promise<void> {
+    if (!this.store || this.lexicalUnsaved === 0 || (!always && this.lexicalUnsaved < LEXICAL_SAVE_EVERY)) return;
+    await writeLexical(this.storeDir, this.fingerprint, this.lexical);
+    this.lexicalUnsaved = 0;
+  }
+
+  private async persist(run: RefreshRun, full: boolean): Promise<void> {
+    this.dropLexical(run);
+    if (!this.store) return;
+    await this.persistStore(run);
+    await this.saveLexical(full);
+  }
+
+  private async persistStore(run: RefreshRun): Promise<void> {
     if (!this.store) return;
     const changes: StoreRecord<DiskEntry, ContentSkip>[] = [];
     const all = () => this.storeRecords();

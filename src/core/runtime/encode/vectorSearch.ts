@@ -43,6 +43,21 @@ export class VectorSearch {
     for (let i = 0; i < this.dim; i++) this.data[off + i] = vector[i] * inv;
   }
 
+  /** Removes `id` (its row takes the last row's place). */
+  delete(id: string): boolean {
+    const row = this.rowOf.get(id);
+    if (row === undefined) return false;
+    const last = --this.count;
+    if (row !== last) {
+      this.data.copyWithin(row * this.dim, last * this.dim, (last + 1) * this.dim);
+      this.ids[row] = this.ids[last];
+      this.rowOf.set(this.ids[row], row);
+    }
+    this.ids.pop();
+    this.rowOf.delete(id);
+    return true;
+  }
+
   /** Cosine similarity of `query` to every stored vector, by id. */
   scores(query: ArrayLike<number>): Map<string, number> {
     const q = normalise(query, this.dim);

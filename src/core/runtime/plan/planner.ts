@@ -26,6 +26,11 @@ export interface PlanInput {
   request: string;
   /** Cosine similarity of each chunk (by hash) to the request, when vectors are available. */
   similarity?: Map<string, number>;
+  /**
+   * The request's relevance of each chunk by hash (the fused lexical + vector ranking of ./retrieve.ts):
+   * when given it is the ranking, so the context and an answer's sources come from one ranking.
+   */
+  relevance?: ReadonlyMap<string, number>;
   /** Chunks defining a name (the index's definitions table). */
   definitions?: (name: string) => readonly Chunk[];
   hybrid?: boolean;
@@ -100,6 +105,12 @@ export function scoreChunks(chunks: readonly Chunk[], request: string, similarit
   return scores;
 }
 
+function relevanceByKey(chunks: readonly Chunk[], relevance: ReadonlyMap<string, number>): Map<string, number> {
+  const scores = new Map<string, number>();
+  for (const c of chunks) scores.set(chunkKey(c), relevance.get(c.hash) ?? 0);
+  return scores;
+}
+
 function chunkKey(c: Chunk): string {
   return c.hash + '\u0000' + c.path + '\u0000' + c.startByte;
 }
@@ -107,7 +118,7 @@ function chunkKey(c: Chunk): string {
 export function planContext(input: PlanInput): Plan {
   const { chunks, budget, softTokensPerChunk } = input;
   const hybrid = input.hybrid ?? true;
-  const scores = scoreChunks(chunks, input.request, input.similarity);
+  const scores = input.relevance ? relevanceByKey(chunks, input.relevance) : scoreChunks(chunks, input.request, input.similarity);
   const pinned = new Set(input.pinnedPaths ?? []);
   const ranked = [...chunks].sort((a, b) => {
     const pa = pinned.has(a.path) ? 1 : 0;

@@ -20,15 +20,25 @@ export interface RefreshSummary {
   skipped: Record<string, number>;
   /** Text of chunks the refresh (re)chunked, by hash: saves a second read when encoding them. */
   texts: Map<string, string>;
+  /** Chunk hashes referenced now and not before (what may need encoding), and no longer referenced. */
+  newChunkHashes: string[];
+  removedChunkHashes: string[];
+  added: number;
+  updated: number;
+  removed: number;
 }
 
 export interface Workspace {
   readonly root: string;
-  refresh(options: { onProgress?: (p: WorkspaceProgress) => void; signal?: AbortSignal }): Promise<RefreshSummary>;
+  /** A full refresh (walk), or with `paths` only those paths (saves, creates, deletes, renames). */
+  refresh(options: { onProgress?: (p: WorkspaceProgress) => void; signal?: AbortSignal; paths?: readonly string[] }): Promise<RefreshSummary>;
   files(): string[];
   chunksOf(path: string): readonly IndexedChunk[];
   allChunks(): IndexedChunk[];
   definitions(name: string): readonly IndexedChunk[];
+  chunkByHash(hash: string): IndexedChunk | undefined;
+  /** BM25 over chunk text, symbols and paths (the index keeps it in step with the chunks), best first. */
+  lexicalSearch(query: string, limit: number): { hash: string; score: number }[];
   /** Encoder text of chunks by hash (re-derived from the files). */
   texts(hashes: Iterable<string>): Promise<Map<string, string>>;
   /** A file's chunks with text. */
@@ -37,6 +47,8 @@ export interface Workspace {
 }
 
 export interface WorkspaceOpenOptions extends IndexOptions {
+  /** Chunk token budget (the bundle's: see ./sizing.ts). */
+  chunkTokens?: number;
   countTokens?: (text: string) => number;
   /** Identifies the token counter: part of the index fingerprint. */
   tokenizerId?: string;
@@ -51,16 +63,27 @@ class IndexedWorkspace implements Workspace {
     return this.index.root;
   }
 
-  async refresh({ onProgress, signal }: { onProgress?: (p: WorkspaceProgress) => void; signal?: AbortSignal }): Promise<RefreshSummary> {
+  async refresh({ onProgress, signal, paths }: { onProgress?: (p: WorkspaceProgress) => void; signal?: AbortSignal; paths?: readonly string[] }): Promise<RefreshSummary> {
     const texts = new Map<string, string>();
-    const r = await this.index.refresh({
+    const options = {
       signal,
-      onProgress: (p) => onProgress?.({ phase: 'chunk', done: p.done, total: p.total }),
-      onChunks: (chunks) => {
+      onProgress: (p: { done: number; total: number }) => onProgress?.({ phase: 'chunk', done: p.done, total: p.total }),
+      onChunks: (chunks: Chunk[]) => {
         for (const c of chunks) texts.set(c.hash, c.text);
       },
-    });
-    return { files: r.files, chunks: r.chunks, skipped: r.skipped as Record<string, number>, texts };
+    };
+    const r = paths ? await this.index.refreshPaths(paths, options) : await this.index.refresh(options);
+    return {
+      files: r.files,
+      chunks: r.chunks,
+      skipped: r.skipped as Record<string, number>,
+      texts,
+      newChunkHashes: r.newChunkHashes,
+      removedChunkHashes: r.removedChunkHashes,
+      added: r.added.length,
+      updated: r.updated.length,
+      removed: r.removed.length,
+    };
   }
 
   files(): string[] {
@@ -77,6 +100,14 @@ class IndexedWorkspace implements Workspace {
 
   definitions(name: string): readonly IndexedChunk[] {
     return this.index.definitions(name);
+  }
+
+  chunkByHash(hash: string): IndexedChunk | undefined {
+    return this.index.chunkByHash(hash);
+  }
+
+  lexicalSearch(query: string, limit: number): { hash: string; score: number }[] {
+    return this.index.lexicalSearch(query, limit);
   }
 
   async texts(hashes: Iterable<string>): Promise<Map<string, string>> {

@@ -1,0 +1,26 @@
+// Decoder text is untrusted: paths in it are snapped to indexed ones or dropped.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { snapPath, snapPaths } from '../../src/core/runtime/answer/snap';
+
+const files = ['command.go', 'args.go', 'cobra/doc.go', 'lib/etag.rb', 'src/a/util.ts', 'src/b/util.ts', 'README.md'];
+
+test('mangled file names the bundled model writes are snapped to the indexed file', () => {
+  assert.equal(snapPath('command.go.go', files), 'command.go');
+  assert.equal(snapPath('args.go.js', files), 'args.go');
+  assert.equal(snapPath('etag.rb.rb', files), 'lib/etag.rb');
+  assert.equal(snapPath('./cobra/doc.go', files), 'cobra/doc.go');
+  assert.equal(snapPath('doc.go', files), 'cobra/doc.go');
+});
+
+test('an ambiguous or unknown name is not guessed', () => {
+  assert.equal(snapPath('util.ts', files), undefined);
+  assert.equal(snapPath('a/util.ts', files), 'src/a/util.ts');
+  assert.equal(snapPath('missing.py', files), undefined);
+});
+
+test('text keeps snapped paths with their lines and loses paths to nothing', () => {
+  const r = snapPaths('See command.go.go:12 and missing.py, version 1.2.3 and example.com.', files);
+  assert.equal(r.text, 'See command.go:12 and , version 1.2.3 and example.com.');
+  assert.deepEqual(r.paths, ['command.go']);
+});
