@@ -2,7 +2,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -29,8 +29,13 @@ test('ask --json indexes the workspace and prints one object with answer, citati
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines.length, 1, `expected one line of JSON, got: ${r.stdout}`);
   const out = JSON.parse(lines[0]);
-  assert.deepEqual(Object.keys(out).sort(), ['answer', 'citations', 'context', 'timings']);
+  assert.deepEqual(Object.keys(out).sort(), ['answer', 'citations', 'context', 'origin', 'sources', 'timings']);
   assert.equal(typeof out.answer, 'string');
+  // The bundled model can only locate: the answer is the definition, from the index, at its line.
+  assert.equal(out.origin, 'index');
+  const line = readFileSync(path.join(FIXTURE, 'src/geometry/shapes.ts'), 'utf8').split('\n').findIndex((l) => l.includes('function polygonArea')) + 1;
+  assert.deepEqual([out.sources[0].path, out.sources[0].line, out.sources[0].symbol], ['src/geometry/shapes.ts', line, 'polygonArea']);
+  assert.ok(out.answer.includes(`src/geometry/shapes.ts:${line}`), out.answer);
   assert.ok(Array.isArray(out.citations));
   for (const c of out.citations) assert.ok(typeof c.path === 'string' && Number.isInteger(c.line));
   assert.ok(out.timings.firstTokenMs >= 0 && out.timings.tokensPerSecond >= 0);
@@ -55,12 +60,20 @@ test('explain, generate and summarize run on the fixture', () => {
   const explain = cli('explain', path.join(FIXTURE, 'src/lruCache.ts'), '--lines', '8-14', '--root', FIXTURE, '--json', '--max-tokens', '6');
   assert.equal(explain.code, 0, explain.stderr);
   assert.equal(typeof JSON.parse(explain.stdout).answer, 'string');
+  const before = readFileSync(path.join(FIXTURE, 'src/geometry/vector.ts'), 'utf8');
   const gen = cli('generate', path.join(FIXTURE, 'src/geometry/vector.ts'), 'add a subtract method', '--line', '12', '--root', FIXTURE, '--json', '--max-tokens', '6');
-  assert.equal(gen.code, 0, gen.stderr);
+  // The bundled model cannot write code: it says so, exits non-zero and the file is untouched.
+  assert.equal(gen.code, 1, gen.stderr);
+  assert.match(JSON.parse(gen.stdout).notice, /cannot write code/);
+  assert.equal(readFileSync(path.join(FIXTURE, 'src/geometry/vector.ts'), 'utf8'), before);
   const sum = cli('summarize', FIXTURE, '--json', '--max-tokens', '6');
   assert.equal(sum.code, 0, sum.stderr);
-  // The hierarchical summary lists the directories it summarized.
-  assert.match(JSON.parse(sum.stdout).answer, /src\/geometry\//);
+  // The map of the code lists each directory once, without a model run.
+  const map = JSON.parse(sum.stdout);
+  assert.equal(map.context.decoderRuns, 0);
+  assert.equal(map.answer.match(/^### src\/geometry\/$/gm)?.length, 1);
+  const scoped = JSON.parse(cli('summarize', FIXTURE, '--path', 'src/geometry', '--json').stdout);
+  assert.deepEqual([...scoped.answer.matchAll(/^### (.+)$/gm)].map((m: RegExpMatchArray) => m[1]), ['src/geometry/']);
 });
 
 test('bad input gets a clear error and a non-zero exit', () => {
@@ -92,4 +105,18 @@ test('doctor prints provider, bundle, cache and threads', () => {
   const text = cli('doctor');
   assert.match(text.stdout, /provider: +(cpu|cuda)/);
   assert.match(text.stdout, /bundle: +default/);
+});
+
+test('index then ask keep one index: ask re-chunks nothing, and index --json counts true changes', () => {
+  const ws = path.join(tmp, 'one-index');
+  cpSync(FIXTURE, ws, { recursive: true });
+  const first = JSON.parse(cli('index', ws, '--json').stdout);
+  assert.ok(first.added >= 5 && first.newChunks > 0, JSON.stringify(first));
+  const ask = cli('ask', ws, 'Where is polygonArea defined?', '--json');
+  assert.equal(ask.code, 0, ask.stderr);
+  assert.doesNotMatch(ask.stderr, /settings changed|rebuil/i, 'ask opened the same index');
+  const again = JSON.parse(cli('index', ws, '--json').stdout);
+  assert.deepEqual([again.added, again.updated, again.removed, again.newChunks], [0, 0, 0, 0], JSON.stringify(again));
+  assert.equal(again.unchanged, first.added);
+  assert.equal(again.rebuilt, undefined);
 });

@@ -67,14 +67,26 @@ test('a corrupt cache entry is detected and re-encoded when a request needs it',
   assert.ok(r.context.softChunks > 0);
 });
 
+/** An engine on a copy of the bundled model whose manifest says it can write (the model's text is the answer). */
+async function writerEngine(name: string): Promise<Engine> {
+  const dir = path.join(tmp, `bundle-${name}`);
+  cpSync(path.join(ROOT, 'models/default'), dir, { recursive: true });
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+  manifest.capabilities = ['locate', 'explain', 'summarize', 'generate'];
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+  return Engine.create({ bundlePath: dir, device: 'cpu', threads: 1, cacheDir: path.join(tmp, `cache-${name}`), persistIndex: false });
+}
+
 test('explain keeps the selection\'s file in context even with a tiny budget', async () => {
-  const r = await engine.generate({
+  const writer = await writerEngine('explain');
+  const r = await writer.generate({
     task: 'explain',
     root: repo,
     prompt: '',
     selection: { path: 'scripts/report.py', startLine: 5, endLine: 8, text: 'def count_words(path):' },
     options: { maxTokens: 2, contextBudget: 12, hybrid: false },
   });
+  await writer.close();
   assert.deepEqual(r.context.softFiles, ['scripts/report.py']);
 });
 
@@ -126,12 +138,7 @@ test('a bundle trained with a recap (manifest decoder.recapChunks) repeats its b
 
 test('ignoreEos decodes to maxTokens, past the end of turn as well; caller stop strings still apply', async () => {
   // The model's own text is the answer only for a bundle that says it can write.
-  const dir = path.join(tmp, 'bundle-writer');
-  cpSync(path.join(ROOT, 'models/default'), dir, { recursive: true });
-  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
-  manifest.capabilities = ['locate', 'explain'];
-  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
-  const writer = await Engine.create({ bundlePath: dir, device: 'cpu', threads: 1, cacheDir: path.join(tmp, 'cache-writer'), persistIndex: false });
+  const writer = await writerEngine('eos');
   try {
     const question = { task: 'ask' as const, root: repo, prompt: 'Where is area defined?' };
     const natural = await writer.generate({ ...question, options: { maxTokens: 48 } });

@@ -14,7 +14,7 @@ export function registerSummarize(program: Command): void {
     const scope = flags.path ? relativeInside(root, flags.path.startsWith('/') ? flags.path : `${root}/${flags.path}`) : '';
     await runTaskCommand(
       root,
-      { task: 'summarize', prompt: '', ...(scope ? { selection: { path: scope, startLine: 1, endLine: 1, text: '' } } : {}) },
+      { task: 'summarize', prompt: '', scope },
       flags,
     );
   });

@@ -10,7 +10,7 @@ import { Completer, type CompletionRequest, type CompletionResult } from './deco
 import { EmptyWorkspaceError, PauseGate, Workspaces, type IndexHooks, type WorkspaceState } from './workspace/workspaces';
 import type { Workspace } from './workspace/workspace';
 import type { Chunk } from './plan/planner';
-import { runTask, type TaskHooks } from './answer/tasks';
+import { runTask, taskRequest, type TaskHooks } from './answer/tasks';
 
 export { PauseGate, EmptyWorkspaceError, defaultCacheDir };
 export type { IndexHooks, WorkspaceState, CompletionRequest, CompletionResult };
@@ -104,6 +104,8 @@ export class Engine {
     const root = path.resolve(params.root);
     const state = await this.workspaces.ready(root, hooks.signal);
     if (state.workspace.allChunks().length === 0) throw new EmptyWorkspaceError(root);
+    // A request the decoder cannot hold is refused whether or not this bundle runs the decoder for it.
+    this.completer.checkFits(taskRequest(params), params.task === 'ask' ? params.history : undefined, params.options?.maxTokens ?? 1);
     const r = await runTask({ model: this.model, workspaces: this.workspaces, completer: this.completer }, state, params, hooks);
     const out = r.last?.output;
     const plan = r.last?.plan;

@@ -2,18 +2,27 @@
 // disk in lmdb. lmdb's copy-on-write B-tree makes every committed write crash-safe; a checksum in each
 // value catches corruption that slips past it (torn files, bit rot, foreign writers), and the reader
 // drops such an entry so the caller re-encodes it. A size cap evicts the least recently used entries.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+//
+// The cache is an optimisation, never a reason for an answer to fail: a directory that cannot be written
+// is used read-only, one that cannot be used at all is skipped, and a disk without room (see ./space.ts)
+// pauses caching until space returns; each is said once through `log`.
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { crc32 } from 'node:zlib';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { cacheKey, decodeEntry, encodeEntry, type SoftPromptEntry } from './entry';
+import { probeCacheDetailed } from './probe';
+import { WRITE_TEST_ENTRIES, WRITE_TEST_ENTRY_BYTES } from './probeChild';
+import { NEW_ENV_BYTES, diskSpace, formatBytes, growthBound, room } from './space';
 
-export interface SoftPromptEntry {
-  /** [softTokensPerChunk * decoderHidden] */
-  softTokens: Float32Array;
-  /** [vectorsPerChunk * encoderHidden] */
-  vector: Float32Array;
-}
+export { cacheKey, decodeEntry, encodeEntry, type SoftPromptEntry } from './entry';
+export { probeCache, probeCacheDetailed, type ProbeResult } from './probe';
+
+/**
+ * 'write': the usual. 'read': what the file holds is used, nothing new is stored (a read-only directory,
+ * or a disk too full to write to). 'off': no file is used (it cannot be created or read): every lookup
+ * misses, and answers are made without caching.
+ */
+export type CacheMode = 'write' | 'read' | 'off';
 
 export interface CacheStats {
   entries: number;
@@ -23,6 +32,9 @@ export interface CacheStats {
   corrupt: number;
   evicted: number;
   path: string;
+  mode: CacheMode;
+  /** Whether new entries are being stored now (false while the disk has no room, or in 'read'/'off'). */
+  writing: boolean;
 }
 
 interface Meta {
@@ -32,14 +44,10 @@ interface Meta {
   n: number;
 }
 
-const MAGIC = 0x50533245; // "E2SP"
-const HEADER_BYTES = 16;
 /** By default access times are rewritten at most this often per entry: reads should not turn into writes. */
 const TOUCH_INTERVAL_MS = 60_000;
-
-export function cacheKey(bundleId: string, hash: string): string {
-  return `${bundleId}\u0000${hash}`;
-}
+/** Access times are committed in one transaction this long after the first pending one. */
+const TOUCH_FLUSH_MS = 1000;
 
 /**
  * A key as a scan returns it, in cacheKey's form: lmdb's key encoding reads a string with a NUL back as
@@ -50,173 +58,6 @@ function storedKey(key: unknown): string {
   return Array.isArray(key) ? key.join('\u0000') : String(key);
 }
 
-export function encodeEntry(entry: SoftPromptEntry): Buffer {
-  const payloadBytes = (entry.softTokens.length + entry.vector.length) * 4;
-  const buf = Buffer.alloc(HEADER_BYTES + payloadBytes);
-  const floats = new Float32Array(buf.buffer, buf.byteOffset + HEADER_BYTES, payloadBytes / 4);
-  floats.set(entry.softTokens, 0);
-  floats.set(entry.vector, entry.softTokens.length);
-  buf.writeUInt32LE(MAGIC, 0);
-  buf.writeUInt32LE(crc32(buf.subarray(HEADER_BYTES)), 4);
-  buf.writeUInt32LE(entry.softTokens.length, 8);
-  buf.writeUInt32LE(entry.vector.length, 12);
-  return buf;
-}
-
-/** Undefined when the bytes are not an intact entry. */
-export function decodeEntry(buf: Uint8Array): SoftPromptEntry | undefined {
-  if (buf.byteLength < HEADER_BYTES) return undefined;
-  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (view.readUInt32LE(0) !== MAGIC) return undefined;
-  const nSoft = view.readUInt32LE(8);
-  const nVec = view.readUInt32LE(12);
-  if (view.byteLength !== HEADER_BYTES + (nSoft + nVec) * 4) return undefined;
-  if (crc32(view.subarray(HEADER_BYTES)) !== view.readUInt32LE(4)) return undefined;
-  // Copy out: lmdb may reuse the buffer it returned.
-  const bytes = new Uint8Array(view.subarray(HEADER_BYTES));
-  const floats = new Float32Array(bytes.buffer);
-  return { softTokens: floats.slice(0, nSoft), vector: floats.slice(nSoft) };
-}
-
-/** What a probe of an existing cache found. */
-export interface ProbeResult {
-  /** What is wrong with the file (the cache must be moved aside), or undefined when it is sound. */
-  problem?: string;
-  /** Deep probes: entries whose value was read, and how many of those failed their checksum. */
-  entries?: number;
-  corrupt?: number;
-}
-
-/**
- * lmdb maps its file into memory: a truncated or damaged file can kill the process that reads it
- * (SIGBUS past the end of a truncated file, SIGSEGV on a damaged meta or B-tree page) instead of
- * throwing. So an existing cache is opened first in a short-lived child process. The quick probe (every
- * open) checks the file size against lmdb's own page count, walks every key (the B-tree's branch and leaf
- * pages) and commits one write (the free list). The deep probe (after an unclean shutdown or a change
- * behind the cache's back: see SoftPromptCache.open) also reads every value, once in key order and once
- * by key lookup from each access record (the two paths the cache itself reads by), and checks each
- * entry's checksum: damage in value or overflow pages crashes the child, not the caller.
- */
-export function probeCache(dir: string, options: { deep?: boolean } = {}): string | undefined {
-  return probeCacheDetailed(dir, options).problem;
-}
-
-export function probeCacheDetailed(dir: string, options: { deep?: boolean } = {}): ProbeResult {
-  const script = `
-    process.on('uncaughtException', (err) => {
-      console.error((err && err.message) || String(err));
-      process.exit(5);
-    });
-    const { open } = require(process.argv[1]);
-    const fs = require('fs');
-    const { crc32 } = require('zlib');
-    const dir = process.argv[2];
-    const deep = process.argv[3] === 'deep';
-    const root = open({ path: dir, maxDbs: 4, mapSize: 64 * 1024 ** 3 });
-    const st = root.getStats();
-    const size = fs.statSync(dir + '/data.mdb').size;
-    if (size < (st.lastPageNumber + 1) * st.pageSize) {
-      console.error('file is ' + size + ' bytes, lmdb expects ' + (st.lastPageNumber + 1) * st.pageSize);
-      process.exit(3);
-    }
-    let n = 0;
-    for (const name of ['soft-prompts', 'access']) {
-      const db = root.openDB({ name, encoding: 'binary' });
-      for (const key of db.getKeys()) n += key.length & 1;
-    }
-    let entries = 0, corrupt = 0;
-    if (deep) {
-      const sound = (v) => {
-        if (!v || v.length < ${HEADER_BYTES} || v.readUInt32LE(0) !== ${MAGIC}) return false;
-        if (v.length !== ${HEADER_BYTES} + (v.readUInt32LE(8) + v.readUInt32LE(12)) * 4) return false;
-        return crc32(v.subarray(${HEADER_BYTES})) === v.readUInt32LE(4);
-      };
-      const values = root.openDB({ name: 'soft-prompts', encoding: 'binary' });
-      const bad = [];
-      const scanned = new Map(); // as text -> the key as the scan returned it (a string or its parts)
-      for (const { key, value } of values.getRange()) {
-        entries++;
-        scanned.set(String(key), key);
-        if (!sound(value)) bad.push(key);
-      }
-      corrupt = bad.length;
-      const access = root.openDB({ name: 'access', encoding: 'msgpack' });
-      const records = [];
-      let unscanned = 0, lost = 0;
-      const found = new Set(); // values keys (as text) a lookup found
-      for (const { key, value } of access.getRange()) {
-        if (!value || typeof value.t !== 'number' || typeof value.n !== 'number') {
-          console.error('access record ' + JSON.stringify(String(key)) + ' is malformed');
-          process.exit(4);
-        }
-        records.push([key, value]);
-        if (!access.doesExist(key)) lost++;
-        const v = values.getBinary(key);
-        if (v !== undefined) {
-          n += v.length & 1;
-          found.add(String(key));
-          unscanned += scanned.has(String(key)) ? 0 : 1;
-        }
-      }
-      // Scanned keys the loop above did not already find by lookup.
-      for (const [text, key] of scanned) if (!found.has(text) && !values.doesExist(key)) lost++;
-      // Damaged branch pages can hide entries from a scan that a lookup still finds; damaged keys in a
-      // page break its order, so a lookup misses entries a scan still lists (writes then land in the
-      // wrong place too). Such a tree is not repairable entry by entry.
-      if (unscanned > 0 || lost > 0) {
-        console.error('B-tree inconsistent: ' + unscanned + ' entries found by lookup but not by a scan, ' + lost + ' listed by a scan but not found by lookup');
-        process.exit(5);
-      }
-      // The write path too: damage in page headers or the free list shows only when lmdb copies pages or
-      // allocates new ones (a later commit of the cache itself can then fail or never settle). So drop the
-      // entries that failed their checksum (the cache would drop them on first read anyway), rewrite every
-      // access record (copies each of their pages), and commit, then remove, a group of entries as large as
-      // one the cache writes (allocation from the free list and past the end of the file).
-      root.transactionSync(() => {
-        for (const key of bad) {
-          values.removeSync(key);
-          access.removeSync(key);
-        }
-        for (const [key, value] of records) access.putSync(key, value);
-      });
-      const filler = Buffer.alloc(${HEADER_BYTES} + (${4 * 1024} + ${4 * 768}) * 4, 1);
-      root.transactionSync(() => {
-        for (let i = 0; i < 256; i++) values.putSync('e2code-probe-' + i, filler);
-      });
-      root.transactionSync(() => {
-        for (let i = 0; i < 256; i++) values.removeSync('e2code-probe-' + i);
-      });
-    }
-    // A write transaction makes lmdb read and rewrite its free list (damage there shows only on write).
-    root.putSync('e2code-probe', n);
-    root.removeSync('e2code-probe');
-    root.close();
-    process.stdout.write(JSON.stringify({ entries, corrupt }));
-    process.exit(0);`;
-  let lmdbPath: string;
-  try {
-    lmdbPath = require.resolve('lmdb');
-  } catch {
-    return {}; // cannot probe (unusual packaging): open as before
-  }
-  const r = spawnSync(process.execPath, ['-e', script, lmdbPath, dir, options.deep ? 'deep' : 'quick'], {
-    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-    encoding: 'utf8',
-    timeout: options.deep ? 600_000 : 120_000,
-  });
-  if (r.error) return {}; // could not run the probe: no evidence of damage
-  if (r.status === 0) {
-    try {
-      return JSON.parse(r.stdout) as ProbeResult;
-    } catch {
-      // It ended without its result: a write that never settled (lmdb on damaged pages) emptied its event loop.
-      return { problem: 'a probe process stopped before it finished (a write never completed)' };
-    }
-  }
-  const why = (r.stderr ?? '').trim().split('\n').filter(Boolean).pop() ?? '';
-  return { problem: r.signal ? `reading it crashed a probe process with ${r.signal}` : why || `probe exited with code ${r.status}` };
-}
-
 /** How `SoftPromptCache.open` checked an existing file. */
 export interface OpenCheck {
   /** Whether every value was read (see probeCache). */
@@ -225,8 +66,12 @@ export interface OpenCheck {
   reasons: string[];
   entries?: number;
   corrupt?: number;
-  /** Where a damaged file was moved. */
+  /** Where a damaged file was moved (absent when it was deleted for lack of space: see `deletedDamaged`). */
   movedAside?: string;
+  /** A damaged file was deleted, not kept: the disk had no room for a copy beside a new cache. */
+  deletedDamaged?: boolean;
+  /** Whether the full check's group write ran (skipped on a read-only cache or a disk without room). */
+  writeTest?: boolean;
   /** Time the probe took. */
   ms?: number;
 }
@@ -235,6 +80,8 @@ export interface OpenCheck {
 const CLEAN_FILE = 'clean-close.json';
 /** `open-<pid>`: that process has the cache open (removed by its clean close). */
 const OPEN_MARKER = /^open-(\d+)$/;
+/** `corrupt-<ms>`: a damaged cache moved aside. */
+const ASIDE_DIR = /^corrupt-\d+$/;
 
 interface CleanRecord {
   size: number;
@@ -309,45 +156,96 @@ function suspicions(dir: string): { reasons: string[]; stale: string[] } {
   return { reasons, stale };
 }
 
-/**
- * A failed lmdb commit as a clear error. lmdb rejects with "Commit failed (see commitError for details)"
- * and a second, rejected promise `commitError` holding the cause (an I/O error when the disk is full);
- * that promise is handled here so it cannot surface as an unhandled rejection.
- */
-async function writeError(dir: string, err: unknown): Promise<Error & { diskFull: boolean }> {
-  let cause = err as Error & { commitError?: Promise<unknown> };
-  if (cause?.commitError && typeof cause.commitError.then === 'function') {
-    cause = (await cause.commitError.then(
-      () => cause,
-      (e: unknown) => e,
-    )) as Error & { commitError?: Promise<unknown> };
-  }
-  let free = '';
+/** Whether the cache may write in `dir`: tried by writing a file, as permissions alone do not tell (root, read-only mounts). */
+function writeAccess(dir: string): { ok: true } | { ok: false; full: boolean; why: string } {
+  const probe = path.join(dir, `.write-check-${process.pid}`);
   try {
-    const st = statfsSync(dir);
-    const bytes = st.bavail * st.bsize;
-    if (bytes < 64 * 1024 * 1024) free = `; only ${bytes} bytes free on its disk: is it full?`;
-  } catch {
-    // no statfs: no hint
+    writeFileSync(probe, 'x');
+    rmSync(probe, { force: true });
+  } catch (err) {
+    try {
+      rmSync(probe, { force: true });
+    } catch {
+      // nothing was created
+    }
+    return notWritable(err);
   }
-  const message = cause instanceof Error ? cause.message : String(cause);
-  const diskFull = free !== '' || (cause as NodeJS.ErrnoException)?.code === 'ENOSPC' || /No space left/i.test(message);
-  return Object.assign(new Error(`writing the soft-prompt cache at ${dir} failed (${message})${free}`, { cause }), { diskFull });
+  // A file the directory's owner made read-only (not for root, which may write anyway).
+  const data = path.join(dir, 'data.mdb');
+  if (existsSync(data)) {
+    try {
+      accessSync(data, constants.W_OK);
+    } catch (err) {
+      return notWritable(err, 'its data.mdb is not writable');
+    }
+  }
+  return { ok: true };
 }
 
-/** Moves a damaged cache's files into `dir/corrupt-<time>/`; returns that directory. */
-function moveAsideFiles(dir: string): string {
+function notWritable(err: unknown, what?: string): { ok: false; full: boolean; why: string } {
+  const code = (err as NodeJS.ErrnoException).code ?? 'error';
+  if (code === 'ENOSPC' || code === 'EDQUOT') return { ok: false, full: true, why: `its disk is full (${code})` };
+  if (code === 'EROFS') return { ok: false, full: false, why: 'it is on a read-only file system' };
+  return { ok: false, full: false, why: `${what ?? 'its directory is not writable'} (${code})` };
+}
+
+/** A failed lmdb write as a clear error; `diskFull` when the disk had no room for it. */
+function writeError(dir: string, err: unknown, payload: number): Error & { diskFull: boolean } {
+  settleCommitError(err);
+  const cause = err as NodeJS.ErrnoException;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const r = room(dir, growthBound(payload));
+  const short = !r.ok && r.space ? `; only ${formatBytes(r.space.free)} free on its disk` : '';
+  const diskFull = short !== '' || cause?.code === 'ENOSPC' || cause?.code === 'EDQUOT' || /No space left|quota/i.test(message);
+  return Object.assign(new Error(`writing the soft-prompt cache at ${dir} failed (${message})${short}`, { cause }), { diskFull });
+}
+
+/** A failed lmdb write's error may carry `commitError`, a second rejected promise: handle it too. */
+function settleCommitError(err: unknown): void {
+  const pending = (err as { commitError?: Promise<unknown> } | null)?.commitError;
+  if (pending && typeof pending.then === 'function') pending.then(undefined, () => undefined);
+}
+
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Moves a damaged cache's files into `dir/corrupt-<time>/`. Only the newest damaged copy is kept (older
+ * ones are removed first), and only when the disk keeps room for a new cache as large beside it;
+ * otherwise the damaged files are deleted. Renames use no space, so this never fills the disk.
+ */
+function moveAsideFiles(dir: string): { aside?: string; deleted?: string } {
+  for (const name of readdirSync(dir)) {
+    if (ASIDE_DIR.test(name)) rmSync(path.join(dir, name), { recursive: true, force: true });
+  }
+  const size = sizeOf(path.join(dir, 'data.mdb'));
   const aside = path.join(dir, `corrupt-${Date.now()}`);
   mkdirSync(aside, { recursive: true });
   for (const f of ['data.mdb', 'lock.mdb']) {
     if (existsSync(path.join(dir, f))) renameSync(path.join(dir, f), path.join(aside, f));
   }
   rmSync(path.join(dir, CLEAN_FILE), { force: true });
-  return aside;
+  const r = room(dir, NEW_ENV_BYTES + size);
+  if (!r.ok) {
+    rmSync(aside, { recursive: true, force: true });
+    return { deleted: `only ${formatBytes(r.space?.free ?? 0)} free on its disk, too little to keep a ${formatBytes(size)} copy beside a new cache` };
+  }
+  return { aside };
 }
 
-function openEnv(dir: string): { root: RootDatabase; values: Database<Buffer, string>; access: Database<Meta, string> } {
-  const root = open({ path: dir, maxDbs: 4, mapSize: 64 * 1024 ** 3, eventTurnBatching: false });
+interface Env {
+  root: RootDatabase;
+  values: Database<Buffer, string>;
+  access: Database<Meta, string>;
+}
+
+function openEnv(dir: string, readOnly: boolean): Env {
+  const root = open({ path: dir, maxDbs: 4, mapSize: 64 * 1024 ** 3, eventTurnBatching: false, readOnly });
   try {
     const values = root.openDB<Buffer, string>({ name: 'soft-prompts', encoding: 'binary' });
     const access = root.openDB<Meta, string>({ name: 'access', encoding: 'msgpack' });
@@ -358,10 +256,13 @@ function openEnv(dir: string): { root: RootDatabase; values: Database<Buffer, st
   }
 }
 
-/** A failed lmdb write's error carries `commitError`, a second rejected promise: handle it too. */
-function settleCommitError(err: unknown): void {
-  const pending = (err as { commitError?: Promise<unknown> } | null)?.commitError;
-  if (pending && typeof pending.then === 'function') pending.then(undefined, () => undefined);
+/** Why the cache does not write now: a full disk heals by itself; the others last for this process. */
+type Block = 'full' | 'readOnly' | 'unusable';
+
+interface CacheOptions {
+  maxBytes?: number;
+  touchIntervalMs?: number;
+  log?: (line: string) => void;
 }
 
 export class SoftPromptCache {
@@ -370,18 +271,30 @@ export class SoftPromptCache {
   private corrupt = 0;
   private evicted = 0;
   private closed = false;
+  private recoveries = 0;
+  /** Access times waiting for their commit (see flushTouches). */
+  private readonly pendingTouches = new Map<string, Meta>();
+  private touchTimer: NodeJS.Timeout | undefined;
+  /** A write failed for lack of space: lmdb's environment is reopened before the next one. */
+  private reopenBeforeWrite = false;
 
   private constructor(
     readonly path: string,
-    private root: RootDatabase,
-    private values: Database<Buffer, string>,
-    private access: Database<Meta, string>,
+    private env: Env | undefined,
+    private currentMode: CacheMode,
+    private block: Block | undefined,
     readonly maxBytes: number,
     private readonly touchIntervalMs: number,
     private readonly check: OpenCheck,
     private readonly log: ((line: string) => void) | undefined,
   ) {
-    for (const { key, value } of access.getRange()) {
+    if (env) this.loadMeta(env);
+  }
+
+  private loadMeta(env: Env): void {
+    this.meta.clear();
+    this.bytes = 0;
+    for (const { key, value } of env.access.getRange()) {
       this.meta.set(storedKey(key), value);
       this.bytes += value.n;
     }
@@ -391,82 +304,150 @@ export class SoftPromptCache {
    * Opens (creating if needed) the cache at `dir`. `maxBytes` caps stored values (default 2 GiB).
    * An existing cache file is first checked in a child process (see probeCache): quickly on a clean
    * open, in full (every value read) when it was not closed cleanly or changed since (see suspicions).
-   * A damaged one is moved aside into `dir/corrupt-<time>/`, reported through `log`, and the cache starts
-   * empty; a full check that passes is reported too. While open, `dir/open-<pid>` marks it in use; a
-   * clean close removes the marker and records the file in `dir/clean-close.json`.
+   * A damaged one is moved aside into `dir/corrupt-<time>/` (or deleted when the disk has no room to keep
+   * it), reported through `log`, and the cache starts empty; a full check that passes is reported too.
+   * While open, `dir/open-<pid>` marks it in use; a clean close removes the marker and records the file
+   * in `dir/clean-close.json`. A directory it may not write to is used read-only, one it cannot use at all
+   * is not used, and a disk without room defers creating the file: each said once through `log`. Never
+   * throws for any of these: only when a new, empty cache cannot be opened where there is room for it.
    */
-  static open(dir: string, options: { maxBytes?: number; touchIntervalMs?: number; log?: (line: string) => void } = {}): SoftPromptCache {
+  static open(dir: string, options: CacheOptions = {}): SoftPromptCache {
     dir = path.resolve(dir);
-    mkdirSync(dir, { recursive: true });
+    const log = options.log;
     const check: OpenCheck = { deep: false, reasons: [] };
-    const moveAside = (problem: string) => {
-      const aside = moveAsideFiles(dir);
-      check.movedAside = aside;
-      const why = check.deep ? `; checked in full because ${check.reasons.join(' and ')}` : '';
-      options.log?.(`soft-prompt cache at ${dir} is damaged (${problem}${why}); moved it to ${aside} and starting an empty cache`);
+    const make = (env: Env | undefined, mode: CacheMode, block: Block | undefined) =>
+      new SoftPromptCache(dir, env, mode, block, options.maxBytes ?? 2 * 1024 ** 3, options.touchIntervalMs ?? TOUCH_INTERVAL_MS, check, log);
+    const off = (why: string, block: Block) => {
+      log?.(`soft-prompt cache at ${dir} is not used (${why}); answering without caching`);
+      return make(undefined, 'off', block);
     };
-    if (existsSync(path.join(dir, 'data.mdb'))) {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      log?.(`soft-prompt cache directory ${dir} cannot be created (${code}); answering without caching`);
+      return make(undefined, 'off', code === 'ENOSPC' ? 'full' : 'unusable');
+    }
+    const dataFile = path.join(dir, 'data.mdb');
+    const lockFile = path.join(dir, 'lock.mdb');
+    const access = writeAccess(dir);
+    let mode: CacheMode = access.ok ? 'write' : 'read';
+    const readOnlyWhy = access.ok ? '' : access.why;
+    const readBlock: Block = !access.ok && access.full ? 'full' : 'readOnly';
+
+    if (existsSync(dataFile)) {
+      // lmdb creates a missing lock file and writes it through its map: on a full disk that is SIGBUS.
+      if (mode === 'read' && readBlock === 'full' && !existsSync(lockFile)) return off(`${readOnlyWhy}, and its lock.mdb is missing`, 'unusable');
       const { reasons, stale } = suspicions(dir);
       check.deep = reasons.length > 0;
       check.reasons = reasons;
+      // The probe writes only where the disk has room; its group write only where that fits too.
+      const readOnlyProbe = mode === 'read' || !room(dir, NEW_ENV_BYTES).ok;
+      const writeTest = !readOnlyProbe && room(dir, growthBound(WRITE_TEST_ENTRIES * WRITE_TEST_ENTRY_BYTES)).ok;
       const t0 = performance.now();
-      const probe = probeCacheDetailed(dir, { deep: check.deep });
+      const probe = probeCacheDetailed(dir, { deep: check.deep, readOnly: readOnlyProbe, writeTest });
       check.ms = performance.now() - t0;
-      if (probe.problem) moveAside(probe.problem);
-      else if (check.deep) {
+      check.writeTest = probe.writeTest ?? false;
+      if (probe.skipped) {
+        log?.(`soft-prompt cache at ${dir} is opened without its crash check: ${probe.skipped}`);
+      } else if (probe.problem) {
+        if (mode === 'read') return off(`${readOnlyWhy}, and it cannot be read: ${probe.problem}`, readBlock === 'full' ? 'unusable' : readBlock);
+        if (probe.unopenable) return off(`it cannot be opened: ${probe.problem}`, 'unusable');
+        SoftPromptCache.moveAside(dir, check, probe.problem, log);
+      } else if (check.deep) {
         check.entries = probe.entries;
         check.corrupt = probe.corrupt;
-        options.log?.(
+        const skipped =
+          mode === 'write' && !check.writeTest ? `; its write test was skipped: only ${formatBytes(diskSpace(dir)?.free ?? 0)} free on its disk` : '';
+        log?.(
           `soft-prompt cache at ${dir} checked in full because ${reasons.join(' and ')}: ${probe.entries ?? 0} entries read` +
-            `${probe.corrupt ? `, ${probe.corrupt} failed their checksum (dropped and re-encoded when used)` : ', all sound'} (${Math.round(check.ms)} ms)`,
+            `${probe.corrupt ? `, ${probe.corrupt} failed their checksum (dropped and re-encoded when used)` : ', all sound'}${skipped} (${Math.round(check.ms)} ms)`,
         );
       }
-      for (const f of stale) rmSync(f, { force: true });
+      if (mode === 'write') for (const f of stale) rmSync(f, { force: true });
     }
-    const make = () => {
-      const { root, values, access } = openEnv(dir);
+
+    const creating = !existsSync(dataFile) || !existsSync(lockFile);
+    if (mode === 'read' && creating) {
+      return off(readOnlyWhy, readBlock === 'full' && !existsSync(dataFile) ? 'full' : readBlock === 'full' ? 'unusable' : readBlock);
+    }
+    if (mode === 'write' && creating) {
+      const r = room(dir, NEW_ENV_BYTES);
+      if (!r.ok) {
+        // A new cache is made once there is room (see mayWrite); a data file without its lock file is not reopened unprobed.
+        return off(`only ${formatBytes(r.space?.free ?? 0)} free on its disk`, existsSync(dataFile) ? 'unusable' : 'full');
+      }
+    }
+    const build = () => {
+      const env = openEnv(dir, mode === 'read');
       try {
-        return new SoftPromptCache(dir, root, values, access, options.maxBytes ?? 2 * 1024 ** 3, options.touchIntervalMs ?? TOUCH_INTERVAL_MS, check, options.log);
+        return make(env, mode, mode === 'read' ? readBlock : undefined);
       } catch (err) {
-        root.close().catch(() => undefined);
+        env.root.close().catch(() => undefined);
         throw err;
       }
     };
     let cache: SoftPromptCache;
     try {
-      cache = make();
+      cache = build();
     } catch (err) {
+      const message = (err as Error).message;
+      if (mode === 'read') return off(`${readOnlyWhy}, and it cannot be read: ${message}`, 'unusable');
+      const r = room(dir, NEW_ENV_BYTES);
+      if (!r.ok) return off(`opening it failed (${message}) with only ${formatBytes(r.space?.free ?? 0)} free on its disk`, 'unusable');
       // Damage the probe did not see (e.g. an undecodable access record): start over.
-      moveAside((err as Error).message);
-      cache = make();
+      SoftPromptCache.moveAside(dir, check, message, log);
+      mode = 'write';
+      cache = build();
     }
-    cache.markOpen();
+    if (mode === 'read') {
+      log?.(
+        `soft-prompt cache at ${dir} is used read-only (${readOnlyWhy}): answers use the ${cache.meta.size} entries it holds; nothing new is cached` +
+          (readBlock === 'full' ? ' until space returns' : ''),
+      );
+    } else {
+      cache.markOpen();
+    }
     return cache;
   }
 
-  private recoveries = 0;
+  private static moveAside(dir: string, check: OpenCheck, problem: string, log: ((line: string) => void) | undefined): void {
+    const moved = moveAsideFiles(dir);
+    check.movedAside = moved.aside;
+    check.deletedDamaged = moved.deleted !== undefined;
+    const why = check.deep ? `; checked in full because ${check.reasons.join(' and ')}` : '';
+    const where = moved.aside ? `moved it to ${moved.aside}` : `deleted it (${moved.deleted})`;
+    log?.(`soft-prompt cache at ${dir} is damaged (${problem}${why}); ${where} and starting an empty cache`);
+  }
 
   /** Changes when the cache was started over while open (see recover): what was read from it before is gone. */
   get generation(): number {
     return this.recoveries;
   }
 
+  /** How the cache is used: see CacheMode. */
+  get mode(): CacheMode {
+    return this.currentMode;
+  }
+
   /** Closes a cache whose writes fail for a reason other than a full disk, moves it aside, starts empty. */
   private async recover(reason: string): Promise<void> {
     this.recoveries++;
+    const env = this.env;
+    this.env = undefined;
     try {
-      await this.root.close();
+      await env?.root.close();
     } catch {
       // closing a damaged environment may fail too: it is moved aside anyway
     }
-    const aside = moveAsideFiles(this.path);
-    this.log?.(`soft-prompt cache at ${this.path} is damaged (${reason}); moved it to ${aside} and starting an empty cache`);
-    const env = openEnv(this.path);
-    this.root = env.root;
-    this.values = env.values;
-    this.access = env.access;
+    const moved = moveAsideFiles(this.path);
+    this.log?.(
+      `soft-prompt cache at ${this.path} is damaged (${reason}); ${moved.aside ? `moved it to ${moved.aside}` : `deleted it (${moved.deleted})`} and starting an empty cache`,
+    );
     this.meta.clear();
     this.bytes = 0;
+    this.pendingTouches.clear();
+    this.env = openEnv(this.path, false);
   }
 
   /** How the last open checked the file (tests, doctor). */
@@ -502,6 +483,7 @@ export class SoftPromptCache {
       rmSync(path.join(this.path, `open-${process.pid}`), { force: true });
     } catch {
       // no record (disk full, cache removed): the next open checks in full
+      rmSync(path.join(this.path, `${CLEAN_FILE}.${process.pid}.tmp`), { force: true });
     }
   }
 
@@ -511,10 +493,12 @@ export class SoftPromptCache {
 
   /** The entry, or undefined when absent or corrupt (a corrupt entry is removed: re-encode it). */
   get(bundleId: string, hash: string): SoftPromptEntry | undefined {
+    const env = this.env;
+    if (!env) return undefined;
     const key = cacheKey(bundleId, hash);
     let raw: Buffer | undefined;
     try {
-      raw = this.values.getBinary(key);
+      raw = env.values.getBinary(key);
     } catch {
       // lmdb reports a damaged page (MDB_CORRUPTED, MDB_BAD_TXN...): a miss, re-encoded by the caller
       this.corrupt++;
@@ -531,31 +515,87 @@ export class SoftPromptCache {
     return entry;
   }
 
-  /** Stores entries in one transaction, then evicts if over the cap. */
+  /**
+   * Whether `payload` bytes may be written now. A disk without room pauses writing (said once) until a
+   * later write finds room again (said once too); a cache opened read-only or 'off' for lack of space is
+   * then opened for writing.
+   */
+  private async mayWrite(payload: number): Promise<boolean> {
+    if (this.closed) return false;
+    if (this.block !== undefined && this.block !== 'full') return false;
+    const r = room(this.path, growthBound(payload) + (this.env ? 0 : NEW_ENV_BYTES));
+    if (!r.ok) {
+      if (this.block !== 'full') {
+        this.block = 'full';
+        this.log?.(
+          `soft-prompt cache at ${this.path}: only ${formatBytes(r.space?.free ?? 0)} free on its disk (it keeps ${formatBytes(r.reserve)} free); ` +
+            'answering without caching new soft prompts until space returns',
+        );
+      }
+      return false;
+    }
+    if (this.block === 'full' || this.reopenBeforeWrite || this.currentMode !== 'write') {
+      try {
+        await this.reopenForWriting();
+      } catch (err) {
+        this.block = 'unusable';
+        this.log?.(`soft-prompt cache at ${this.path} cannot be reopened for writing (${(err as Error).message}); answering without caching`);
+        return false;
+      }
+      const resumed = this.block === 'full';
+      this.block = undefined;
+      this.reopenBeforeWrite = false;
+      if (resumed) this.log?.(`soft-prompt cache at ${this.path}: space is back (${formatBytes(r.space?.free ?? 0)} free); caching again`);
+    }
+    return true;
+  }
+
+  /** (Re)opens lmdb for writing: after a failed commit (a full disk), or when it was opened read-only or not at all for lack of space. */
+  private async reopenForWriting(): Promise<void> {
+    if (this.currentMode === 'write' && !this.reopenBeforeWrite && this.env) return;
+    const old = this.env;
+    this.env = undefined;
+    await old?.root.close().catch(() => undefined);
+    this.env = openEnv(this.path, false);
+    // What the file holds is what an earlier read-only open loaded, or nothing for a new file.
+    if (this.currentMode !== 'write') this.loadMeta(this.env);
+    if (this.currentMode !== 'write') this.markOpen();
+    this.currentMode = 'write';
+  }
+
+  /** Stores entries in one transaction, then evicts if over the cap. Without room on the disk, nothing is stored (see mayWrite). */
   async putMany(bundleId: string, items: { hash: string; entry: SoftPromptEntry }[]): Promise<void> {
     if (items.length === 0) return;
     const now = Date.now();
     const encoded = items.map(({ hash, entry }) => ({ key: cacheKey(bundleId, hash), buf: encodeEntry(entry) }));
-    const write = () =>
-      this.root.transaction(() => {
+    const payload = encoded.reduce((n, e) => n + e.buf.byteLength, 0);
+    if (!(await this.mayWrite(payload))) return;
+    // A synchronous commit: its failure is thrown here (an asynchronous one that fails on a full disk may
+    // never settle, which ended a process with no answer and exit code 0).
+    const write = () => {
+      const env = this.env!;
+      env.root.transactionSync(() => {
         for (const { key, buf } of encoded) {
-          // Each put's own promise rejects too when the commit fails: the transaction's rejection reports it.
-          void Promise.resolve(this.values.put(key, buf)).catch(settleCommitError);
-          void Promise.resolve(this.access.put(key, { t: now, n: buf.byteLength })).catch(settleCommitError);
+          env.values.putSync(key, buf);
+          env.access.putSync(key, { t: now, n: buf.byteLength });
         }
       });
+    };
     try {
-      await write();
+      write();
     } catch (err) {
-      const e = await writeError(this.path, err);
+      const e = writeError(this.path, err, payload);
+      if (e.diskFull) return this.pauseForSpace(e);
       // Not a full disk: lmdb failed on its own structures (a damaged free list or page header hands out
       // impossible page numbers; reads and the probes cannot see that). Start over once, then retry.
-      if (e.diskFull || this.recoveries > 0) throw e;
+      if (this.recoveries > 0) throw e;
       await this.recover(e.message);
       try {
-        await write();
+        write();
       } catch (err2) {
-        throw await writeError(this.path, err2);
+        const e2 = writeError(this.path, err2, payload);
+        if (e2.diskFull) return this.pauseForSpace(e2);
+        throw e2;
       }
     }
     // Only after the commit: a failed write (disk full) must not leave entries the cache thinks it has.
@@ -569,6 +609,15 @@ export class SoftPromptCache {
     if (this.bytes > this.maxBytes) await this.evict();
   }
 
+  /** A commit failed for lack of space: nothing was stored; writing resumes when a later write finds room. */
+  private pauseForSpace(e: Error): void {
+    this.reopenBeforeWrite = true;
+    if (this.block !== 'full') {
+      this.block = 'full';
+      this.log?.(`${e.message}; answering without caching new soft prompts until space returns`);
+    }
+  }
+
   put(bundleId: string, hash: string, entry: SoftPromptEntry): Promise<void> {
     return this.putMany(bundleId, [{ hash, entry }]);
   }
@@ -576,6 +625,8 @@ export class SoftPromptCache {
   /** Removes least recently used entries until the cache is at 90% of its cap; returns how many. */
   async evict(): Promise<number> {
     if (this.bytes <= this.maxBytes) return 0;
+    const env = this.env;
+    if (!env || this.currentMode !== 'write') return 0;
     const target = this.maxBytes * 0.9;
     const byAge = [...this.meta.entries()].sort((a, b) => a[1].t - b[1].t);
     const victims: string[] = [];
@@ -586,35 +637,54 @@ export class SoftPromptCache {
       bytes -= m.n;
     }
     try {
-      await this.root.transaction(() => {
+      env.root.transactionSync(() => {
         for (const key of victims) {
-          void Promise.resolve(this.values.remove(key)).catch(settleCommitError);
-          void Promise.resolve(this.access.remove(key)).catch(settleCommitError);
+          env.values.removeSync(key);
+          env.access.removeSync(key);
         }
       });
     } catch (err) {
-      throw await writeError(this.path, err);
+      const e = writeError(this.path, err, 0);
+      if (e.diskFull) {
+        this.pauseForSpace(e);
+        return 0;
+      }
+      throw e;
     }
     for (const key of victims) {
       const m = this.meta.get(key);
       if (m) this.bytes -= m.n;
       this.meta.delete(key);
+      this.pendingTouches.delete(key);
     }
     this.evicted += victims.length;
     return victims.length;
   }
 
   stats(): CacheStats {
-    return { entries: this.meta.size, bytes: this.bytes, maxBytes: this.maxBytes, corrupt: this.corrupt, evicted: this.evicted, path: this.path };
+    return {
+      entries: this.meta.size,
+      bytes: this.bytes,
+      maxBytes: this.maxBytes,
+      corrupt: this.corrupt,
+      evicted: this.evicted,
+      path: this.path,
+      mode: this.currentMode,
+      writing: this.currentMode === 'write' && this.block === undefined,
+    };
   }
 
-  /** Waits for pending writes, then closes the environment (a clean close: see open). */
+  /** Commits pending access times, then closes the environment (a clean close: see open). */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flushTouches();
     this.closed = true;
-    await this.root.flushed;
-    await this.root.close();
-    this.markClosed();
+    const env = this.env;
+    this.env = undefined;
+    if (!env) return;
+    await env.root.flushed;
+    await env.root.close();
+    if (this.currentMode === 'write') this.markClosed();
   }
 
   private touch(key: string, n: number): void {
@@ -625,16 +695,42 @@ export class SoftPromptCache {
     if (!m) this.bytes += n;
     else this.bytes += n - m.n;
     this.meta.set(key, updated);
-    this.access.put(key, updated).catch(settleCommitError); // an access time is a hint: never an unhandled rejection
+    if (this.currentMode !== 'write' || this.block !== undefined) return;
+    this.pendingTouches.set(key, updated);
+    if (!this.touchTimer) {
+      this.touchTimer = setTimeout(() => this.flushTouches(), TOUCH_FLUSH_MS);
+      this.touchTimer.unref?.();
+    }
+  }
+
+  /** Access times are hints: committed together, and dropped when they cannot be (no room, read-only). */
+  private flushTouches(): void {
+    if (this.touchTimer) clearTimeout(this.touchTimer);
+    this.touchTimer = undefined;
+    const batch = [...this.pendingTouches];
+    this.pendingTouches.clear();
+    const env = this.env;
+    if (batch.length === 0 || !env || this.closed || this.currentMode !== 'write' || this.block !== undefined) return;
+    if (!room(this.path, growthBound(batch.length * 64)).ok) return;
+    try {
+      env.root.transactionSync(() => {
+        for (const [key, m] of batch) env.access.putSync(key, m);
+      });
+    } catch (err) {
+      settleCommitError(err);
+    }
   }
 
   private removeKey(key: string): void {
     const m = this.meta.get(key);
     if (m) this.bytes -= m.n;
     this.meta.delete(key);
+    this.pendingTouches.delete(key);
+    const env = this.env;
+    if (!env || this.currentMode !== 'write' || this.block !== undefined) return; // read-only: it stays a miss
     try {
-      this.values.removeSync(key);
-      this.access.removeSync(key);
+      env.values.removeSync(key);
+      env.access.removeSync(key);
     } catch {
       // a damaged page: the entry stays unreadable, which get() already treats as a miss
     }

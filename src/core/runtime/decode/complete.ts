@@ -46,18 +46,25 @@ export class Completer {
   /** Decoder passes since this completer was made (tests and results count them). */
   runs = 0;
 
-  async complete(req: CompletionRequest): Promise<CompletionResult> {
+  /** Positions left for context once the request and the answer are paid for; throws when none are. */
+  checkFits(request: string, history: CompletionRequest['history'], maxTokens: number, system?: string): number {
     const m = this.model.manifest;
-    const builder = this.model.builder;
-    const chunks = req.chunks ?? req.state.workspace.allChunks();
-    const overhead = builder.overheadCost({ system: req.system, history: req.history, request: req.request });
-    const maxTokens = Math.max(1, req.maxTokens);
-    let budget = m.decoder.maxPositions - overhead - maxTokens - 1;
+    const overhead = this.model.builder.overheadCost({ system, history, request });
+    const budget = m.decoder.maxPositions - overhead - Math.max(1, maxTokens) - 1;
     if (budget < 0) {
       throw new Error(
         `the request needs ${overhead} positions plus ${maxTokens} for the answer, more than the decoder's ${m.decoder.maxPositions}: shorten the question or history, or lower max tokens`,
       );
     }
+    return budget;
+  }
+
+  async complete(req: CompletionRequest): Promise<CompletionResult> {
+    const m = this.model.manifest;
+    const builder = this.model.builder;
+    const chunks = req.chunks ?? req.state.workspace.allChunks();
+    const maxTokens = Math.max(1, req.maxTokens);
+    let budget = this.checkFits(req.request, req.history, maxTokens, req.system);
     budget = Math.min(budget, contextBudgetOf(req.contextBudget, m.decoder.contextPositions));
     const root = req.state.workspace.root;
     const codeCache = new Map<Chunk, string>();

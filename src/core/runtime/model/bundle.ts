@@ -1,13 +1,15 @@
 // A model bundle loaded and checked: manifest, tokenizers, the three ONNX sessions and the decoder's
 // token-embedding table. Every mismatch with the contract (../bundle/manifest.ts) is a BundleError
 // that names the file and the field or tensor.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { BundleManifest } from '../../bundle/manifest';
 import { BundleError, parseManifest } from '../../bundle/validate';
 import { TextTokenizer } from './tokenizer';
 import { createSession, type DeviceChoice, type ProviderName } from './providers';
+import { FILE_CAPS, checkRegularFile, readRegularFile } from './bundleFiles';
+import { threadsProblem } from './threads';
 
 export { BundleError };
 
@@ -60,24 +62,40 @@ export class Bundle {
     const manifestPath = path.join(dir, 'manifest.json');
     if (!existsSync(dir)) throw new BundleError(`model bundle not found: ${dir} does not exist`, 'manifest.json');
     if (!existsSync(manifestPath)) throw new BundleError(`model bundle ${dir} has no manifest.json`, 'manifest.json');
-    const manifest = parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath);
-    const files: [string, string][] = [
-      ['encoder.file', manifest.encoder.file],
-      ['encoder.tokenizer', manifest.encoder.tokenizer],
-      ['adapter.file', manifest.adapter.file],
-      ['decoder.file', manifest.decoder.file],
-      ['decoder.tokenizer', manifest.decoder.tokenizer],
-      ['decoder.embeddings.file', manifest.decoder.embeddings.file],
+    let manifestText: string;
+    try {
+      manifestText = readRegularFile(manifestPath, FILE_CAPS.manifest).toString('utf8');
+    } catch (err) {
+      throw new BundleError(`model bundle ${dir}: manifest.json cannot be read: ${(err as Error).message}`, 'manifest.json');
+    }
+    const manifest = parseManifest(manifestText, manifestPath);
+    const m = manifest;
+    const files: [string, string, number][] = [
+      ['encoder.file', m.encoder.file, FILE_CAPS.onnx],
+      ['encoder.tokenizer', m.encoder.tokenizer, FILE_CAPS.tokenizer],
+      ['adapter.file', m.adapter.file, FILE_CAPS.onnx],
+      ['decoder.file', m.decoder.file, FILE_CAPS.onnx],
+      ['decoder.tokenizer', m.decoder.tokenizer, FILE_CAPS.tokenizer],
+      // Its exact size is checked against the manifest when it is loaded (a clearer message than a cap).
+      ['decoder.embeddings.file', m.decoder.embeddings.file, Number.MAX_SAFE_INTEGER],
     ];
-    for (const [field, file] of files) {
-      if (!existsSync(path.join(dir, file))) {
+    for (const [field, file, cap] of files) {
+      const full = path.join(dir, file);
+      if (!existsSync(full)) {
         throw new BundleError(`model bundle ${dir}: file ${file} (named by manifest field "${field}") is missing`, file, field);
+      }
+      try {
+        checkRegularFile(full, cap);
+      } catch (err) {
+        throw new BundleError(`model bundle ${dir}: ${file} (manifest "${field}") cannot be used: ${(err as Error).message}`, file, field);
       }
     }
     return manifest;
   }
 
   static async load(dir: string, options: LoadOptions = {}): Promise<Bundle> {
+    const threadsWhy = threadsProblem(options.threads ?? 0);
+    if (threadsWhy) throw new RangeError(threadsWhy);
     dir = path.resolve(dir);
     const manifest = Bundle.readManifest(dir);
     const m = manifest;
@@ -133,6 +151,8 @@ async function openSession(
   options: { device: DeviceChoice; threads: number },
 ): Promise<{ session: InferenceSession; provider: ProviderName; note?: string }> {
   try {
+    // onnxruntime opens the file itself: checked just before, as the files read here are.
+    checkRegularFile(path.join(dir, file), FILE_CAPS.onnx);
     return await createSession(path.join(dir, file), options);
   } catch (err) {
     if (err instanceof BundleError) throw err;
@@ -148,7 +168,12 @@ function loadEmbeddings(dir: string, m: BundleManifest): EmbeddingTable {
   const full = path.join(dir, file);
   const bytesPer = dtype === 'float32' ? 4 : 2;
   const expected = m.decoder.vocabSize * m.decoder.hiddenSize * bytesPer;
-  const size = statSync(full).size;
+  let size: number;
+  try {
+    size = checkRegularFile(full, Number.MAX_SAFE_INTEGER);
+  } catch (err) {
+    throw new BundleError(`model bundle ${dir}: ${file} (manifest "decoder.embeddings.file") cannot be used: ${(err as Error).message}`, file, 'decoder.embeddings');
+  }
   if (size !== expected) {
     const rows = size / (m.decoder.hiddenSize * bytesPer);
     throw new BundleError(
@@ -158,7 +183,7 @@ function loadEmbeddings(dir: string, m: BundleManifest): EmbeddingTable {
       'decoder.embeddings',
     );
   }
-  const buf = readFileSync(full);
+  const buf = readRegularFile(full, expected);
   // A fresh, aligned copy: Buffer views may start at any byte offset.
   const bytes = new Uint8Array(buf.byteLength);
   bytes.set(buf);

@@ -1,9 +1,12 @@
 // Execution-provider choice. onnxruntime-node ships CPU binaries; its CUDA provider needs libraries
 // that its install script downloads only when asked. `auto` tries CUDA and falls back to CPU (the
 // binding throws when the provider library is absent); an explicit `cuda` request fails with the fix.
+// This is the one module that creates sessions; ./telemetryOff.ts runs before onnxruntime-node loads.
+import './telemetryOff';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { disableOrtTelemetry } from './telemetryOff';
 
 export type DeviceChoice = 'auto' | 'cpu' | 'cuda';
 export type ProviderName = 'cuda' | 'cpu';
@@ -34,6 +37,8 @@ export async function createSession(
   file: string,
   options: { device: DeviceChoice; threads: number },
 ): Promise<{ session: ort.InferenceSession; provider: ProviderName; note?: string }> {
+  // The library reads it when it creates its environment, at the first session: set whatever the caller did to process.env.
+  disableOrtTelemetry();
   const opts = baseOptions(options.threads);
   if (options.device === 'cpu') {
     return { session: await ort.InferenceSession.create(file, { ...opts, executionProviders: ['cpu'] }), provider: 'cpu' };

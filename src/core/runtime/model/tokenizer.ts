@@ -10,8 +10,8 @@
 // as usual; encode each occurrence as two ordinary pieces, its first two characters (one if it is only
 // two long) and the rest, so that no piece contains a whole special-token string. Decoding the ids gives
 // back the exact text. Text without such strings is encoded exactly as `encode` does.
-import { readFileSync } from 'node:fs';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { FILE_CAPS, readRegularFile } from './bundleFiles';
 
 export class TextTokenizer {
   /** One more than the largest id the tokenizer can produce (added tokens included). */
@@ -22,12 +22,26 @@ export class TextTokenizer {
   private readonly specialIds: ReadonlySet<number>;
   /** Matches any added token's string, longest first at a position; undefined when there are none. */
   private readonly specialPattern: RegExp | undefined;
+  /**
+   * The most UTF-16 characters one token stands for, where that bounds any text's token count from below
+   * (a text of n characters takes at least n / maxTokenChars tokens); Infinity where it does not.
+   */
+  readonly maxTokenChars: number;
 
-  private constructor(json: { added_tokens?: { id: number; content: string }[] }) {
+  private constructor(json: TokenizerJson) {
     this.hf = new HfTokenizer(json, {});
     let max = -1;
-    for (const id of this.hf.get_vocab(true).values()) if (id > max) max = id;
+    let longest = 0;
+    for (const [token, id] of this.hf.get_vocab(true)) {
+      if (id > max) max = id;
+      if (token.length > longest) longest = token.length;
+    }
     this.idLimit = max + 1;
+    // Byte-level BPE without a normalizer: every input byte is one vocabulary character, and nothing is
+    // dropped, so a token covers at most its string's length in characters. Other tokenizers may drop
+    // text (a normalizer, a whitespace splitter): no bound.
+    const byteLevel = !json.normalizer && json.pre_tokenizer?.type === 'ByteLevel' && json.model?.type === 'BPE';
+    this.maxTokenChars = byteLevel && longest > 0 ? longest : Infinity;
     const specials = new Map<string, number>();
     for (const t of json.added_tokens ?? []) if (typeof t.content === 'string' && t.content.length > 0) specials.set(t.content, t.id);
     this.specialTokens = specials;
@@ -38,10 +52,11 @@ export class TextTokenizer {
 
   /** Throws a plain Error naming the file when it is missing or not a tokenizer; callers wrap it. */
   static fromFile(file: string): TextTokenizer {
-    const json = JSON.parse(readFileSync(file, 'utf8')) as { model?: unknown; added_tokens?: unknown };
+    // Only a regular file within the cap is read: a FIFO or a link to /dev/zero must not hang or exhaust memory.
+    const json = JSON.parse(readRegularFile(file, FILE_CAPS.tokenizer).toString('utf8')) as { model?: unknown; added_tokens?: unknown };
     if (!json || typeof json !== 'object' || !json.model) throw new Error(`${file} is not a Hugging Face tokenizer.json (no "model")`);
     if (json.added_tokens !== undefined && !Array.isArray(json.added_tokens)) throw new Error(`${file}: "added_tokens" is not a list`);
-    return new TextTokenizer(json as { added_tokens?: { id: number; content: string }[] });
+    return new TextTokenizer(json as TokenizerJson);
   }
 
   /**
@@ -94,6 +109,14 @@ export class TextTokenizer {
   tokenToId(token: string): number | undefined {
     return this.hf.token_to_id(token);
   }
+}
+
+/** The parts of a tokenizer.json read here. */
+interface TokenizerJson {
+  added_tokens?: { id: number; content: string }[];
+  normalizer?: unknown;
+  pre_tokenizer?: { type?: string } | null;
+  model?: { type?: string };
 }
 
 function escapeRegExp(s: string): string {
