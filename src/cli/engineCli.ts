@@ -4,7 +4,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { Engine, defaultCacheDir } from '../core/runtime/engine';
+import { Engine } from '../core/runtime/engine';
+import { cacheLocation } from '../core/runtime/cache/location';
+import { maxThreads } from '../core/runtime/model/threads';
 import type { Device, GenerateParams, GenerateResult } from '../core/protocol';
 
 export interface EngineFlags {
@@ -43,11 +45,14 @@ export function defaultBundlePath(): string {
   return process.env.E2CODE_BUNDLE || path.join(packageRoot(), 'models', 'default');
 }
 
-function number(name: string, integer: boolean, min: number) {
+/** A parser for a numeric flag; `max` (a number or computed when the flag is parsed) bounds it from above. */
+function number(name: string, integer: boolean, min: number, max?: number | (() => number), why = '') {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) {
-      throw new Error(`${name} must be ${integer ? 'an integer' : 'a number'} >= ${min} (got "${value}")`);
+    const top = typeof max === 'function' ? max() : max;
+    if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || (top !== undefined && n > top)) {
+      const range = top !== undefined ? `from ${min} to ${top}${why}` : `>= ${min}`;
+      throw new Error(`${name} must be ${integer ? 'an integer' : 'a number'} ${range} (got "${value}")`);
     }
     return n;
   };
@@ -58,8 +63,9 @@ export function addEngineOptions(cmd: Command, withGeneration = true): Command {
   cmd
     .option('--bundle <dir>', 'model bundle directory (default: the bundled models/default)')
     .addOption(new Option('--device <device>', 'execution provider').choices(['auto', 'cpu', 'cuda']).default('auto'))
-    .option('--threads <n>', 'onnxruntime intra-op threads (0 = its default)', number('--threads', true, 0))
-    .option('--cache-dir <dir>', `soft-prompt cache directory (default ${defaultCacheDir()})`);
+    .option('--threads <n>', 'onnxruntime intra-op threads, at most the logical cores (0 = its default)', number('--threads', true, 0, maxThreads, ', the logical cores of this machine'))
+    // The default is described, not computed: --help must not depend on a home directory.
+    .option('--cache-dir <dir>', 'soft-prompt cache directory (default $E2CODE_CACHE_DIR, else $XDG_CACHE_HOME/e2code, else ~/.cache/e2code)');
   if (withGeneration) {
     cmd
       .option('--temperature <t>', 'sampling temperature; 0 = greedy', number('--temperature', false, 0), 0)
@@ -74,13 +80,18 @@ export function addEngineOptions(cmd: Command, withGeneration = true): Command {
 }
 
 export async function openEngine(flags: EngineFlags): Promise<Engine> {
-  return Engine.create({
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const location = flags.cacheDir ? { dir: path.resolve(flags.cacheDir) } : cacheLocation();
+  const engine = await Engine.create({
     bundlePath: path.resolve(flags.bundle ?? defaultBundlePath()),
     device: flags.device,
     threads: flags.threads,
-    cacheDir: flags.cacheDir,
-    log: (line) => process.stderr.write(`${line}\n`),
+    cacheDir: location.dir,
+    log,
   });
+  // Said once the cache is open, so the directory it names exists.
+  if (location.note) log(`e2code: ${location.note}`);
+  return engine;
 }
 
 export function resolveRoot(dir: string): string {

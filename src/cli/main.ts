@@ -13,9 +13,25 @@ export async function main(argv: string[]): Promise<void> {
   await program.parseAsync(argv);
 }
 
-main(process.argv).catch((err: unknown) => {
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`e2code: ${message}\n`);
-  if (process.env.E2CODE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+let settled = false;
+main(process.argv).then(
+  () => {
+    settled = true;
+  },
+  (err: unknown) => {
+    settled = true;
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`e2code: ${message}\n`);
+    if (process.env.E2CODE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = 1;
+  },
+);
+
+// The event loop ran empty while the command was still waiting: something it awaited can never finish
+// (a native callback that never came). Without this the process would end with code 0 and no answer.
+process.on('beforeExit', () => {
+  if (settled) return;
+  settled = true;
+  process.stderr.write('e2code: stopped before finishing: an operation it was waiting for can never complete (no result was given)\n');
   process.exitCode = 1;
 });

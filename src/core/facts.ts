@@ -101,20 +101,25 @@ function dedent(lines: string[]): string[] {
   return trimmed.map((l) => l.slice(min));
 }
 
-/** A comment's text without its markers (`//`, `///`, `//!`, `#`, `/** ... *\/`, leading ` * `). */
+/** A comment's text without its markers (`//`, `///`, `//!`, `#`, `/** ... *\/`, leading ` * `) and box drawing
+ * (rule lines of `*`/`=`/`-`, a box's right edge). */
 function commentLines(text: string): string[] {
   const t = text.replace(/\r/g, '').trimEnd();
-  if (t.startsWith('/*')) {
-    const inner = t.replace(/^\/\*[*!]?/, '').replace(/\*+\/$/, '');
-    return inner.split('\n').map((l) => l.replace(/^\s*\*(?!\/)\s?/, ''));
-  }
-  return t.split('\n').map((l) => l.replace(/^\s*(\/\/[/!]?|#+)\s?/, ''));
+  const lines = t.startsWith('/*')
+    ? t
+        .replace(/^\/\*[*!]?/, '')
+        .replace(/\*+\/$/, '')
+        .split('\n')
+        .map((l) => l.replace(/^\s*\*(?!\/)\s?/, ''))
+    : t.split('\n').map((l) => l.replace(/^\s*(\/\/[/!]?|#+)\s?/, ''));
+  return lines.map((l) => (/^[\s*=\-_~#+\\/]*$/.test(l) ? '' : l.replace(/\s{2,}\*\s*$/, '')));
 }
 
 /** C#'s XML doc (`<summary>`, `<see cref="X"/>`, `<param name="x">`) as plain text, the summary first. */
 function xmlDocText(text: string): string {
   const summary = /<summary>([\s\S]*?)<\/summary>/.exec(text);
-  const ordered = summary ? `${summary[1]}\n${text.replace(summary[0], '')}` : text;
+  const rest = summary ? text.replace(summary[0], '').trim() : '';
+  const ordered = summary ? (rest ? `${summary[1].trim()}\n\n${rest}` : summary[1].trim()) : text;
   const out: string[] = [];
   for (const line of ordered.split('\n')) {
     const plain = line
@@ -142,10 +147,23 @@ function docOf(texts: string[], language: string): { doc: string; fullDoc: strin
   let text = dedent(texts.flatMap(commentLines)).join('\n');
   if (language === 'csharp') text = xmlDocText(text);
   if (language !== 'ruby' && language !== 'bash') text = docMarkup(text);
-  const lines = dedent(text.split('\n'));
-  const blank = lines.findIndex((l) => !l.trim());
-  const first = blank < 0 ? lines : lines.slice(0, blank);
+  const lines = dedent(text.split('\n').filter((l) => !isDecoration(l))).filter((l, i, all) => l.trim() || (i > 0 && all[i - 1].trim()));
+  // The description: its first paragraph, up to the tags (`@param`, `@deprecated`, `\return`).
+  const start = lines.findIndex((l) => l.trim());
+  const end = lines.findIndex((l, i) => i > start && (!l.trim() || /^\s*[@\\]\w/.test(l)));
+  const first = start < 0 || /^\s*[@\\]\w/.test(lines[start]) ? [] : lines.slice(start, end < 0 ? undefined : end);
   return { doc: sentence(first.map((l) => l.trim())), fullDoc: cap(lines.join('\n'), FULL_DOC_CHARS) };
+}
+
+/** README decoration at the top of crate docs: a line of badges (`[![crates-io]](https://...)&ensp;`), a
+ * Markdown link definition (`[docs-rs]: https://...`), a `<br>`. */
+function isDecoration(line: string): boolean {
+  if (/^\s*\[[^\]]+\]:\s*\S+\s*$/.test(line)) return true;
+  const rest = line
+    .replace(/\[?!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])?\]?(?:\([^)]*\))?/g, '')
+    .replace(/&\w+;|<br\s*\/?>/g, '')
+    .trim();
+  return rest === '' && line.trim() !== '';
 }
 
 /** A Python docstring's text (prefix and quotes removed, dedented as inspect.cleandoc does). */
@@ -311,6 +329,8 @@ interface DefRule {
   params?: (n: Node) => Node | null;
   /** The enclosing type for methods defined outside it (Go receivers, C++ `A::f`). */
   owner?: (n: Node) => string;
+  /** Only outside functions (Go's package-level constants, not a function's). */
+  topLevel?: boolean;
 }
 
 interface LangSpec {
@@ -319,14 +339,14 @@ interface LangSpec {
   containers: Record<string, ((n: Node) => string) | null>;
   /** Nodes a definition sits in whose doc comment and first line are the definition's (`template <...>`, Go's `type X ...`). */
   wrappers?: string[];
+  /** Node types written on the lines right above a definition and belonging to it (Rust's `#[derive]`). */
+  attributes?: string[];
   /** Whether a comment directly above a definition is part of its doc comment. */
   isDoc: (text: string) => boolean;
   /** The file's doc comment: the comment nodes it is made of. */
-  moduleDoc: (root: Node, facts: Scan) => Node[];
+  moduleDoc: (root: Node, scan: Scan) => Node[];
   /** Whether a name is kept (identifiers only: no operators, destructors, constructors). */
   nameOk?: RegExp;
-  /** Comment node types. */
-  comments?: string[];
 }
 
 /** What the module-doc finders get: the comments by last line, and the definitions' first lines. */
@@ -337,7 +357,8 @@ interface Scan {
 }
 
 const IDENT = /^[\p{L}_$][\p{L}\p{N}_$]*$/u;
-const isLicense = (text: string) => /copyright|licen[sc]e[ds]? |spdx-license|all rights reserved|permission is hereby granted/i.test(text);
+/** A license header (not a doc comment that merely mentions a license). */
+const isLicense = (text: string) => /copyright\s*(\(c\)|©|\d)|spdx-license-identifier|all rights reserved|permission is hereby granted|licensed under|under the terms of/i.test(text);
 
 const field = (name: string) => (n: Node) => n.childForFieldName(name);
 const nameText = (n: Node | null): string => n?.childForFieldName('name')?.text ?? '';
@@ -486,7 +507,7 @@ const LANGS: Record<string, LangSpec> = {
       type_spec: { kind: (n) => ({ struct_type: 'struct', interface_type: 'interface' } as Record<string, DefKind>)[n.childForFieldName('type')?.type ?? ''] ?? 'type', body: () => null },
       type_alias: { kind: 'type', body: () => null },
       method_elem: { kind: 'function', body: () => null },
-      const_spec: { kind: (n) => (n.parent?.parent?.type === 'source_file' ? 'constant' : null), names: (n) => n.childrenForFieldName('name'), body: () => null },
+      const_spec: { kind: 'constant', topLevel: true, names: (n) => n.childrenForFieldName('name'), body: () => null },
     },
     containers: { type_spec: (n) => nameText(n) },
     wrappers: ['type_declaration', 'const_declaration'],
@@ -524,6 +545,7 @@ const LANGS: Record<string, LangSpec> = {
       macro_definition: { kind: 'macro', body: () => null },
     },
     containers: { impl_item: rustImplType, trait_item: (n) => nameText(n) },
+    attributes: ['attribute_item'],
     isDoc: (t) => (t.startsWith('///') && !t.startsWith('////')) || (t.startsWith('/**') && !t.startsWith('/***') && t !== '/**/'),
     moduleDoc: (root) => {
       const out: Node[] = [];
@@ -619,45 +641,66 @@ function tableParams(list: Node | null): string[] {
   return names;
 }
 
+/** A definition, container or wrapper node open around the ones after it in document order. */
+interface Open {
+  node: Node;
+  /** Containers: the name their methods get. */
+  container?: string;
+  wrapper?: boolean;
+  /** A function or method (what a `topLevel` rule must not be inside). */
+  callable?: boolean;
+}
+
 function tableFacts(root: Node, content: string, language: string, spec: LangSpec): FileFacts {
   const commentsEndingAt = new Map<number, Node>();
-  for (const c of root.descendantsOfType(spec.comments ?? [...COMMENT_TYPES])) if (c) commentsEndingAt.set(lastLine(c) - 1, c);
+  for (const c of root.descendantsOfType([...COMMENT_TYPES])) if (c) commentsEndingAt.set(lastLine(c) - 1, c);
+  const attributesEndingAt = new Map<number, Node>();
+  if (spec.attributes) for (const a of root.descendantsOfType(spec.attributes)) if (a) attributesEndingAt.set(lastLine(a) - 1, a);
   const scan: Scan = { content, commentsEndingAt, defRows: new Set() };
   const defs: Def[] = [];
   const nameOk = spec.nameOk ?? IDENT;
-  for (const n of root.descendantsOfType(Object.keys(spec.rules))) {
-    if (!n) continue;
+  const wrappers = new Set(spec.wrappers ?? []);
+  // One pass over the definitions, containers and wrappers in document order, with the ones still open
+  // around the current node on a stack: enclosing names come from the stack, not from Node.parent
+  // (which tree-sitter finds by walking down from the root, quadratic over a file's definitions).
+  const types = [...new Set([...Object.keys(spec.rules), ...Object.keys(spec.containers), ...wrappers])];
+  const open: Open[] = [];
+  for (const n of root.descendantsOfType(types)) {
+    if (!n || n.endIndex <= n.startIndex) continue;
+    while (open.length && open[open.length - 1].node.endIndex <= n.startIndex) open.pop();
+    const entry: Open = { node: n };
+    if (n.type in spec.containers) entry.container = (spec.containers[n.type] ?? nameText)(n);
+    if (wrappers.has(n.type)) entry.wrapper = true;
     const rule = spec.rules[n.type];
-    const kind0 = typeof rule.kind === 'function' ? rule.kind(n) : rule.kind;
-    if (!kind0) continue;
-    // The node the doc comment and the first line belong to: a wrapper holding this definition alone,
-    // and the attributes right above it (Rust's `#[derive]`).
+    const kind0 = rule ? (typeof rule.kind === 'function' ? rule.kind(n) : rule.kind) : null;
+    if (kind0 === 'function' || kind0 === 'method') entry.callable = true;
+    const enclosing = [...open];
+    open.push(entry);
+    if (!rule || !kind0 || (rule.topLevel && enclosing.some((o) => o.callable))) continue;
+    // The node the doc comment and the first line belong to: a wrapper holding this definition alone
+    // (not a group: Go's `const (` ... `)` has a doc comment per spec), then attributes right above it.
     let outer = n;
-    while (outer.parent && spec.wrappers?.includes(outer.parent.type) && outer.parent.namedChildren.filter((c) => c?.type === n.type).length === 1) outer = outer.parent;
-    let first = outer;
-    while (first.previousNamedSibling?.type === 'attribute_item') first = first.previousNamedSibling;
-    scan.defRows.add(first.startPosition.row);
-    let parent = rule.owner?.(n) ?? '';
-    if (!parent) {
-      for (let a = n.parent; a; a = a.parent) {
-        if (a.type in spec.containers) {
-          parent = (spec.containers[a.type] ?? nameText)(a);
-          break;
-        }
-      }
+    for (let i = enclosing.length - 1; i >= 0 && enclosing[i].wrapper; i--) {
+      const w = enclosing[i].node;
+      const direct = w.namedChildren.filter((c) => c?.type === outer.type);
+      if (direct.length !== 1 || direct[0]!.startIndex !== outer.startIndex || w.children.some((c) => c?.type === '(')) break;
+      outer = w;
     }
+    let firstRow = outer.startPosition.row;
+    for (let a = attributesEndingAt.get(firstRow - 1); a && startsLine(content, a); a = attributesEndingAt.get(firstRow - 1)) firstRow = a.startPosition.row;
+    scan.defRows.add(firstRow);
+    const parent = rule.owner?.(n) || ([...enclosing].reverse().find((o) => o.container !== undefined)?.container ?? '');
     const kind: DefKind = kind0 === 'function' && parent ? 'method' : kind0;
-    const docs = commentsAbove(first.startPosition.row, scan, spec.isDoc).map((c) => c.text);
+    const docs = commentsAbove(firstRow, scan, spec.isDoc).map((c) => c.text);
     const { doc, fullDoc } = docOf(docs, language);
     const body = rule.body ? rule.body(n) : n.childForFieldName('body');
-    const sigFrom = outer === n ? headerStart(n) : outer.startIndex;
-    const signature = signatureOf(content, sigFrom, n, body);
+    const signature = signatureOf(content, outer === n ? headerStart(n) : outer.startIndex, n, body);
     const params = tableParams(rule.params ? rule.params(n) : n.childForFieldName('parameters'));
     for (const id of rule.names ? rule.names(n) : [n.childForFieldName('name')]) {
       const name = id?.text ?? '';
       // Constructors are their class's name: one definition, the class, answers "where is X".
       if (!nameOk.test(name) || (name === parent && (kind === 'method' || kind === 'function'))) continue;
-      defs.push({ name, line: first.startPosition.row + 1, endLine: lastLine(n), kind, params, doc, fullDoc, signature, parent });
+      defs.push({ name, line: firstRow + 1, endLine: lastLine(n), kind, params, doc, fullDoc, signature, parent });
     }
   }
   const moduleComments = spec.moduleDoc(root, scan).map((c) => c.text);

@@ -24,3 +24,15 @@ test('text keeps snapped paths with their lines and loses paths to nothing', () 
   assert.equal(r.text, 'See command.go:12 and , version 1.2.3 and example.com.');
   assert.deepEqual(r.paths, ['command.go']);
 });
+
+import { symbolMentions } from '../../src/core/runtime/plan/retrieve';
+
+test('names a request mentions as code, not as English', () => {
+  assert.deepEqual(symbolMentions('Where is skip_caching? defined?'), ['skip_caching?', 'skip_caching']);
+  assert.deepEqual(symbolMentions('Where is call defined?'), ['call']);
+  assert.deepEqual(symbolMentions('What does the Command type do?'), ['Command']);
+  assert.deepEqual(symbolMentions('How does polygonArea() work?'), ['polygonArea']);
+  // Plain words are not names: a question in words must not put every method called "body" first.
+  assert.deepEqual(symbolMentions('How do I add a subcommand?'), []);
+  assert.deepEqual(symbolMentions('Where is the code that returns the request body?'), []);
+});

@@ -3,7 +3,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -103,6 +103,46 @@ test('eval prints a table by default; bad options are clear errors', () => {
   assert.notEqual(n.code, 0);
   assert.match(n.stderr, /--n/);
   assert.match(cli('--help').stdout, /^ +eval /m);
+});
+
+test('eval on a repository it can ask nothing about exits 1 with the reason, not a table of zeros', () => {
+  const bare = path.join(tmp, 'bare');
+  mkdirSync(path.join(bare, 'src'), { recursive: true });
+  writeFileSync(path.join(bare, 'README.md'), '# Notes\n\nWhat this project is about.\n');
+  writeFileSync(path.join(bare, 'src/Main.kt'), 'fun main() {\n    println("hello")\n}\n');
+  const r = cli('eval', '--repo', bare, '--n', '2', '--threads', '1');
+  assert.equal(r.code, 1, r.stdout);
+  assert.equal(r.stdout, '', 'no result printed');
+  const reason = `e2code: no questions could be built from ${bare}: none of its 2 indexed files (kotlin 1, markdown 1) is in a language questions are built for (python, `;
+  assert.ok(r.stderr.includes(reason), r.stderr);
+  // --json too: nothing on stdout that a script could read as a result.
+  const json = cli('eval', '--repo', bare, '--n', '1', '--tasks', 'where', '--json', '--threads', '1');
+  assert.equal(json.code, 1);
+  assert.equal(json.stdout, '');
+  assert.match(json.stderr, /no questions could be built from /);
+});
+
+test('eval --grounded measures the sources: where-is exact at the definition line, natural-language file in the top 3, per row', () => {
+  // A small Go repository written here: the grounded rows must work on a language the recipe never trained on.
+  const go = path.join(tmp, 'go');
+  mkdirSync(go, { recursive: true });
+  const fns = ['ParseFlags', 'ExecuteCommand', 'RegisterHandler', 'ValidateArguments', 'RenderTemplate', 'OpenDatabase'];
+  fns.forEach((name, i) =>
+    writeFileSync(
+      path.join(go, `file${i}.go`),
+      `package demo\n\n// ${name} ${['parses the flags of a command line', 'runs the command with its arguments', 'registers an HTTP handler for a route', 'checks the arguments against the rules', 'renders an HTML template with the given data', 'opens a connection to the database'][i]}.\nfunc ${name}(input string) error {\n\treturn nil\n}\n`,
+    ),
+  );
+  const r = cli('eval', '--repo', go, '--grounded', '--n', '6', '--json', '--threads', '1');
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(out.kinds.where.rows), ['lexical', 'vector', 'fused', 'grounded']);
+  assert.equal(out.kinds.where.n, 6);
+  assert.equal(out.kinds.where.rows.grounded.hit, 1, JSON.stringify(out.kinds.where.rows));
+  assert.ok(out.kinds.natural.n >= 1);
+  assert.ok(out.kinds.natural.rows.lexical.hit > 0);
+  const table = cli('eval', '--repo', go, '--grounded', '--n', '2', '--threads', '1');
+  assert.match(table.stdout, /^where +grounded +2 +1\.000/m);
 });
 
 test('Ctrl-C cancels a run cleanly', async () => {

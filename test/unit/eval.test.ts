@@ -115,7 +115,17 @@ test('the repository loads through the product index: source files only, with ch
   assert.deepEqual(files.map((f) => f.path).sort(), SOURCE_FILES);
   const shapes = files.find((f) => f.path === 'pkg/shapes.py')!;
   assert.equal(shapes.moduleDoc, 'Geometric shapes with areas and perimeters.');
-  assert.deepEqual(shapes.defs.find((d) => d.name === 'square_area'), { name: 'square_area', line: 20, kind: 'function', params: ['side'], doc: 'Area of a square with the given side length.', parent: '' });
+  assert.deepEqual(shapes.defs.find((d) => d.name === 'square_area'), {
+    name: 'square_area',
+    line: 20,
+    endLine: 23,
+    kind: 'function',
+    params: ['side'],
+    doc: 'Area of a square with the given side length.',
+    fullDoc: 'Area of a square with the given side length.',
+    signature: 'def square_area(side)',
+    parent: '',
+  });
   for (const f of files) {
     assert.ok(f.chunks.length > 0);
     // Each chunk's code is the file's bytes in its range.

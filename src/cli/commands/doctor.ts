@@ -2,7 +2,6 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { defaultCacheDir } from '../../core/runtime/engine';
 import { cudaProviderLibrary } from '../../core/runtime/model/providers';
 import { VERSION } from '../../core/version';
 import { addEngineOptions, defaultBundlePath, openEngine, type EngineFlags } from '../engineCli';
@@ -33,7 +32,7 @@ export function registerDoctor(program: Command): void {
             adapter: `${m.adapter.file} (${m.adapter.softTokensPerChunk} soft tokens/chunk)`,
             decoder: `${m.decoder.file} (hidden ${m.decoder.hiddenSize}, ${m.decoder.numLayers} layers, vocab ${m.decoder.vocabSize}, ${m.decoder.maxPositions} positions)`,
           },
-          cache: { path: cache.path ?? defaultCacheDir(), entries: cache.entries, bytes: cache.bytes, maxBytes: cache.maxBytes },
+          cache: { path: cache.path, mode: cache.mode, writing: cache.writing, entries: cache.entries, bytes: cache.bytes, maxBytes: cache.maxBytes },
         };
         if (flags.json) {
           process.stdout.write(JSON.stringify(report) + '\n');
@@ -47,7 +46,8 @@ export function registerDoctor(program: Command): void {
           `  encoder  ${report.bundle.encoder}`,
           `  adapter  ${report.bundle.adapter}`,
           `  decoder  ${report.bundle.decoder}`,
-          `cache:     ${report.cache.path}: ${report.cache.entries} entries, ${(report.cache.bytes / 1e6).toFixed(1)} MB of ${(report.cache.maxBytes / 1e9).toFixed(1)} GB cap`,
+          `cache:     ${report.cache.path}: ${report.cache.entries} entries, ${(report.cache.bytes / 1e6).toFixed(1)} MB of ${(report.cache.maxBytes / 1e9).toFixed(1)} GB cap` +
+            (report.cache.mode === 'write' ? (report.cache.writing ? '' : ' (not caching now: its disk has no room)') : report.cache.mode === 'read' ? ' (read-only)' : ' (not used)'),
         ];
         process.stdout.write(lines.join('\n') + '\n');
       } finally {

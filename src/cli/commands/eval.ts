@@ -8,6 +8,7 @@ import { addEngineOptions, indexWithProgress, openEngine, resolveRoot, type Engi
 import type { Engine } from '../../core/runtime/engine';
 import { formatTable, loadRepository, runEval, SOURCE_LANGUAGES, type EvalResult } from '../../core/eval/run';
 import { noQuestionsReason, TASKS, type EvalFile, type EvalTask } from '../../core/eval/questions';
+import { formatGrounded, runGroundedEval } from '../../core/eval/grounded';
 
 interface EvalFlags extends EngineFlags {
   repo?: string[];
@@ -18,6 +19,7 @@ interface EvalFlags extends EngineFlags {
   seed: number;
   maxNewTokens: number;
   shuffleSoft?: boolean;
+  grounded?: boolean;
 }
 
 function intAtLeast(min: number) {
@@ -71,6 +73,7 @@ export function registerEval(program: Command): void {
       .option('--topk <k>', 'chunks in the retrieved row', intAtLeast(1), 2)
       .option('--seed <n>', 'question sampling seed', intAtLeast(0), 0)
       .option('--max-new-tokens <n>', 'greedy answer length', intAtLeast(1), 24)
+      .option('--grounded', "measure the answers' sources instead: where-is and natural-language questions over whole repositories, rows lexical (BM25 alone), vector (the encoder alone), fused, grounded (what ask returns)")
       .option('--shuffle-soft', "control: give every chunk another chunk's soft tokens (order and headers unchanged) to see what the soft rows read from them"),
     false,
   ).action(async (flags: EvalFlags) => {
@@ -85,6 +88,15 @@ export function registerEval(program: Command): void {
     try {
       // Indexing is the product's (walk, chunk, encode what the soft-prompt cache lacks), with its progress.
       for (const root of roots) await indexWithProgress(engine, root, { json: flags.json }, controller.signal);
+      if (flags.grounded) {
+        const g = await runGroundedEval(engine, { roots, n: flags.n, seed: flags.seed, signal: controller.signal, log: (line) => process.stderr.write(`${line}\n`) });
+        if (Object.keys(g.kinds).length === 0) {
+          const reason = await whyNoQuestions(engine, roots, ['where'], controller.signal);
+          throw new Error(`no questions could be built from ${roots.join(', ')}: ${reason}`);
+        }
+        process.stdout.write(flags.json ? JSON.stringify(g, null, 1) + '\n' : formatGrounded(g));
+        return;
+      }
       let lastLine = 0;
       const result = await runEval(engine, {
         roots,

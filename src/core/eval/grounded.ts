@@ -50,7 +50,9 @@ export function groundedQuestions(files: { repo: string; path: string; defs: Def
       if (count.get(`${f.repo}\u0000${d.name}`) !== 1 || d.name.length < 4 || d.name.startsWith('__')) continue;
       if (kind === 'where') pool.push({ kind, repo: f.repo, request: `Where is ${d.name} defined?`, path: f.path, line: d.line, name: d.name });
       else {
-        const doc = d.doc.replace(/\s+/g, ' ').trim().replace(/[.:]$/, '');
+        // Go and Ruby docs open with the name ("ParseFlags parses ..."): the question keeps what follows.
+        let doc = d.doc.replace(/\s+/g, ' ').trim().replace(/[.:]$/, '');
+        if (doc.startsWith(d.name + ' ')) doc = doc.slice(d.name.length + 1);
         // A doc that only repeats the name says nothing a question could be asked with.
         const words = doc.split(' ').filter((w) => w.length > 2);
         if (words.length < 4 || doc.toLowerCase().includes(d.name.toLowerCase())) continue;

@@ -170,3 +170,9 @@ export function pairedDifference(a: readonly Share[], b: readonly Share[], rando
   const at = (q: number) => diffs[Math.min(resamples - 1, Math.max(0, Math.round(q * (resamples - 1))))];
   return { diff, ci95: [at(0.025), at(0.975)] };
 }
+
+/** Grounded accuracy of an answer's top source (issue 20's `grounded` row): 1 when it is the defining file
+ * at the definition's first line (path compared as pathMatch does), 0 otherwise or when there is none. */
+export function groundedMatch(source: { path: string; line: number } | undefined, definition: { path: string; line: number }): number {
+  return source !== undefined && source.line === definition.line && pathMatch(source.path, definition.path) === 1 ? 1 : 0;
+}

@@ -238,7 +238,7 @@ export function noQuestionsReason(files: readonly EvalFile[], tasks: readonly Ev
   const maxChunks = Math.floor((o.maxPositions ?? 512) / 2 / o.softTokensPerChunk);
   const onlyReconstruct = tasks.every((t) => t === 'reconstruct');
   const fit = files.filter((f) => f.chunks.length > 0 && (onlyReconstruct || f.chunks.length <= maxChunks));
-  if (fit.length === 0) return `its ${sourceFiles(files)} are all longer than a question's context (${maxChunks} chunks)`;
+  if (fit.length === 0) return `its ${sourceFiles(files)} are all too long for a question (a question's context holds at most ${maxChunks} chunk${maxChunks === 1 ? '' : 's'} of a file)`;
   const reasons = new Set<string>();
   for (const task of tasks) {
     if (task === 'where' || task === 'what') {

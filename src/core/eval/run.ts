@@ -10,13 +10,13 @@ import type { SoftPromptEntry } from '../runtime/cache/cache';
 import { contextPrefix, type BuiltPrompt, type PromptSpec } from '../runtime/decode/prompt';
 import { retrievalVector, VectorSearch } from '../runtime/encode/vectorSearch';
 import type { Workspace } from '../runtime/workspace/workspace';
-import { extractFacts } from '../facts';
+import { extractFacts, FACT_LANGUAGES } from '../facts';
 import { editSimilarity, exactMatch, mean, pairedDifference, pooled, pathAmong, pathMatch, rougeL, tokenAccuracy, type PairedDifference, type Share } from './metrics';
 import { buildQuestions, RECONSTRUCT_TOKENS, Rng, type EvalChunk, type EvalFile, type EvalQuestion, type EvalTask } from './questions';
 import { rowLayout, rowsFor, type EvalRow, type RowLayout } from './rows';
 
 /** The languages the recipe's corpus holds and tree-sitter facts cover (models/recipe/prep/build.ts). */
-export const SOURCE_LANGUAGES = new Set(['python', 'javascript', 'typescript']);
+export const SOURCE_LANGUAGES = new Set<string>(FACT_LANGUAGES.filter((l) => l !== 'bash'));
 
 export interface EvalOptions {
   /** Repositories (roots) the questions are drawn from; each question is about one of them. */

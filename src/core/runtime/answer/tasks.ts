@@ -9,6 +9,7 @@ import type { WorkspaceState, Workspaces } from '../workspace/workspaces';
 import type { Completer, CompletionResult } from '../decode/complete';
 import type { IndexedChunk } from '../workspace/workspace';
 import { rankChunks, type Ranking } from '../plan/retrieve';
+import { requestIdentifiers } from '../plan/planner';
 import { SourceResolver } from './sources';
 import { snapPaths } from './snap';
 import { buildCodeMap } from './codeMap';
@@ -41,6 +42,7 @@ export const DEFAULT_MAX_TOKENS = 256;
 /** The decoder's pick for a bundle that can only locate: a path is all it needs to say. */
 const PICK_TOKENS = 24;
 const MAX_SOURCES = 8;
+const PICK_DEPTH = 10;
 
 export function taskRequest(params: GenerateParams): string {
   const s = params.selection;
@@ -109,7 +111,9 @@ async function answer(deps: TaskDeps, state: WorkspaceState, params: GeneratePar
   const sel = params.task === 'explain' ? params.selection : undefined;
   // Explain ranks by what the selection uses; ask by the question.
   const rankText = sel ? `${params.prompt}\n${sel.text}` : request;
-  const ranking = await rankChunks(deps.model, state, rankText, { signal: hooks.signal });
+  // Explain: every name the selection uses may be defined elsewhere in the workspace.
+  const names = sel ? requestIdentifiers(sel.text) : undefined;
+  const ranking = await rankChunks(deps.model, state, rankText, { signal: hooks.signal, names });
   const resolver = new SourceResolver(ws.root);
   const maxTokens = params.options?.maxTokens ?? DEFAULT_MAX_TOKENS;
   const base = completionBase(state, params, hooks);
@@ -184,7 +188,9 @@ async function rankedSources(
     const c = chunk(d.hash);
     if (c) push(await resolver.forChunk(c, 'definition', d.name));
   }
-  for (const p of o.picked) {
+  // The decoder's pick counts only among the retrieval's head: a file it names from nowhere is noise.
+  const head = new Set(ranking.fused.slice(0, PICK_DEPTH).map((r) => chunk(r.hash)?.path));
+  for (const p of o.picked.filter((x) => head.has(x))) {
     const best = ranking.fused.map((r) => chunk(r.hash)).find((c): c is IndexedChunk => !!c && c.path === p) ?? ws.chunksOf(p)[0];
     if (best) push(await resolver.forChunk(best, 'answer'));
   }

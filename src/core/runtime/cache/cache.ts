@@ -277,6 +277,9 @@ export class SoftPromptCache {
   private touchTimer: NodeJS.Timeout | undefined;
   /** A write failed for lack of space: lmdb's environment is reopened before the next one. */
   private reopenBeforeWrite = false;
+  /** The pause for space was said (once, until space is really back), and the most room a refused write needed. */
+  private fullSaid = false;
+  private refusedNeed = 0;
 
   private constructor(
     readonly path: string,
@@ -523,10 +526,13 @@ export class SoftPromptCache {
   private async mayWrite(payload: number): Promise<boolean> {
     if (this.closed) return false;
     if (this.block !== undefined && this.block !== 'full') return false;
-    const r = room(this.path, growthBound(payload) + (this.env ? 0 : NEW_ENV_BYTES));
+    const need = growthBound(payload) + (this.env ? 0 : NEW_ENV_BYTES);
+    const r = room(this.path, need);
     if (!r.ok) {
-      if (this.block !== 'full') {
-        this.block = 'full';
+      this.block = 'full';
+      this.refusedNeed = Math.max(this.refusedNeed, need);
+      if (!this.fullSaid) {
+        this.fullSaid = true;
         this.log?.(
           `soft-prompt cache at ${this.path}: only ${formatBytes(r.space?.free ?? 0)} free on its disk (it keeps ${formatBytes(r.reserve)} free); ` +
             'answering without caching new soft prompts until space returns',
@@ -542,10 +548,14 @@ export class SoftPromptCache {
         this.log?.(`soft-prompt cache at ${this.path} cannot be reopened for writing (${(err as Error).message}); answering without caching`);
         return false;
       }
-      const resumed = this.block === 'full';
       this.block = undefined;
       this.reopenBeforeWrite = false;
-      if (resumed) this.log?.(`soft-prompt cache at ${this.path}: space is back (${formatBytes(r.space?.free ?? 0)} free); caching again`);
+    }
+    // Said when even the largest write refused would fit now (a smaller write fitting is not space coming back).
+    if (this.fullSaid && (!r.space || r.space.free - r.reserve >= this.refusedNeed)) {
+      this.fullSaid = false;
+      this.refusedNeed = 0;
+      this.log?.(`soft-prompt cache at ${this.path}: space is back (${formatBytes(r.space?.free ?? 0)} free); caching again`);
     }
     return true;
   }
@@ -585,7 +595,7 @@ export class SoftPromptCache {
       write();
     } catch (err) {
       const e = writeError(this.path, err, payload);
-      if (e.diskFull) return this.pauseForSpace(e);
+      if (e.diskFull) return this.pauseForSpace(e, growthBound(payload));
       // Not a full disk: lmdb failed on its own structures (a damaged free list or page header hands out
       // impossible page numbers; reads and the probes cannot see that). Start over once, then retry.
       if (this.recoveries > 0) throw e;
@@ -594,7 +604,7 @@ export class SoftPromptCache {
         write();
       } catch (err2) {
         const e2 = writeError(this.path, err2, payload);
-        if (e2.diskFull) return this.pauseForSpace(e2);
+        if (e2.diskFull) return this.pauseForSpace(e2, growthBound(payload));
         throw e2;
       }
     }
@@ -610,10 +620,12 @@ export class SoftPromptCache {
   }
 
   /** A commit failed for lack of space: nothing was stored; writing resumes when a later write finds room. */
-  private pauseForSpace(e: Error): void {
+  private pauseForSpace(e: Error, need: number): void {
     this.reopenBeforeWrite = true;
-    if (this.block !== 'full') {
-      this.block = 'full';
+    this.block = 'full';
+    this.refusedNeed = Math.max(this.refusedNeed, need);
+    if (!this.fullSaid) {
+      this.fullSaid = true;
       this.log?.(`${e.message}; answering without caching new soft prompts until space returns`);
     }
   }
@@ -646,7 +658,7 @@ export class SoftPromptCache {
     } catch (err) {
       const e = writeError(this.path, err, 0);
       if (e.diskFull) {
-        this.pauseForSpace(e);
+        this.pauseForSpace(e, 0);
         return 0;
       }
       throw e;
