@@ -136,6 +136,10 @@ async function main(argv: string[]): Promise<void> {
   for (const b of benches) {
     process.stderr.write(`=== bench ${b.name}\n`);
     const rec = await runOne(b);
+    if (rec.skipped && !rec.error) {
+      process.stderr.write(`=== bench ${b.name}: skipped: ${rec.skipped}\n`);
+      continue;
+    }
     records.push(rec);
     writeResults([rec]);
     if (rec.error) process.stderr.write(`=== bench ${b.name}: FAILED:\n${rec.error}\n`);

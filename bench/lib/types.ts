@@ -46,6 +46,8 @@ export interface BenchResult {
   metrics: BenchMetric[];
   tables?: BenchTable[];
   charts?: BenchChart[];
+  /** Why the bench could not run here (a missing optional tool): reported, not an error; earlier results are kept. */
+  skipped?: string;
 }
 
 /** A BenchResult as written to bench/results/<name>.json: plus what the runner measured. */
