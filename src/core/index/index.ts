@@ -32,9 +32,9 @@
  *
  * Lexical index: a LexicalIndex (../retrieve/lexical) holds one document per indexed chunk hash, kept in
  * step by every refresh (new chunks are added with the text already in hand, chunks no longer referenced
- * are removed). Stored as ./lexicalStore describes, saved after a full refresh, every LEXICAL_SAVE_EVERY
- * changed documents and on close(); when the index opens it is reconciled with the chunk set (missing
- * documents re-read from the files, a corrupt or missing file rebuilt, with a note in loadReport).
+ * are removed). Stored as ./lexicalStore describes, once enough documents changed (LEXICAL_SAVE_MIN) and
+ * on close(); when the index opens it is reconciled with the chunk set (missing documents re-read from
+ * the files, a corrupt or missing file rebuilt, with a note in loadReport).
  *
  * Persistence: see ./store (checksummed snapshot + fsynced journal, atomic; a corrupt or incompatible
  * store is reported in `loadReport` and rebuilt; the fingerprint holds the e2code version, chunk
@@ -98,6 +98,11 @@ export interface IndexChunker {
 
 export interface WorkspaceIndexOptions {
   root: string;
+  /**
+   * Most chunks the lexical (word) index covers (default LEXICAL_MAX_CHUNKS). minisearch holds ~4 KB per
+   * chunk in memory; past this the word index is turned off (lexicalOff says why) rather than take GBs.
+   */
+  lexicalMaxChunks?: number;
   /** Where the index is stored; default defaultStoreDir(root). */
   storeDir?: string;
   /** Keep everything in memory only (tests, one-off runs). */
@@ -161,12 +166,15 @@ function isRacy(e: { mtimeMs: number; checkedAt: number }): boolean {
 }
 
 const READS_IN_FLIGHT = 8;
+/** ~160 MB of word index (minisearch, ~4 KB a chunk): a 40k-chunk workspace is ~6,000 source files. */
+export const LEXICAL_MAX_CHUNKS = 40_000;
 const INDEX_FORMAT = 1;
 /**
- * The lexical file is rewritten whole (about 1 s for 6,000 chunks), so refreshPaths saves it only once
- * this many documents changed since the last save; what a crash loses is re-read at the next open.
+ * The lexical file is rewritten whole (~0.1 ms of CPU per chunk, blocking), while re-reading a changed
+ * chunk after a crash costs a few times that: it is saved once the unsaved documents reach a quarter of
+ * the index (at least LEXICAL_SAVE_MIN), and on close(). A crash then costs at most about one save.
  */
-const LEXICAL_SAVE_EVERY = 500;
+const LEXICAL_SAVE_MIN = 500;
 
 /** Default store: `$XDG_CACHE_HOME/e2code/workspaces/<sha256(abs root), 16 hex>/`. */
 export function defaultStoreDir(root: string): string {
@@ -277,6 +285,8 @@ export class WorkspaceIndex {
   private readonly fingerprint: string;
   /** BM25 over the chunks: one document per hash in byHash. */
   private lexical = LexicalIndex.empty();
+  /** Why word search is off (the workspace is too large for it), or undefined when it is on. */
+  lexicalOff: string | undefined;
   /** Lexical documents added or removed since the lexical file was last saved. */
   private lexicalUnsaved = 0;
   private chunker: IndexChunker | null;
@@ -328,6 +338,10 @@ export class WorkspaceIndex {
   private async openLexical(): Promise<void> {
     // A store that did not load holds no chunks: whatever lexical file is there describes none of them.
     if (this.loadReport.status !== 'loaded') return;
+    if (this.byHash.size > this.lexicalMax) {
+      this.turnLexicalOff(this.byHash.size);
+      return;
+    }
     let stored: LexicalIndex | null = null;
     let problem = '';
     try {
@@ -401,6 +415,7 @@ export class WorkspaceIndex {
    * words; common question words dropped): chunk hashes, best first, ties by hash.
    */
   lexicalSearch(query: string, limit = 20): LexicalHit[] {
+    if (this.lexicalOff) return [];
     return this.lexical.search(query, limit);
   }
 
@@ -534,7 +549,7 @@ export class WorkspaceIndex {
           }
         }
       }
-      await this.persist(run, true);
+      await this.persist(run);
     }
     this.lastSkips = run.skips;
     return this.result(run);
@@ -579,7 +594,7 @@ export class WorkspaceIndex {
       }
       await this.processFiles(candidates, run, options);
     } finally {
-      await this.persist(run, false);
+      await this.persist(run);
     }
     return this.result(run);
   }
@@ -773,31 +788,50 @@ export class WorkspaceIndex {
 
   /** Lexical documents for a file's chunks (with text) that the lexical index lacks. */
   private addLexical(chunks: readonly Chunk[]): void {
+    if (this.lexicalOff) return;
+    if (this.lexical.size + chunks.length > this.lexicalMax) {
+      this.turnLexicalOff(this.lexical.size + chunks.length);
+      return;
+    }
     const before = this.lexical.size;
     this.lexical.add(chunks.filter((c) => !this.lexical.has(c.hash)).map(lexicalDoc));
     this.lexicalUnsaved += this.lexical.size - before;
   }
 
+  private get lexicalMax(): number {
+    return this.options.lexicalMaxChunks ?? LEXICAL_MAX_CHUNKS;
+  }
+
+  /** Frees the word index of a workspace too large for it; answers then rank by vectors and exact names. */
+  private turnLexicalOff(chunks: number): void {
+    this.lexicalOff = `word search is off for this workspace: it has more than ${this.lexicalMax.toLocaleString('en')} chunks (${chunks.toLocaleString('en')}), and the word index would take about ${Math.round((chunks * 4) / 1024)} MB of memory`;
+    this.lexical = LexicalIndex.empty();
+    this.lexicalUnsaved = 0;
+    this.loadReport.notes.push(this.lexicalOff);
+  }
+
   /** Removes the lexical documents of chunks a refresh left unreferenced. */
   private dropLexical(run: RefreshRun): void {
+    if (this.lexicalOff) return;
     const gone: string[] = [];
     for (const h of run.touched.keys()) if (!this.byHash.has(h) && this.lexical.has(h)) gone.push(h);
     this.lexical.remove(gone);
     this.lexicalUnsaved += gone.length;
   }
 
-  /** Writes the lexical file when it lacks changes (`always`), or lacks many (see LEXICAL_SAVE_EVERY). */
+  /** Writes the lexical file when it lacks changes (`always`), or lacks many (see LEXICAL_SAVE_MIN). */
   private async saveLexical(always: boolean): Promise<void> {
-    if (!this.store || this.lexicalUnsaved === 0 || (!always && this.lexicalUnsaved < LEXICAL_SAVE_EVERY)) return;
+    if (!this.store || this.lexicalUnsaved === 0 || this.lexicalOff) return;
+    if (!always && this.lexicalUnsaved < Math.max(LEXICAL_SAVE_MIN, this.lexical.size / 4)) return;
     await writeLexical(this.storeDir, this.fingerprint, this.lexical);
     this.lexicalUnsaved = 0;
   }
 
-  private async persist(run: RefreshRun, full: boolean): Promise<void> {
+  private async persist(run: RefreshRun): Promise<void> {
     this.dropLexical(run);
     if (!this.store) return;
     await this.persistStore(run);
-    await this.saveLexical(full);
+    await this.saveLexical(false);
   }
 
   private async persistStore(run: RefreshRun): Promise<void> {

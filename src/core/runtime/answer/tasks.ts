@@ -137,7 +137,7 @@ async function answer(deps: TaskDeps, state: WorkspaceState, params: GeneratePar
 
   // A bundle that can only locate: its decoder picks a file (what it was trained to do well), the index
   // says where in it, and the answer quotes the code.
-  const noMatch = ranking.lexical.length === 0 && ranking.definitions.length === 0 && !sel;
+  const noMatch = !ws.lexicalOff && ranking.lexical.length === 0 && ranking.definitions.length === 0 && !sel;
   if (noMatch) {
     const text = `Nothing in this workspace matches “${oneLine(params.prompt, 120)}”.`;
     emit(text);

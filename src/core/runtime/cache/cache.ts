@@ -322,14 +322,18 @@ export class SoftPromptCache {
       new SoftPromptCache(dir, env, mode, block, options.maxBytes ?? 2 * 1024 ** 3, options.touchIntervalMs ?? TOUCH_INTERVAL_MS, check, log);
     const off = (why: string, block: Block) => {
       log?.(`soft-prompt cache at ${dir} is not used (${why}); answering without caching`);
-      return make(undefined, 'off', block);
+      const cache = make(undefined, 'off', block);
+      // That note said it: a full disk is not said again by the first write (space coming back is).
+      if (block === 'full') cache.fullSaid = true;
+      return cache;
     };
     try {
       mkdirSync(dir, { recursive: true });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
       log?.(`soft-prompt cache directory ${dir} cannot be created (${code}); answering without caching`);
-      return make(undefined, 'off', code === 'ENOSPC' ? 'full' : 'unusable');
+      // Not retried later: making the directory and the environment afterwards is not worth a second path.
+      return make(undefined, 'off', 'unusable');
     }
     const dataFile = path.join(dir, 'data.mdb');
     const lockFile = path.join(dir, 'lock.mdb');

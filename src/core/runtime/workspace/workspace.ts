@@ -39,6 +39,8 @@ export interface Workspace {
   chunkByHash(hash: string): IndexedChunk | undefined;
   /** BM25 over chunk text, symbols and paths (the index keeps it in step with the chunks), best first. */
   lexicalSearch(query: string, limit: number): { hash: string; score: number }[];
+  /** Why word search is off (a workspace too large for it), else undefined. */
+  readonly lexicalOff: string | undefined;
   /** Encoder text of chunks by hash (re-derived from the files). */
   texts(hashes: Iterable<string>): Promise<Map<string, string>>;
   /** A file's chunks with text. */
@@ -104,6 +106,10 @@ class IndexedWorkspace implements Workspace {
 
   chunkByHash(hash: string): IndexedChunk | undefined {
     return this.index.chunkByHash(hash);
+  }
+
+  get lexicalOff(): string | undefined {
+    return this.index.lexicalOff;
   }
 
   lexicalSearch(query: string, limit: number): { hash: string; score: number }[] {
