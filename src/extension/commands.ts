@@ -11,7 +11,7 @@ import { generateCode, type GenerateArgs, type ProposalProvider } from './genera
 import type { Indexer } from './indexer';
 import { relativeTo } from './paths';
 import { showStatusMenu } from './status';
-import { summarizeWorkspace } from './summarize';
+import { summarizeWorkspace, type SummarizeArgs } from './summarize';
 
 export interface Parts {
   ctx: Ctx;
@@ -44,12 +44,15 @@ export const explainSelection: Factory = ({ ctx, chat }) => async (): Promise<Tu
   }
   const rel = (folder && relativeTo(folder.uri.fsPath, doc.uri.fsPath)) ?? vscode.workspace.asRelativePath(doc.uri, false);
   const selection: Selection = { path: rel, startLine: start, endLine: end, text };
-  await chat.reveal();
+  // The editor keeps the focus: the answer streams into the panel beside it.
+  await chat.reveal(false);
   const where = start === end ? `${rel}:${start}` : `${rel}:${start}-${end}`;
+  // The selection goes with the request; the runtime plans the whole repository around it (the
+  // definitions of what it uses come back as sources).
   return chat.ask({ task: 'explain', display: `Explain \`${where}\``, prompt: 'Explain this code.', selection, folder });
 };
 
-export const summarize: Factory = ({ ctx }) => (folder?: vscode.WorkspaceFolder) => summarizeWorkspace(ctx, folder);
+export const summarize: Factory = ({ ctx, chat }) => (arg?: vscode.WorkspaceFolder | vscode.Uri | SummarizeArgs) => summarizeWorkspace(ctx, chat, arg);
 
 export const generate: Factory = ({ ctx, proposals }) => (args?: GenerateArgs) => generateCode(ctx, proposals, args);
 
@@ -75,13 +78,23 @@ export const resumeIndexing: Factory = ({ ctx, indexer }) => async () => {
 
 export const showLogs: Factory = ({ ctx }) => () => ctx.log.show(true);
 
-export const statusMenu: Factory = ({ ctx, indexer }) => () => showStatusMenu(ctx, indexer.isPaused);
+export const statusMenu: Factory = ({ ctx, indexer }) => () => showStatusMenu(ctx, indexer.state.state);
 
-export const openChat: Factory = ({ chat }) => () => chat.reveal();
+export const openChat: Factory = ({ chat }) => () => chat.reveal(true);
 
 export const newChat: Factory = ({ chat }) => async () => {
-  await chat.reveal();
+  await chat.reveal(true);
   chat.newChat();
+};
+
+/** The chat list: `id` switches without asking (tests); else a quick pick of every conversation. */
+export const showChats: Factory = ({ chat }) => async (id?: string) => {
+  if (typeof id === 'string') {
+    await chat.reveal(true);
+    return chat.switchChat(id);
+  }
+  await chat.pickChat();
+  return undefined;
 };
 
 export const stopAnswer: Factory = ({ chat }) => () => chat.stop();
@@ -92,16 +105,17 @@ export const selectBundle: Factory = ({ ctx }) => async (chosen?: string): Promi
   if (!dir) {
     const modelsDir = path.dirname(ctx.config.defaultBundlePath);
     const bundled = listBundles(modelsDir);
+    // Bundles shipped inside the extension are named, not shown by their install path.
     const items: (vscode.QuickPickItem & { dir?: string })[] = [
       ...bundled.map((d) => ({
         label: path.basename(d),
-        description: d === ctx.config.defaultBundlePath ? 'bundled default' : 'bundled',
-        detail: d,
+        description: d === ctx.config.defaultBundlePath ? 'comes with e2code (default)' : 'comes with e2code',
         dir: d,
       })),
-      { label: '$(folder-opened) Browse…' },
+      { label: '$(folder-opened) Browse…', description: 'a bundle directory made by the recipe (holds manifest.json)' },
     ];
-    const pick = await vscode.window.showQuickPick(items, { title: 'e2code: model bundle', placeHolder: `Current: ${ctx.config.bundlePath}` });
+    const current = ctx.config.bundleChosen ? ctx.config.bundlePath : (ctx.info?.bundleName ?? path.basename(ctx.config.defaultBundlePath));
+    const pick = await vscode.window.showQuickPick(items, { title: 'e2code: model bundle', placeHolder: `Current: ${current}` });
     if (!pick) return undefined;
     dir = pick.dir;
     if (!dir) {
@@ -132,6 +146,7 @@ function listBundles(modelsDir: string): string[] {
 export const COMMANDS: Record<string, Factory> = {
   'e2code.explainSelection': explainSelection,
   'e2code.summarizeWorkspace': summarize,
+  'e2code.summarizeFolder': summarize,
   'e2code.generateCode': generate,
   'e2code.reindex': reindex,
   'e2code.pauseIndexing': pauseIndexing,
@@ -141,5 +156,6 @@ export const COMMANDS: Record<string, Factory> = {
   'e2code.statusMenu': statusMenu,
   'e2code.openChat': openChat,
   'e2code.newChat': newChat,
+  'e2code.showChats': showChats,
   'e2code.stopAnswer': stopAnswer,
 };

@@ -3,6 +3,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Device, GenerateOptions, IndexOptions } from '../core/protocol';
+import { clampThreads } from '../core/runtime/model/threads';
 
 export const SECTION = 'e2code';
 
@@ -24,6 +25,11 @@ export class Config {
     return path.resolve(base, configured);
   }
 
+  /** Whether the user set a bundle (else the bundled model is used). */
+  get bundleChosen(): boolean {
+    return (this.cfg.get<string>('bundlePath') ?? '').trim() !== '';
+  }
+
   get defaultBundlePath(): string {
     return path.join(this.extensionPath, 'models', 'default');
   }
@@ -33,8 +39,9 @@ export class Config {
     return d === 'cpu' || d === 'cuda' ? d : 'auto';
   }
 
+  /** At most this machine's logical cores (more only slow the model down); the sidecar refuses more. */
   get threads(): number {
-    return clampInt(this.cfg.get<number>('threads'), 0, 256, 0);
+    return clampThreads(this.cfg.get<number>('threads'));
   }
 
   get excludeGlobs(): string[] {
@@ -69,8 +76,9 @@ export class Config {
     return clampInt(this.cfg.get<number>('maxTokens'), 1, 8192, 256);
   }
 
+  /** Default 'diff': generated code is previewed and applied only when accepted. */
   get generateApply(): GenerateApply {
-    return this.cfg.get<string>('generate.apply') === 'diff' ? 'diff' : 'edit';
+    return this.cfg.get<string>('generate.apply') === 'edit' ? 'edit' : 'diff';
   }
 
   get indexOptions(): IndexOptions {

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { GenerateParams, GenerateResult, InitializeResult } from '../core/protocol';
+import type { Capability, GenerateParams, GenerateResult, InitializeResult, Task } from '../core/protocol';
 import { SidecarClient, type SidecarState } from '../sidecar/client';
 import { Config } from './config';
 
@@ -43,6 +43,19 @@ export class Ctx implements vscode.Disposable {
 
   get info(): InitializeResult | undefined {
     return this.clientInstance?.info;
+  }
+
+  /** Whether the loaded bundle can do `what` (false while no model is loaded). */
+  can(what: Capability): boolean {
+    return this.info?.capabilities?.includes(what) ?? false;
+  }
+
+  /**
+   * Whether the bundle writes the answer to `task` itself. If not, the runtime assembles it from the
+   * index (origin 'index'), and whatever the decoder streams on the way is not the answer.
+   */
+  writes(task: Task): boolean {
+    return this.can(task === 'ask' ? 'explain' : task);
   }
 
   /** The running client, starting it on first use. Concurrent callers share one start. */
@@ -85,7 +98,8 @@ export class Ctx implements vscode.Disposable {
       this.lastError = undefined;
       this.log.info(
         `sidecar ready: bundle ${info.bundleName} (${info.bundleId}), provider ${info.provider}` +
-          (info.providerNote ? ` (${info.providerNote})` : ''),
+          (info.providerNote ? ` (${info.providerNote})` : '') +
+          `, can: ${(info.capabilities ?? []).join(', ') || 'nothing'}`,
       );
       this.stateEmitter.fire(client.state);
       return client;
@@ -119,8 +133,10 @@ export class Ctx implements vscode.Disposable {
     const t0 = Date.now();
     const result = await client.generate({ ...params, options: this.config.generateOptions }, onToken, signal);
     this.log.info(
-      `generate ${params.task}: ${result.stopReason} in ${Date.now() - t0} ms, ` +
-        `${result.context.softChunks} soft + ${result.context.textChunks} text chunks, ${result.context.positions} positions`,
+      `generate ${params.task}: ${result.origin} answer, ${result.stopReason} in ${Date.now() - t0} ms, ` +
+        `${result.context.softChunks} soft + ${result.context.textChunks} text chunks, ${result.context.positions} positions, ` +
+        `${result.context.decoderRuns} decoder runs, ${result.sources?.length ?? 0} sources` +
+        (result.notice ? `; notice: ${result.notice}` : ''),
     );
     return result;
   }

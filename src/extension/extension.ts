@@ -28,9 +28,22 @@ export function activate(extension: vscode.ExtensionContext): E2codeApi {
 
   const indexer = new Indexer(ctx);
   const status = new StatusBar(ctx);
-  const chat = new ChatView(ctx);
+  const chat = new ChatView(ctx, indexer);
   const proposals = new ProposalProvider();
-  ctx.push(indexer, status, chat, indexer.onDidChange((s) => status.update(s)));
+  // Context keys for when-clauses: Pause/Resume by the index state, Generate by what the model can do.
+  const setContext = (key: string, value: unknown) => void vscode.commands.executeCommand('setContext', key, value);
+  setContext('e2code.indexState', indexer.state.state);
+  setContext('e2code.canGenerate', false);
+  ctx.push(
+    indexer,
+    status,
+    chat,
+    indexer.onDidChange((s) => {
+      status.update(s);
+      setContext('e2code.indexState', s.state);
+    }),
+    ctx.onSidecarState(() => setContext('e2code.canGenerate', ctx.can('generate'))),
+  );
   ctx.push(
     vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chat),
     vscode.workspace.registerTextDocumentContentProvider(PROPOSAL_SCHEME, proposals),

@@ -1,5 +1,6 @@
-// "Generate code": an instruction at the cursor (or for the selection) becomes code, applied either as
-// one undoable edit or shown as a diff to accept.
+// "Generate code": an instruction at the cursor (or for the selection) becomes code, shown as a diff to
+// accept (the default) or applied as one undoable edit. A bundle without the `generate` capability is
+// not asked: the user is told plainly that this model cannot write code, and nothing changes.
 import * as vscode from 'vscode';
 import type { Selection } from '../core/protocol';
 import { extractCode } from './codeText';
@@ -14,6 +15,8 @@ export interface GenerateOutcome {
   code: string;
   applied: boolean;
   mode: 'edit' | 'diff';
+  /** Why nothing was written, in the words the user was shown. */
+  notice?: string;
 }
 
 /** Serves proposed file contents for the diff view. */
@@ -50,6 +53,18 @@ export async function generateCode(ctx: Ctx, proposals: ProposalProvider, args: 
     void vscode.window.showWarningMessage('e2code: put the cursor in an editor where the code should go.');
     return undefined;
   }
+  const mode = args.mode ?? ctx.config.generateApply;
+  try {
+    await ctx.ensureClient();
+  } catch (err) {
+    void vscode.window.showErrorMessage(`e2code: the model did not start: ${errorMessage(err)}`);
+    return undefined;
+  }
+  if (!ctx.can('generate')) {
+    const notice = cannotWrite(ctx.info?.bundleName);
+    void vscode.window.showInformationMessage(notice);
+    return { code: '', applied: false, mode, notice };
+  }
   const instruction =
     args.instruction ??
     (await vscode.window.showInputBox({
@@ -69,9 +84,9 @@ export async function generateCode(ctx: Ctx, proposals: ProposalProvider, args: 
   const range = editor.selection.isEmpty ? new vscode.Range(editor.selection.active, editor.selection.active) : editor.selection;
   const version = doc.version;
   const selection = selectionContext(doc, folder, range);
-  const mode = args.mode ?? ctx.config.generateApply;
 
   let code: string | undefined;
+  let notice: string | undefined;
   await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: 'e2code: generating', cancellable: true },
     async (progress, token) => {
@@ -85,6 +100,7 @@ export async function generateCode(ctx: Ctx, proposals: ProposalProvider, args: 
           abort.signal,
         );
         code = extractCode(r.answer);
+        notice = r.notice;
       } catch (err) {
         if (!abort.signal.aborted) void vscode.window.showErrorMessage(`e2code: generate failed: ${errorMessage(err)}`);
       } finally {
@@ -94,8 +110,9 @@ export async function generateCode(ctx: Ctx, proposals: ProposalProvider, args: 
   );
   if (code === undefined) return undefined;
   if (!code.trim()) {
-    void vscode.window.showInformationMessage('e2code: the model returned no code.');
-    return { code, applied: false, mode };
+    const message = notice ? `e2code: ${notice} Nothing was changed.` : 'e2code: the model returned no code; nothing was changed.';
+    void vscode.window.showInformationMessage(message);
+    return { code, applied: false, mode, notice: notice ?? message };
   }
   if (doc.version !== version) {
     void vscode.window.showWarningMessage('e2code: the document changed while generating; the code was not applied.');
@@ -127,6 +144,11 @@ export async function generateCode(ctx: Ctx, proposals: ProposalProvider, args: 
   edit.replace(doc.uri, range, code);
   const applied = await vscode.workspace.applyEdit(edit);
   return { code, applied, mode };
+}
+
+/** What the user reads when the model cannot write code. */
+export function cannotWrite(bundleName: string | undefined): string {
+  return `e2code: this model${bundleName ? ` (${bundleName})` : ''} cannot write code. Nothing was changed.`;
 }
 
 function selectionContext(doc: vscode.TextDocument, folder: vscode.WorkspaceFolder, range: vscode.Range): Selection {

@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx';
 import type { IndexStatus } from './indexer';
+import { plainReason } from './words';
 
 export const STATUS_MENU_COMMAND = 'e2code.statusMenu';
 
@@ -26,8 +27,11 @@ export class StatusBar implements vscode.Disposable {
     const { icon, label } = present(s);
     this.item.text = `${icon} e2code: ${label}`;
     const info = this.ctx.info;
-    const lines = [`e2code — ${label}${s.detail ? ` (${s.detail})` : ''}`];
-    if (info) lines.push(`Model: ${info.bundleName} on ${info.provider}${info.providerNote ? ` — ${info.providerNote}` : ''}`);
+    // The user's own folders and a bundle they chose may be named; library and system paths are not.
+    const keep = [...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath), ...(this.ctx.config.bundleChosen ? [this.ctx.config.bundlePath] : [])];
+    const lines = [`e2code — ${label}${s.detail ? ` (${plainReason(s.detail, keep)})` : ''}`];
+    if (s.state === 'incomplete') lines.push('Answers use what was indexed so far; Re-index Workspace completes it.');
+    if (info) lines.push(`Model: ${info.bundleName}, running on ${info.provider === 'cuda' ? 'the GPU' : 'the CPU'}${info.providerNote ? ` (${plainReason(info.providerNote, keep)})` : ''}`);
     lines.push('Click for index actions');
     this.item.tooltip = lines.join('\n');
     this.item.backgroundColor = s.state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
@@ -47,6 +51,8 @@ function present(s: IndexStatus): { icon: string; label: string } {
       return { icon: '$(debug-pause)', label: 'paused' };
     case 'ready':
       return { icon: '$(check)', label: 'ready' };
+    case 'incomplete':
+      return { icon: '$(warning)', label: 'index incomplete' };
     case 'error':
       return { icon: '$(error)', label: 'error' };
     case 'starting':
@@ -57,16 +63,17 @@ function present(s: IndexStatus): { icon: string; label: string } {
 }
 
 /** The menu behind the status-bar item. */
-export async function showStatusMenu(ctx: Ctx, paused: boolean): Promise<void> {
-  const items: (vscode.QuickPickItem & { command: string })[] = [
-    paused
-      ? { label: '$(debug-start) Resume indexing', command: 'e2code.resumeIndexing' }
-      : { label: '$(debug-pause) Pause indexing', command: 'e2code.pauseIndexing' },
+export async function showStatusMenu(ctx: Ctx, state: IndexStatus['state']): Promise<void> {
+  const items: (vscode.QuickPickItem & { command: string })[] = [];
+  // Only what applies now: pause while indexing, resume while paused.
+  if (state === 'paused') items.push({ label: '$(debug-start) Resume indexing', command: 'e2code.resumeIndexing' });
+  else if (state === 'indexing' || state === 'starting') items.push({ label: '$(debug-pause) Pause indexing', command: 'e2code.pauseIndexing' });
+  items.push(
     { label: '$(refresh) Re-index workspace', command: 'e2code.reindex' },
     { label: '$(package) Select model bundle…', command: 'e2code.selectBundle' },
     { label: '$(output) Show logs', command: 'e2code.showLogs' },
-  ];
-  const model = ctx.info ? `model ${ctx.info.bundleName} on ${ctx.info.provider}` : 'model not loaded';
+  );
+  const model = ctx.info ? `model ${ctx.info.bundleName} on ${ctx.info.provider === 'cuda' ? 'the GPU' : 'the CPU'}` : 'model not loaded';
   const pick = await vscode.window.showQuickPick(items, { title: `e2code — ${model}`, placeHolder: 'Index actions' });
   if (pick) await vscode.commands.executeCommand(pick.command);
 }

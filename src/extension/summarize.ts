@@ -1,95 +1,90 @@
-// "Summarize workspace": a hierarchical summary — each top-level directory first, then the whole
-// folder — written to a new markdown document. Progress per part; cancelling keeps what is done.
+// "Summarize Workspace": ONE request to the runtime for the scope the user picks (the whole folder, or a
+// directory from a quick pick or the explorer's context menu), shown in the chat panel as the runtime
+// returns it. The map itself (each directory once, key files, symbols, docs) is the runtime's work.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { errorMessage, type Ctx } from './ctx';
+import type { Turn } from '../webview/protocol';
+import type { ChatView } from './chat/view';
+import type { Ctx } from './ctx';
+import { relativeTo } from './paths';
 
-const MAX_DIRECTORIES = 12;
 const SKIP_DIRS = '{**/node_modules/**,**/.git/**,**/.e2code/**,**/dist/**,**/out/**,**/build/**,**/.vscode-test/**}';
+/** Directories offered in the quick pick: this deep below the folder, at most this many. */
+const PICK_DEPTH = 2;
+const PICK_MAX = 200;
 
-/** Top-level directories of the folder that hold files, most files first (capped), then by name. */
-export async function topDirectories(folder: vscode.WorkspaceFolder, excludeGlobs: string[]): Promise<string[]> {
+export interface SummarizeArgs {
+  folder?: vscode.WorkspaceFolder;
+  /** Workspace-relative directory or file; '' is the whole folder. Absent: ask the user. */
+  scope?: string;
+}
+
+/**
+ * `arg`: nothing (the command palette), a workspace folder, a `vscode.Uri` (the explorer's context menu)
+ * or `{ folder, scope }` (tests, other commands).
+ */
+export async function summarizeWorkspace(ctx: Ctx, chat: ChatView, arg?: vscode.WorkspaceFolder | vscode.Uri | SummarizeArgs): Promise<Turn | undefined> {
+  let folder: vscode.WorkspaceFolder | undefined;
+  let scope: string | undefined;
+  if (arg instanceof vscode.Uri) {
+    folder = vscode.workspace.getWorkspaceFolder(arg);
+    scope = folder ? (relativeTo(folder.uri.fsPath, arg.fsPath) ?? '') : undefined;
+  } else if (arg && 'uri' in arg && 'index' in arg) {
+    folder = arg;
+  } else if (arg) {
+    folder = (arg as SummarizeArgs).folder;
+    scope = (arg as SummarizeArgs).scope;
+  }
+  folder ??= await pickFolder();
+  if (!folder) return undefined;
+  if (scope === undefined) {
+    scope = await pickScope(ctx, folder);
+    if (scope === undefined) return undefined;
+  }
+  const display = scope ? `Summarize \`${scope}\`` : `Summarize the workspace ${folder.name}`;
+  const prompt = scope
+    ? `Summarize ${scope}: what it contains and how its parts fit together.`
+    : `Summarize the repository ${folder.name}: its purpose and its structure.`;
+  await chat.reveal(false);
+  return chat.ask({ task: 'summarize', display, prompt, scope, folder });
+}
+
+/** The directories of a folder that hold files (up to PICK_DEPTH deep), with how many files each holds. */
+export async function directoriesOf(folder: vscode.WorkspaceFolder, excludeGlobs: string[]): Promise<{ dir: string; files: number }[]> {
   const exclude = excludeGlobs.length ? `{${[SKIP_DIRS.slice(1, -1), ...excludeGlobs].join(',')}}` : SKIP_DIRS;
   const files = await vscode.workspace.findFiles(new vscode.RelativePattern(folder, '**/*'), exclude, 20_000);
   const counts = new Map<string, number>();
   for (const f of files) {
-    const rel = path.relative(folder.uri.fsPath, f.fsPath).split(path.sep);
-    if (rel.length < 2 || rel[0].startsWith('.')) continue;
-    counts.set(rel[0], (counts.get(rel[0]) ?? 0) + 1);
+    const parts = path.relative(folder.uri.fsPath, f.fsPath).split(path.sep);
+    for (let depth = 1; depth < parts.length && depth <= PICK_DEPTH; depth++) {
+      if (parts[depth - 1].startsWith('.')) break;
+      const dir = parts.slice(0, depth).join('/');
+      counts.set(dir, (counts.get(dir) ?? 0) + 1);
+    }
   }
   return [...counts.entries()]
-    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-    .slice(0, MAX_DIRECTORIES)
-    .map(([d]) => d)
-    .sort((a, b) => a.localeCompare(b));
+    .map(([dir, n]) => ({ dir, files: n }))
+    .sort((a, b) => a.dir.localeCompare(b.dir))
+    .slice(0, PICK_MAX);
 }
 
-export async function summarizeWorkspace(ctx: Ctx, folder?: vscode.WorkspaceFolder): Promise<vscode.TextDocument | undefined> {
-  const target = folder ?? (await pickFolder(ctx));
-  if (!target) return undefined;
-  const root = target.uri.fsPath;
-  const dirs = await topDirectories(target, ctx.config.excludeGlobs);
-  const parts = dirs.length + 1;
-  const dirSummaries: { dir: string; text: string }[] = [];
-  let overview: string | undefined;
-  let cancelled = false;
-  let failure: string | undefined;
-
-  await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `e2code: summarizing ${target.name}`, cancellable: true },
-    async (progress, token) => {
-      const abort = new AbortController();
-      const sub = token.onCancellationRequested(() => abort.abort());
-      try {
-        for (const [i, dir] of dirs.entries()) {
-          progress.report({ message: `${dir}/ (${i + 1}/${parts})` });
-          const r = await ctx.generate(
-            { task: 'summarize', root, prompt: `Summarize the directory ${dir}/: what it contains and how its parts fit together.` },
-            undefined,
-            abort.signal,
-          );
-          dirSummaries.push({ dir, text: r.answer.trim() });
-          progress.report({ increment: 100 / parts });
-        }
-        progress.report({ message: `whole folder (${parts}/${parts})` });
-        const r = await ctx.generate(
-          { task: 'summarize', root, prompt: `Summarize the whole repository ${target.name}: its purpose and its structure.` },
-          undefined,
-          abort.signal,
-        );
-        overview = r.answer.trim();
-      } catch (err) {
-        if (abort.signal.aborted) cancelled = true;
-        else failure = errorMessage(err);
-      } finally {
-        sub.dispose();
-      }
-    },
-  );
-
-  if (failure && dirSummaries.length === 0) {
-    void vscode.window.showErrorMessage(`e2code: summarize failed: ${failure}`);
-    return undefined;
-  }
-  const lines = [`# Summary of ${target.name}`, ''];
-  lines.push('## Overview', '', overview ?? '_Not summarized._', '');
-  if (dirs.length) {
-    lines.push('## Directories', '');
-    for (const d of dirSummaries) lines.push(`### \`${d.dir}/\``, '', d.text || '_No answer._', '');
-  }
-  if (cancelled) lines.push(`_Cancelled after ${dirSummaries.length + (overview ? 1 : 0)} of ${parts} parts._`, '');
-  if (failure) lines.push(`_Stopped by an error: ${failure}_`, '');
-  lines.push(`_Generated by e2code with the model ${ctx.info?.bundleName ?? 'unknown'}; a small local model can be wrong._`);
-  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: lines.join('\n') + '\n' });
-  await vscode.window.showTextDocument(doc, { preview: false });
-  return doc;
+async function pickScope(ctx: Ctx, folder: vscode.WorkspaceFolder): Promise<string | undefined> {
+  const dirs = await directoriesOf(folder, ctx.config.excludeGlobs);
+  if (!dirs.length) return '';
+  const items: (vscode.QuickPickItem & { scope: string })[] = [
+    { label: `$(root-folder) Whole workspace`, description: folder.name, scope: '' },
+    { label: 'Directories', kind: vscode.QuickPickItemKind.Separator, scope: '' },
+    ...dirs.map((d) => ({ label: `$(folder) ${d.dir}/`, description: `${d.files} file${d.files === 1 ? '' : 's'}`, scope: d.dir })),
+  ];
+  const pick = await vscode.window.showQuickPick(items, { title: 'e2code: summarize', placeHolder: 'What to summarize', matchOnDescription: true });
+  return pick?.scope;
 }
 
-async function pickFolder(ctx: Ctx): Promise<vscode.WorkspaceFolder | undefined> {
+async function pickFolder(): Promise<vscode.WorkspaceFolder | undefined> {
   const folders = vscode.workspace.workspaceFolders ?? [];
   if (folders.length <= 1) {
     if (!folders.length) void vscode.window.showWarningMessage('e2code: open a folder to summarize.');
     return folders[0];
   }
-  return vscode.window.showWorkspaceFolderPick({ placeHolder: 'Folder to summarize' }) ?? ctx.activeFolder();
+  return vscode.window.showWorkspaceFolderPick({ placeHolder: 'Folder to summarize' });
 }

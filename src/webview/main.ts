@@ -6,6 +6,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import type { VscodeTextarea } from '@vscode-elements/elements/dist/vscode-textarea/vscode-textarea.js';
 import type { FromWebview, ToWebview, Turn } from './protocol';
+import { contextDetails, emptyElement, makeEl, noticeElement, originLabel, sourcesElement, withoutQuotedSources } from './answer';
 import { renderMarkdown } from './render';
 
 interface VsCodeApi {
@@ -22,22 +23,15 @@ let busy = false;
 let renderQueued = new Set<string>();
 let frame = 0;
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+const el = makeEl(document);
 
 // --- layout -------------------------------------------------------------------------------------
 const app = document.getElementById('app')!;
-const toolbar = el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Chat actions' });
-const newChatButton = el('vscode-button', { secondary: '', id: 'new-chat', title: 'Start a new conversation' }, 'New chat');
-toolbar.append(newChatButton);
 const log = el('div', { id: 'log', class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation' });
 const empty = el('div', { class: 'empty' });
 empty.append(
-  el('p', {}, 'Ask about this workspace. e2code reads the whole repository as compressed context.'),
+  el('p', {}, 'Ask about the code in this workspace: where something is defined, what a function does, how the parts fit together.'),
+  el('p', {}, 'Answers list the places in the code they come from; click one to open it.'),
   el('p', {}, 'Enter sends, Shift+Enter adds a line, Escape stops an answer.'),
 );
 const form = el('div', { class: 'composer' });
@@ -53,7 +47,7 @@ const stopButton = el('vscode-button', { id: 'stop', secondary: '', title: 'Stop
 const buttons = el('div', { class: 'composer-buttons' });
 buttons.append(sendButton, stopButton);
 form.append(input, buttons);
-app.append(toolbar, log, empty, form);
+app.append(log, empty, form);
 
 // --- rendering ----------------------------------------------------------------------------------
 function turnElement(id: string): HTMLElement | null {
@@ -69,18 +63,33 @@ function renderTurn(turn: Turn): void {
   }
   box.replaceChildren();
   box.append(el('div', { class: 'who' }, turn.role === 'user' ? 'You' : 'e2code'));
+  if (turn.role === 'assistant') {
+    const label = originLabel(el, turn);
+    if (label) box.append(label);
+    const notice = noticeElement(el, turn);
+    if (notice) box.append(notice);
+  }
   const body = el('div', { class: 'body' });
   if (turn.role === 'user') {
     // The user's own text: shown as markdown too (it may hold code), through the same sanitizer.
     body.append(renderMarkdown(turn.content));
   } else {
     body.classList.add('markdown');
-    body.append(renderMarkdown(turn.content));
+    // From the index: the source cards below show the quoted definitions; the text keeps the rest.
+    const text = turn.origin === 'index' && !turn.pending ? withoutQuotedSources(turn.content, turn.sources) : turn.content;
+    body.append(renderMarkdown(text));
     decorateCodeBlocks(body);
-    if (turn.pending) body.append(el('span', { class: 'cursor', 'aria-hidden': 'true' }, '▍'));
+    if (turn.pending && turn.waiting && !turn.content) body.append(el('div', { class: 'waiting', role: 'status' }, turn.waiting));
+    else if (turn.pending) body.append(el('span', { class: 'cursor', 'aria-hidden': 'true' }, '▍'));
   }
   box.append(body);
-  if (turn.role === 'assistant' && !turn.pending) box.append(footer(turn));
+  if (turn.role === 'assistant' && !turn.pending) {
+    const none = emptyElement(el, turn);
+    if (none) box.append(none);
+    const sources = sourcesElement(el, turn.sources, codeBlock, turn.task === 'summarize' ? 0 : undefined);
+    if (sources) box.append(sources);
+    box.append(footer(turn));
+  }
   box.classList.toggle('pending', Boolean(turn.pending));
   box.classList.toggle('error', Boolean(turn.error));
   empty.hidden = order.length > 0;
@@ -90,33 +99,8 @@ function footer(turn: Turn): HTMLElement {
   const f = el('div', { class: 'meta' });
   if (turn.error) f.append(el('div', { class: 'error-text', role: 'alert' }, `Error: ${turn.error}`));
   if (turn.stopReason === 'cancelled') f.append(el('div', { class: 'note' }, 'Stopped.'));
-  else if (turn.stopReason === 'maxTokens') f.append(el('div', { class: 'note' }, 'Reached the token limit (setting e2code.maxTokens).'));
-  const c = turn.context;
-  if (c) {
-    const details = el('details', { class: 'context' });
-    const summary = el(
-      'summary',
-      {},
-      `Context: ${c.softFiles.length} file${c.softFiles.length === 1 ? '' : 's'} as soft tokens, ` +
-        `${c.textFiles.length} as text · ${c.positions} positions` +
-        (turn.tokensPerSecond ? ` · ${turn.tokensPerSecond.toFixed(1)} tok/s` : ''),
-    );
-    details.append(summary);
-    const list = (title: string, files: string[]) => {
-      if (!files.length) return;
-      details.append(el('div', { class: 'context-title' }, title));
-      const ul = el('ul');
-      for (const p of files) {
-        const li = el('li');
-        li.append(citationLink(p, 1, p));
-        ul.append(li);
-      }
-      details.append(ul);
-    };
-    list('As text', c.textFiles);
-    list('As soft tokens', c.softFiles);
-    f.append(details);
-  }
+  else if (turn.stopReason === 'maxTokens') f.append(el('div', { class: 'note' }, 'The answer was cut at its length limit (setting e2code.maxTokens).'));
+  if (turn.context) f.append(contextDetails(el, turn.context, turn.tokensPerSecond, (p) => citationLink(p, 1, p)));
   return f;
 }
 
@@ -125,6 +109,13 @@ function citationLink(path: string, line: number, label: string): HTMLAnchorElem
   a.dataset.path = path;
   a.dataset.line = String(line);
   return a;
+}
+
+/** A signature quoted from a file, highlighted: through the same markdown renderer and sanitizer as model text. */
+function codeBlock(code: string, lang: string): Node {
+  const longestTicks = Math.max(0, ...(code.match(/`+/g) ?? []).map((t) => t.length));
+  const fence = '`'.repeat(Math.max(3, longestTicks + 1));
+  return renderMarkdown(`${fence}${lang.replace(/[^\w+#-]/g, '')}\n${code}\n${fence}\n`);
 }
 
 function decorateCodeBlocks(body: HTMLElement): void {
@@ -185,7 +176,6 @@ function send(): void {
 
 sendButton.addEventListener('click', send);
 stopButton.addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
-newChatButton.addEventListener('click', () => vscode.postMessage({ type: 'newChat' }));
 input.addEventListener('keydown', (e: KeyboardEvent) => {
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
     e.preventDefault();
@@ -194,6 +184,10 @@ input.addEventListener('keydown', (e: KeyboardEvent) => {
 });
 document.addEventListener('keydown', (e) => {
   if (e.key === 'Escape' && busy) vscode.postMessage({ type: 'stop' });
+  // Typing while the panel has the focus but nothing in it does (just opened, text not yet focused):
+  // the keys go to the question box, from the first one.
+  const idle = document.activeElement === document.body || document.activeElement === null;
+  if (idle && e.key.length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey) input.focus();
 });
 
 log.addEventListener('click', (e) => {
@@ -201,7 +195,7 @@ log.addEventListener('click', (e) => {
   const a = target.closest('a');
   if (a) {
     e.preventDefault();
-    if (a.classList.contains('citation')) {
+    if (a.classList.contains('citation') || a.classList.contains('source-card')) {
       const turn = turns.get(a.closest<HTMLElement>('[data-turn]')?.dataset.turn ?? '');
       vscode.postMessage({ type: 'openCitation', folder: turn?.folder ?? '', path: a.dataset.path ?? '', line: Number(a.dataset.line) });
     } else if (a.getAttribute('href')) {
@@ -244,10 +238,30 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
     case 'busy':
       setBusy(m.busy);
       break;
+    case 'waiting': {
+      const t = turns.get(m.id);
+      if (t) {
+        t.waiting = m.text;
+        scheduleRender(m.id);
+      }
+      break;
+    }
     case 'focusInput':
-      input.focus();
+      focusInput();
       break;
   }
 });
 
+function focusInput(): void {
+  // The textarea lives in the element's shadow root, rendered after the element connects.
+  void input.updateComplete.then(() => input.focus());
+}
+
+// The view taking focus (opened, revealed, clicked into) puts the cursor in the question box, unless
+// something in the panel already has it (a citation reached with Tab, a code block's button).
+window.addEventListener('focus', () => {
+  if (document.activeElement === document.body || document.activeElement === null) focusInput();
+});
+
+focusInput();
 vscode.postMessage({ type: 'ready' });

@@ -90,7 +90,8 @@ describe('packaged .vsix in code-server', function () {
     const frame = await openChat(page);
     const answer = await ask(frame, 'What does slugify do?');
     assert.equal(await answer.locator('.error-text').count(), 0, 'no error');
-    assert.match((await answer.locator('details.context summary').textContent()) ?? '', /5 files as soft tokens/);
+    assert.ok((await answer.locator('a.source-card').count()) > 0, 'the answer lists its sources');
+    assert.match((await answer.locator('a.source-card').first().locator('.source-location').textContent()) ?? '', /^lib\/strings\.js:\d+/);
     await page.screenshot({ path: path.join(SHOTS, 'vsix-installed-chat.png') });
   });
 });

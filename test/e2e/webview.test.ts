@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import type { Turn } from '../../src/webview/protocol';
+import type { Source, Turn } from '../../src/webview/protocol';
 import { launchBrowser, ROOT } from '../integration/harness/codeServer';
 import { openChatWebview, THEMES, type WebviewHarness } from './webviewPage';
 
@@ -124,7 +124,9 @@ describe('chat webview (browser)', function () {
     assert.equal(await page.isVisible('#stop'), false);
     assert.equal(await page.locator('[data-turn="a1"] pre code.hljs .hljs-keyword').first().textContent(), 'def');
     assert.equal(await page.locator('[data-turn="a1"] p code').first().textContent(), 'load_config');
-    assert.match((await page.locator('[data-turn="a1"] summary').textContent())!, /2 files as soft tokens, 1 as text · 321 positions/);
+    assert.equal((await page.locator('[data-turn="a1"] details.context summary').textContent())!, 'Context: 2 files read, 1 quoted in full');
+    await page.locator('[data-turn="a1"] details.context summary').click();
+    assert.match((await page.locator('[data-turn="a1"] details.context .context-facts').innerText())!, /2 files as soft tokens \(compressed by the encoder\), 1 as text\n321 decoder positions/);
     await page.screenshot({ path: path.join(SHOTS, 'webview-answer-dark.png'), fullPage: true });
 
     const cites = page.locator('[data-turn="a1"] .body a.citation');
@@ -166,6 +168,164 @@ describe('chat webview (browser)', function () {
     await page.keyboard.press('Enter');
     posted = await wv.posted();
     assert.deepEqual(posted.at(-1), { type: 'openCitation', folder: 'workspace', path: 'lib/strings.js', line: 4 });
+  });
+
+  it('answers from the code: "From the code", source cards that open the definition line, no model label', async () => {
+    const sources: Source[] = [
+      {
+        path: 'src/config.ts',
+        line: 12,
+        endLine: 30,
+        symbol: 'parseConfig',
+        signature: 'export function parseConfig(text: string): Config',
+        doc: 'Parses the config text into a Config.\nUnknown keys are an error. <img src=x onerror="window.__pwned = 1"> **not bold**',
+        from: 'definition',
+      },
+      { path: 'src/cli.ts', line: 4, endLine: 4, symbol: 'main', signature: 'function main() { return "<script>window.__pwned = 2</script>```"; }', from: 'search' },
+      { path: 'README.md', line: 1, endLine: 3, signature: 'A tool that prints areas. <b>bold?</b>', from: 'search' },
+      ...[1, 2, 3, 4].map((i): Source => ({ path: `lib/more${i}.ts`, line: i, endLine: i + 2, from: 'search' })),
+    ];
+    await wv.send({
+      type: 'restore',
+      busy: false,
+      turns: [
+        { id: 'u', role: 'user', content: 'Where is parseConfig defined?' },
+        assistant('`parseConfig` is defined in src/config.ts:12.', {
+          id: 'a',
+          origin: 'index',
+          stopReason: 'eos',
+          sources,
+          context: { folder: 'workspace', softFiles: [], textFiles: [], positions: 0, decoderRuns: 0 },
+        }),
+      ],
+    });
+    const turn = page.locator('[data-turn="a"]');
+    await turn.locator('.sources').waitFor();
+    assert.equal(await turn.locator('.origin').textContent(), 'From the code');
+    assert.doesNotMatch(await turn.innerText(), /Model's answer/);
+    assert.equal(await turn.locator('.sources-title').textContent(), 'Sources (7)');
+    assert.equal(await turn.locator('.sources > a.source-card').count(), 5, 'five cards shown');
+    assert.equal(await turn.locator('details.more-sources a.source-card').count(), 2, 'the rest folded away');
+    assert.equal(await turn.locator('details.more-sources summary').textContent(), '2 more sources');
+    const card = turn.locator('a.source-card').first();
+    assert.equal(await card.locator('.source-location').textContent(), 'src/config.ts:12–30');
+    assert.equal(await card.locator('.source-symbol').textContent(), 'parseConfig');
+    assert.equal(await card.locator('.source-from').textContent(), 'definition');
+    assert.equal((await card.locator('.source-signature code').textContent())?.trim(), 'export function parseConfig(text: string): Config');
+    assert.ok((await card.locator('.source-signature code .hljs-keyword').count()) > 0, 'the signature is highlighted');
+    // The doc is quoted as text: markup in it is shown, not run or rendered.
+    assert.match((await card.locator('blockquote.source-doc').textContent())!, /<img src=x onerror="window.__pwned = 1"> \*\*not bold\*\*/);
+    assert.equal(await turn.locator('.sources img, .sources strong, .sources script, .sources b').count(), 0);
+    assert.match((await turn.locator('a.source-card').nth(1).locator('.source-signature').textContent())!, /<script>window.__pwned = 2<\/script>```/, 'code shown as text, the fence not broken');
+    assert.equal(await turn.locator('a.source-card').nth(2).locator('.source-excerpt').textContent(), 'A tool that prints areas. <b>bold?</b>', 'a README line is text, not code');
+    // Plain words outside the collapsed details: no "soft tokens", no "positions".
+    const visible = await turn.innerText();
+    assert.doesNotMatch(visible, /soft tokens|positions|chunk/i, visible);
+    assert.equal(await turn.locator('details.context summary').textContent(), 'Looked up in the index; the model did not run');
+    await page.screenshot({ path: path.join(SHOTS, 'webview-sources-dark.png'), fullPage: true });
+
+    await card.click();
+    await turn.locator('a.source-card').nth(1).focus();
+    await page.keyboard.press('Enter');
+    const opened = (await wv.posted()).filter((m) => m.type === 'openCitation');
+    assert.deepEqual(opened, [
+      { type: 'openCitation', folder: 'workspace', path: 'src/config.ts', line: 12 },
+      { type: 'openCitation', folder: 'workspace', path: 'src/cli.ts', line: 4 },
+    ]);
+    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned ?? null), null);
+  });
+
+  it("a model's answer is labelled as such, its sources follow, and the runtime's notice reads in plain words", async () => {
+    await wv.send({
+      type: 'restore',
+      busy: false,
+      turns: [
+        { id: 'u', role: 'user', content: 'How do I add a subcommand?' },
+        assistant('Call `AddCommand` on the parent command.', {
+          id: 'a',
+          origin: 'model',
+          notice: 'The model is small: check its answer against the sources below.',
+          stopReason: 'eos',
+          sources: [{ path: 'command.go', line: 210, endLine: 226, symbol: 'AddCommand', signature: 'func (c *Command) AddCommand(cmds ...*Command)', from: 'answer' }],
+          context: { folder: 'workspace', softFiles: ['command.go', 'args.go'], textFiles: ['command.go'], positions: 900, decoderRuns: 1 },
+        }),
+      ],
+    });
+    const turn = page.locator('[data-turn="a"]');
+    await turn.locator('.sources').waitFor();
+    assert.equal(await turn.locator('.origin').textContent(), "Model's answer");
+    assert.equal(await turn.locator('.notice').textContent(), 'The model is small: check its answer against the sources below.');
+    assert.equal(await turn.locator('.sources-title').textContent(), 'Source');
+    assert.equal(await turn.locator('a.source-card .source-from').textContent(), "model's pick");
+    // Order on screen: label, notice, the model's text, then the sources.
+    const order = await turn.evaluate((t) => Array.from(t.children).map((c) => c.className.split(' ')[0]));
+    assert.deepEqual(order, ['who', 'origin', 'notice', 'body', 'sources', 'meta']);
+    assert.equal(await turn.locator('details.context summary').textContent(), 'Context: 2 files read, 1 quoted in full');
+  });
+
+  it('a summary shows its map; its sources are folded away under one line', async () => {
+    const map = '### src/cli/\nFiles (1): `main.ts`\n- `runCli` (src/cli/main.ts:5) — Parses arguments.';
+    await wv.send({
+      type: 'restore',
+      busy: false,
+      turns: [assistant(map, { id: 's', task: 'summarize', origin: 'index', stopReason: 'eos', sources: [{ path: 'src/cli/main.ts', line: 5, endLine: 9, symbol: 'runCli', from: 'search' }] })],
+    });
+    const turn = page.locator('[data-turn="s"]');
+    await turn.locator('h3').waitFor();
+    assert.equal(await turn.locator('h3').textContent(), 'src/cli/');
+    assert.deepEqual(await turn.locator('.body a.citation').allTextContents(), ['src/cli/main.ts:5']);
+    assert.equal(await turn.locator('.sources-title').count(), 0);
+    assert.equal(await turn.locator('details.more-sources summary').textContent(), 'Sources (1)');
+    assert.equal(await turn.locator('a.source-card').isVisible(), false, 'folded');
+  });
+
+  it('an empty answer says so instead of showing nothing', async () => {
+    await wv.send({
+      type: 'restore',
+      busy: false,
+      turns: [
+        { id: 'u', role: 'user', content: 'zqxj frobnicate?' },
+        assistant('', { id: 'a', origin: 'index', stopReason: 'eos', sources: [], notice: 'Nothing in this workspace matches "zqxj frobnicate".' }),
+        { id: 'u2', role: 'user', content: 'And now?' },
+        assistant('', { id: 'b', origin: 'model', stopReason: 'eos', sources: [] }),
+      ],
+    });
+    await page.locator('[data-turn="b"] .empty-answer').waitFor();
+    assert.equal(await page.locator('[data-turn="a"] .notice').textContent(), 'Nothing in this workspace matches "zqxj frobnicate".');
+    assert.match((await page.locator('[data-turn="a"] .empty-answer').textContent())!, /^No answer/);
+    assert.match((await page.locator('[data-turn="b"] .empty-answer').textContent())!, /^No answer/);
+    // A stopped answer is not "empty": it says Stopped.
+    await wv.send({ type: 'turn', turn: assistant('', { id: 'c', stopReason: 'cancelled' }) });
+    await page.locator('[data-turn="c"] .note').waitFor();
+    assert.equal(await page.locator('[data-turn="c"] .empty-answer').count(), 0);
+  });
+
+  it('a question asked while indexing shows the wait with the index progress, then the answer', async () => {
+    await wv.send({ type: 'restore', busy: true, turns: [{ id: 'u', role: 'user', content: 'Where is main?' }, assistant('', { id: 'a', pending: true })] });
+    await wv.send({ type: 'waiting', id: 'a', text: 'Waiting for the index (42%)…' });
+    await page.locator('[data-turn="a"] .waiting', { hasText: 'Waiting for the index (42%)…' }).waitFor();
+    await page.screenshot({ path: path.join(SHOTS, 'webview-waiting-index.png'), fullPage: true });
+    await wv.send({ type: 'waiting', id: 'a', text: 'Waiting for the index (87%)…' });
+    await page.locator('[data-turn="a"] .waiting', { hasText: '(87%)' }).waitFor();
+    await wv.send({ type: 'waiting', id: 'a', text: '' });
+    await wv.send({ type: 'token', id: 'a', text: 'In main.go:3' });
+    await page.locator('[data-turn="a"] a.citation').waitFor();
+    assert.equal(await page.locator('[data-turn="a"] .waiting').count(), 0, 'the wait is gone once the answer streams');
+  });
+
+  it('the question box has the focus when the panel opens and when the extension asks for it', async () => {
+    const focused = () => page.evaluate(() => document.activeElement?.id ?? null);
+    assert.equal(await focused(), 'question', 'focused on open');
+    await page.keyboard.type('typed at once');
+    assert.equal(await page.locator('#question').evaluate((e) => (e as HTMLTextAreaElement).value), 'typed at once');
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    assert.notEqual(await focused(), 'question');
+    await wv.send({ type: 'focusInput' });
+    await page.waitForFunction(() => document.activeElement?.id === 'question');
+    // Keys typed while nothing in the panel has the focus go to the question box, the first one too.
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page.keyboard.type('abc');
+    assert.equal(await page.locator('#question').evaluate((e) => (e as HTMLTextAreaElement).value), 'typed at onceabc');
   });
 
   for (const theme of Object.keys(THEMES)) {

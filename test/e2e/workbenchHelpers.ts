@@ -15,7 +15,9 @@ export async function waitForReady(page: Page): Promise<void> {
 }
 
 export async function openChat(page: Page): Promise<FrameLocator> {
-  await page.locator('.activitybar .action-item a[aria-label^="e2code"]').first().click();
+  // The activity-bar icon toggles: a click on it while the view shows would close the side bar.
+  const open = await chatFrame(page).locator('#question').isVisible().catch(() => false);
+  if (!open) await page.locator('.activitybar .action-item a[aria-label^="e2code"]').first().click();
   const frame = chatFrame(page);
   await frame.locator('#question').waitFor({ timeout: 60_000 });
   return frame;
@@ -34,3 +36,47 @@ export async function ask(frame: FrameLocator, question: string) {
   return answer;
 }
 
+
+/** Runs a command from the command palette by its title (e.g. "e2code: Open Chat"). */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('Control+Shift+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title.replace(/^e2code: /, '') }).first().waitFor();
+  await input.press('Enter');
+}
+
+/** The titles the command palette lists for a filter. */
+export async function paletteTitles(page: Page, filter: string): Promise<string[]> {
+  await page.keyboard.press('Control+Shift+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(`>${filter}`);
+  await page.waitForTimeout(500);
+  const rows = await page.locator('.quick-input-list .monaco-list-row .label-name').allInnerTexts();
+  await page.keyboard.press('Escape');
+  return rows.map((r) => r.trim());
+}
+
+/** The editor's cursor position as the status bar shows it ("Ln 4, Col 1"). */
+export async function cursorLine(page: Page): Promise<string> {
+  return (await page.locator('#status\\.editor\\.selection').first().textContent())?.trim() ?? '';
+}
+
+/** Opens a file with Quick Open. */
+export async function quickOpen(page: Page, name: string): Promise<void> {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  // Filled through its element: typed keys would follow the focus, which a webview may still hold.
+  await input.fill(name);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor();
+  await input.press('Enter');
+  await page.locator('.tab.active', { hasText: name }).waitFor();
+}
+
+/** Whether the chat view's question box has the keyboard focus (in the page and in the webview). */
+export async function questionFocused(frame: FrameLocator): Promise<boolean> {
+  return frame.locator('#question').evaluate((e) => e.ownerDocument.hasFocus() && e.ownerDocument.activeElement === e);
+}

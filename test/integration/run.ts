@@ -1,14 +1,18 @@
 // Runs the mocha suites of test/integration/suite inside code-server's real extension host: builds the
 // extension and the suites, starts code-server on scratch copies of the fixture workspace, opens the
 // workbench in chromium with the `extensionDevelopmentPath` / `extensionTestsPath` payload, and waits
-// for VS Code to call `window.codeAutomationExit`. Two windows: a single folder (most suites) and a
-// two-folder workspace (multiroot.test.ts). Prints each report and `N passed, N failed`.
+// for VS Code to call `window.codeAutomationExit`. Three windows: a single folder (most suites), a small
+// TypeScript project the runner writes (grounded.test.ts: sources, explain, summarize, generate, saves)
+// and a two-folder workspace (multiroot.test.ts). Prints each report and `N passed, N failed`.
+// E2CODE_SUITES=grounded,single picks windows.
 //   npm run test:integration      (E2CODE_TEST_GREP=pattern to run some tests, E2CODE_TEST_VERBOSE=1)
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bundleSuites, SUITE_OUT } from './harness/bundle';
 import { report, runMain, type Stats } from './harness/report';
 import { launchBrowser, prepare, ROOT, scratchWorkspace, startCodeServer, workbenchUrl, type CodeServer } from './harness/codeServer';
+import { writeProject } from './harness/project';
 
 const TIMEOUT_MS = Number(process.env.E2CODE_TEST_TIMEOUT_MS) || 15 * 60_000;
 const verbose = Boolean(process.env.E2CODE_TEST_VERBOSE);
@@ -75,12 +79,27 @@ async function main(): Promise<number> {
     total.failures += s.failures;
   };
 
-  const single = scratchWorkspace('it');
-  try {
-    add(await runWindow('single', { folder: single }, testsPath));
-  } finally {
-    rmSync(path.dirname(single), { recursive: true, force: true });
+  const suites = (process.env.E2CODE_SUITES ?? 'single,grounded,multiroot').split(',');
+
+  if (suites.includes('single')) {
+    const single = scratchWorkspace('it');
+    try {
+      add(await runWindow('single', { folder: single }, testsPath));
+    } finally {
+      rmSync(path.dirname(single), { recursive: true, force: true });
+    }
   }
+
+  if (suites.includes('grounded')) {
+    const base = mkdtempSync(path.join(tmpdir(), 'e2code-grounded-'));
+    try {
+      add(await runWindow('grounded', { folder: writeProject(path.join(base, 'shapes-cli')) }, testsPath));
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  }
+
+  if (!suites.includes('multiroot')) return report('integration', t0, total);
 
   // Two folders: the fixture and a second project next to it.
   const first = scratchWorkspace('mr');

@@ -18,10 +18,13 @@ export async function run(): Promise<void> {
   base.consoleLog = (...args: unknown[]) => write(format(...args) + '\n');
 
   const mocha = new Mocha({ ui: 'bdd', timeout: 180_000, color: false, reporter: 'spec', grep: process.env.E2CODE_TEST_GREP });
-  // The runner opens one window per workspace shape; multiroot.test.js needs a two-folder workspace.
-  const multi = process.env.E2CODE_SUITE === 'multiroot';
+  // The runner opens one window per workspace shape: `<suite>.test.js` runs in the window of that name
+  // (multiroot: two folders; grounded: the project the runner writes), the rest in the single folder.
+  const suite = process.env.E2CODE_SUITE ?? 'single';
+  const special = ['multiroot', 'grounded'];
   const files = readdirSync(__dirname)
-    .filter((f) => f.endsWith('.test.js') && f.startsWith('multiroot.') === multi)
+    .filter((f) => f.endsWith('.test.js'))
+    .filter((f) => (special.includes(suite) ? f.startsWith(`${suite}.`) : !special.some((s) => f.startsWith(`${s}.`))))
     .sort();
   for (const f of files) mocha.addFile(path.join(__dirname, f));
   const t0 = Date.now();

@@ -30,7 +30,9 @@ describe('multi-root workspace', () => {
     const turn = await e.chat.ask({ task: 'ask', display: 'What does render_report do?', prompt: 'What does render_report do?' });
     assert.equal(turn.error, undefined);
     assert.equal(turn.folder, 'second');
-    assert.deepEqual([...turn.context!.softFiles].sort(), ['README.md', 'tools/report.py']);
+    assert.equal(turn.sources?.[0]?.path, 'tools/report.py', `sources: ${JSON.stringify(turn.sources)}`);
+    for (const s of turn.sources ?? []) assert.ok(['README.md', 'tools/report.py'].includes(s.path), `a source of this folder: ${s.path}`);
+    for (const f of turn.context!.softFiles) assert.ok(['README.md', 'tools/report.py'].includes(f), `context from this folder: ${f}`);
     assert.equal(await openCitation(e.ctx, 'second', 'tools/report.py', 2), true);
     assert.equal(vscode.window.activeTextEditor!.document.uri.fsPath, doc.uri.fsPath);
     assert.equal(await openCitation(e.ctx, 'second', 'src/geometry.ts', 1), false, 'a path of the other folder does not resolve here');

@@ -18,6 +18,7 @@ function recordingStream(): { stream: vscode.ChatResponseStream; rec: Recorded }
     markdown: (v: string | vscode.MarkdownString) => void (rec.markdown += typeof v === 'string' ? v : v.value),
     progress: (v: string) => void rec.progress.push(v),
     reference: (v: vscode.Location) => void rec.references.push(v),
+    anchor: (v: vscode.Location, title?: string) => void (rec.markdown += `[${title ?? ''}](${v.uri.fsPath})`),
   } as unknown as vscode.ChatResponseStream;
   return { stream, rec };
 }
@@ -43,7 +44,8 @@ describe('@e2code chat participant', () => {
       const seen: string[] = [];
       const gen = e.ctx.generate.bind(e.ctx);
       e.ctx.generate = (params, onToken, signal) => {
-        seen.push(`${params.task}:${params.selection ? `${params.selection.path}:${params.selection.startLine}-${params.selection.endLine}` : '-'}`);
+        const scope = 'scope' in params ? `:scope=${(params as { scope?: string }).scope}` : '';
+        seen.push(`${params.task}:${params.selection ? `${params.selection.path}:${params.selection.startLine}-${params.selection.endLine}` : '-'}${scope}`);
         return gen(params, onToken, signal);
       };
       let result: vscode.ChatResult;
@@ -54,12 +56,25 @@ describe('@e2code chat participant', () => {
       }
       assert.equal(result.errorDetails, undefined, JSON.stringify(result.errorDetails));
       const task = command ?? 'ask';
+      if (task === 'generate' && !e.ctx.can('generate')) {
+        assert.deepEqual(seen, [], 'a model that cannot write code is not asked to');
+        // The stream got a MarkdownString with its text escaped (spaces as &nbsp;): read it back as text.
+        assert.match(rec.markdown.replace(/&nbsp;/g, ' ').replace(/\\(.)/g, '$1'), /this model \(default\) cannot write code/);
+        return;
+      }
       const withSelection = task === 'explain' || task === 'generate';
-      assert.deepEqual(seen, [`${task}:${withSelection ? 'lib/strings.js:4-10' : '-'}`]);
-      const meta = result.metadata as { stopReason: string; context: { softFiles: string[] } };
+      assert.deepEqual(seen, [`${task}:${withSelection ? 'lib/strings.js:4-10' : '-'}${task === 'summarize' ? ':scope=' : ''}`]);
+      const meta = result.metadata as { stopReason: string; origin: string; context: { softFiles: string[]; decoderRuns: number }; sources: { path: string }[] };
       assert.ok(['eos', 'maxTokens', 'stop', 'repetition'].includes(meta.stopReason), meta.stopReason);
-      assert.ok(meta.context.softFiles.includes('lib/strings.js'), `soft files: ${meta.context.softFiles}`);
-      assert.equal(meta.context.softFiles.length, e.indexer.results.get(folder().uri.fsPath)!.files, 'every indexed file as soft tokens');
+      assert.ok(meta.origin === 'model' || meta.origin === 'index', meta.origin);
+      if (meta.context.decoderRuns > 0) {
+        assert.ok(meta.context.softFiles.includes('lib/strings.js'), `soft files: ${meta.context.softFiles}`);
+        assert.equal(meta.context.softFiles.length, e.indexer.results.get(folder().uri.fsPath)!.files, 'every indexed file as soft tokens');
+      }
+      if (meta.origin === 'index') assert.match(rec.markdown, /\*\*From the code\*\*/);
+      else assert.match(rec.markdown, /\*\*Model's answer\*\*/);
+      if (task !== 'summarize') assert.ok(meta.sources.length > 0, 'sources listed');
+      if (meta.sources.length) assert.match(rec.markdown, /\*\*Sources\*\*/);
       assert.ok(rec.progress.length > 0, 'progress shown first');
       for (const r of rec.references) assert.ok(r.uri.fsPath.startsWith(folder().uri.fsPath), 'references stay in the folder');
     });

@@ -47,7 +47,7 @@ export async function buildCodeMap(ws: Workspace, resolver: SourceResolver, scop
     const key = [...dirFiles].sort((a, b) => ws.chunksOf(b).length - ws.chunksOf(a).length).slice(0, FILES_PER_DIR);
     const purpose = readmePurpose(ws.root, dirFiles) || (await moduleDocOf(resolver, ws, key));
     lines.push('', `### ${dir === '.' ? '(root)' : `${dir}/`}`);
-    if (purpose) lines.push(`> ${purpose}`);
+    if (purpose) lines.push(`> ${purpose}`, '');
     lines.push(`Files (${dirFiles.length}): ${key.map((f) => `\`${path.posix.basename(f)}\``).join(', ')}${dirFiles.length > key.length ? ', …' : ''}`);
     const symbols: string[] = [];
     for (const f of key) {
@@ -87,7 +87,8 @@ function readmePurpose(root: string, dirFiles: string[]): string {
 async function moduleDocOf(resolver: SourceResolver, ws: Workspace, files: string[]): Promise<string> {
   for (const f of files) {
     const doc = await resolver.moduleDoc(f, ws.chunksOf(f)[0]?.language ?? '');
-    if (doc) return doc;
+    // A one- or two-word first comment ("Circles.") is a label, not what the directory is for.
+    if (doc.split(/\s+/).length >= 4) return doc;
   }
   return '';
 }
