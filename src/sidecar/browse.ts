@@ -8,9 +8,13 @@ import type { Chunk } from '../core/types';
 import type { IndexOptions, IndexResult, ProgressNotification } from '../core/protocol';
 import { readSizing, type ChunkSizing } from '../core/runtime/workspace/sizing';
 import { openWorkspace, type Workspace } from '../core/runtime/workspace/workspace';
+import { FILE_CAPS, checkRegularFile } from '../core/runtime/model/bundleFiles';
 
 function sizingOf(bundlePath: string): ChunkSizing {
   try {
+    // A broken bundle may hold a FIFO or a device where its manifest should be: reading one would block
+    // this process for good (the tokenizer is read by a reader that checks it itself).
+    checkRegularFile(path.join(bundlePath, 'manifest.json'), FILE_CAPS.manifest);
     return readSizing(bundlePath);
   } catch {
     return { note: 'chunks sized by a length estimate (the bundle tokenizer is unreadable)' };

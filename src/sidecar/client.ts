@@ -1,6 +1,8 @@
 // Client side of the sidecar protocol, shared by the CLI and the extension (so: no `vscode` import).
 // It owns the child process: spawns it, speaks JSON-RPC over its stdio, restarts it with backoff when
 // it dies (re-sending `initialize`), and fails in-flight requests with an error that says what happened.
+// A sidecar that lives but no longer answers (a deaf one) is found by a liveness check (a `status` request
+// the sidecar answers ahead of queued work) and by per-request timeouts, and is killed and restarted.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
@@ -47,10 +49,46 @@ export interface SidecarClientOptions {
   /** Give up (state 'dead') after this many restarts within `restartWindowMs`. */
   maxRestarts?: number;
   restartWindowMs?: number;
+  /**
+   * While started, a `status` request every `intervalMs`; a sidecar that sends nothing at all for
+   * `timeoutMs` after one is deaf: it is killed and restarted. intervalMs 0 turns the check off.
+   */
+  liveness?: { intervalMs: number; timeoutMs: number };
+  /** Per-request time limits in ms by method (short name: 'status', 'generate', ...); 0 = none. See DEFAULT_TIMEOUTS_MS. */
+  requestTimeoutsMs?: Partial<Record<RequestName, number>>;
 }
+
+type RequestName = 'initialize' | 'index' | 'chunks' | 'generate' | 'status' | 'pauseIndex' | 'resumeIndex';
+
+/**
+ * Requests that answer at once get a time limit; `index` and `generate` may rightly run for minutes, and
+ * the liveness check tells a slow sidecar from a deaf one for them. `initialize` loads the model.
+ */
+export const DEFAULT_TIMEOUTS_MS: Record<RequestName, number> = {
+  initialize: 600_000,
+  index: 0,
+  generate: 0,
+  chunks: 60_000,
+  status: 30_000,
+  pauseIndex: 30_000,
+  resumeIndex: 30_000,
+};
+
+export const DEFAULT_LIVENESS = { intervalMs: 15_000, timeoutMs: 30_000 };
 
 export interface Disposable {
   dispose(): void;
+}
+
+/** A request the sidecar did not answer within its time limit (see SidecarClientOptions.requestTimeoutsMs). */
+export class SidecarTimeoutError extends Error {
+  constructor(
+    readonly method: string,
+    readonly ms: number,
+  ) {
+    super(`sidecar did not answer ${method} within ${ms} ms`);
+    this.name = 'SidecarTimeoutError';
+  }
 }
 
 /** Error of a request that could not complete because the sidecar process went away. */
@@ -74,6 +112,12 @@ interface Process {
   child: ChildProcess;
   connection: MessageConnection;
   exited: boolean;
+  /** When the sidecar last sent anything (any byte on stdout is a sign of life). */
+  lastHeard: number;
+  liveness?: NodeJS.Timeout;
+  pinging: boolean;
+  /** Set when the client killed it for not answering: the reason its requests failed. */
+  deafReason?: string;
 }
 
 export class SidecarClient {
@@ -128,6 +172,7 @@ export class SidecarClient {
     } catch (err) {
       if (this.initRefused(err)) {
         this.initResult = undefined;
+        this.startLiveness(this.proc!);
         this.setState('noModel');
       } else {
         this.stopProcess();
@@ -206,21 +251,62 @@ export class SidecarClient {
     const cts = new CancellationTokenSource();
     const onAbort = () => cts.cancel();
     signal?.addEventListener('abort', onAbort, { once: true });
+    const name = shortName(method) as RequestName;
+    const timeoutMs = this.options.requestTimeoutsMs?.[name] ?? DEFAULT_TIMEOUTS_MS[name] ?? 0;
+    let timer: NodeJS.Timeout | undefined;
     let entry: Pending | undefined;
     try {
       return await new Promise<R>((resolve, reject) => {
         entry = { method, reject };
         this.pending.add(entry);
+        if (timeoutMs > 0) {
+          timer = setTimeout(() => {
+            cts.cancel();
+            reject(new SidecarTimeoutError(name, timeoutMs));
+            // A slow answer or a deaf sidecar: the liveness check tells them apart.
+            void this.checkLiveness(proc);
+          }, timeoutMs);
+          timer.unref?.();
+        }
         proc.connection.sendRequest<R>(method, params, cts.token).then(resolve, (err: unknown) => {
           if (err instanceof ResponseError) reject(new Error(err.message));
           else reject(err instanceof Error ? err : new Error(String(err)));
         });
       });
     } finally {
+      if (timer) clearTimeout(timer);
       if (entry) this.pending.delete(entry);
       signal?.removeEventListener('abort', onAbort);
       cts.dispose();
     }
+  }
+
+  /**
+   * Sends `status` and waits up to the liveness timeout. A sidecar that sent nothing at all meanwhile
+   * (no answer, no token, no progress) is deaf: it is killed, which fails its requests with the reason
+   * and restarts it (see onUnexpectedExit).
+   */
+  private async checkLiveness(proc: Process): Promise<void> {
+    if (proc.exited || proc.pinging || this.proc !== proc) return;
+    const { timeoutMs } = this.options.liveness ?? DEFAULT_LIVENESS;
+    proc.pinging = true;
+    const sent = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      proc.connection.sendRequest(Methods.status, {}).then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    proc.pinging = false;
+    if (answered || proc.exited || this.proc !== proc || proc.lastHeard > sent) return;
+    proc.deafReason = `it stopped answering (nothing from it for ${timeoutMs} ms after a liveness check)`;
+    this.options.log?.(`[client] sidecar ${proc.child.pid} sent nothing for ${timeoutMs} ms after a liveness check; restarting it`);
+    proc.child.kill('SIGKILL');
   }
 
   private async launch(): Promise<void> {
@@ -232,8 +318,11 @@ export class SidecarClient {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const connection = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-    const proc: Process = { child, connection, exited: false };
+    const proc: Process = { child, connection, exited: false, lastHeard: Date.now(), pinging: false };
     this.proc = proc;
+    child.stdout!.on('data', () => {
+      proc.lastHeard = Date.now();
+    });
 
     let stderrTail = '';
     let partial = '';
@@ -251,19 +340,28 @@ export class SidecarClient {
     connection.onNotification(Notifications.token, (n: TokenNotification) => this.tokenStreams.get(n.streamId)?.(n.text));
     connection.onNotification(Notifications.progress, (n: ProgressNotification) => this.progressStreams.get(n.streamId)?.(n));
     connection.onNotification(Notifications.log, (n: { message: string }) => this.options.log?.(`[sidecar] ${n.message}`));
-    connection.onError(() => undefined);
+    // Output the client cannot read: the sidecar's stream is lost, as deaf as one that says nothing.
+    connection.onError(([err]) => {
+      if (proc.exited || this.proc !== proc) return;
+      proc.deafReason = `its output could not be read (${err.message})`;
+      this.options.log?.(`[client] sidecar ${child.pid}: ${proc.deafReason}; restarting it`);
+      child.kill('SIGKILL');
+    });
     connection.listen();
 
     const exitPromise = new Promise<never>((_, reject) => {
       const onGone = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
         if (proc.exited) return;
         proc.exited = true;
+        if (proc.liveness) clearInterval(proc.liveness);
         connection.dispose();
         const how = spawnError
           ? `could not be started (${spawnError.message})`
-          : signal
-            ? `exited with signal ${signal}`
-            : `exited with code ${code}`;
+          : proc.deafReason
+            ? `was stopped and restarted because ${proc.deafReason}`
+            : signal
+              ? `exited with signal ${signal}`
+              : `exited with code ${code}`;
         const lastLine = stderrTail.trim().split('\n').pop() ?? '';
         this.lastExitMessage = `sidecar ${how}${lastLine ? `; last output: ${lastLine}` : ''}`;
         for (const p of [...this.pending]) {
@@ -278,13 +376,40 @@ export class SidecarClient {
     });
     exitPromise.catch(() => undefined);
 
-    this.initResult = await Promise.race([
-      connection.sendRequest<InitializeResult>(Methods.initialize, this.initParams).catch((err: unknown) => {
-        throw new Error(err instanceof Error ? err.message : String(err));
-      }),
-      exitPromise,
-    ]);
+    const initTimeoutMs = this.options.requestTimeoutsMs?.initialize ?? DEFAULT_TIMEOUTS_MS.initialize;
+    let initTimer: NodeJS.Timeout | undefined;
+    const initTimeout = new Promise<never>((_, reject) => {
+      if (initTimeoutMs <= 0) return;
+      initTimer = setTimeout(() => {
+        // Killing it makes the exit handler fail the start with this reason.
+        proc.deafReason = `it did not answer initialize within ${initTimeoutMs} ms`;
+        child.kill('SIGKILL');
+        reject(new SidecarExitError(`sidecar ${proc.deafReason}`, null, 'SIGKILL'));
+      }, initTimeoutMs);
+      initTimer.unref?.();
+    });
+    initTimeout.catch(() => undefined);
+    try {
+      this.initResult = await Promise.race([
+        connection.sendRequest<InitializeResult>(Methods.initialize, this.initParams).catch((err: unknown) => {
+          throw new Error(err instanceof Error ? err.message : String(err));
+        }),
+        exitPromise,
+        initTimeout,
+      ]);
+    } finally {
+      clearTimeout(initTimer);
+    }
+    this.startLiveness(proc);
     this.setState('ready');
+  }
+
+  /** Checks the sidecar now and then while it runs (see checkLiveness); also while it serves without a model. */
+  private startLiveness(proc: Process): void {
+    const { intervalMs } = this.options.liveness ?? DEFAULT_LIVENESS;
+    if (intervalMs <= 0 || proc.exited || proc.liveness) return;
+    proc.liveness = setInterval(() => void this.checkLiveness(proc), intervalMs);
+    proc.liveness.unref?.();
   }
 
   private onUnexpectedExit(): void {
@@ -311,6 +436,7 @@ export class SidecarClient {
         // initialize will not heal by retrying: the process serves what needs no model.
         if (this.initRefused(err)) {
           this.initResult = undefined;
+          this.startLiveness(this.proc!);
           this.setState('noModel');
           return;
         }
@@ -329,6 +455,7 @@ export class SidecarClient {
     this.proc = undefined;
     if (proc && !proc.exited) {
       proc.exited = true;
+      if (proc.liveness) clearInterval(proc.liveness);
       proc.connection.dispose();
       proc.child.kill('SIGKILL');
     }

@@ -1,16 +1,23 @@
 // The sidecar process: hosts the model runtime for the extension, spoken to over JSON-RPC on stdio
 // (vscode-jsonrpc). stdout carries only protocol messages; every log line goes to stderr. One decode at
 // a time, a bounded queue of waiting requests (overload is refused, not buffered), cancellation through
-// `$/cancelRequest`, and the process ends when its client goes away (stdin closes).
+// `$/cancelRequest`, and the process ends when its client goes away (stdin closes). Its input is read
+// strictly (./framing.ts): a framing error is fatal, logged, and the client restarts the sidecar. Status
+// requests are answered as they arrive, and cancelling a request still queued answers it at once: neither
+// waits behind queued generation.
 import {
   createMessageConnection,
   ResponseError,
-  StreamMessageReader,
   StreamMessageWriter,
   type CancellationToken,
+  type Message,
+  type RequestMessage,
+  type ResponseMessage,
 } from 'vscode-jsonrpc/node';
 import { Engine, PauseGate } from '../core/runtime/engine';
-import { validateParams } from './validate';
+import { cacheLocation } from '../core/runtime/cache/location';
+import { StrictMessageReader } from './framing';
+import { checkPromptFits, validateParams } from './validate';
 import { ModelFreeIndex } from './browse';
 import { QueueFullError, Turns } from './turns';
 import {
@@ -40,7 +47,9 @@ console.log = console.error;
 console.info = console.error;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+const writer = new StreamMessageWriter(process.stdout);
+const reader = new StrictMessageReader(process.stdin, undefined, answerAhead);
+const connection = createMessageConnection(reader, writer, undefined, { connectionStrategy: { cancelUndispatched } });
 
 let engine: Engine | undefined;
 let initParams: InitializeParams | undefined;
@@ -75,9 +84,11 @@ connection.onRequest(Methods.initialize, async (params: InitializeParams): Promi
   engine = undefined;
   await previous?.close();
   initParams = params;
-  initializing = Engine.create({ bundlePath: params.bundlePath, device: params.device, threads: params.threads, cacheDir: params.cacheDir, log });
+  const location = params.cacheDir ? { dir: params.cacheDir } : cacheLocation();
+  initializing = Engine.create({ bundlePath: params.bundlePath, device: params.device, threads: params.threads, cacheDir: location.dir, log });
   try {
     engine = await initializing;
+    if (location.note) log(`e2code sidecar: ${location.note}`);
   } catch (err) {
     lastError = (err as Error).message;
     // What needs no model keeps working (see ../core/protocol.ts).
@@ -140,6 +151,7 @@ connection.onRequest(Methods.chunks, async (params: ChunksParams): Promise<Chunk
 connection.onRequest(Methods.generate, async (params: GenerateParams, token: CancellationToken): Promise<GenerateResult> => {
   validateParams(Methods.generate, params);
   const e = requireEngine();
+  checkPromptFits(params.prompt, e.bundle.manifest.decoder.maxPositions, e.bundle.decoderTokenizer.maxTokenChars);
   const { signal, dispose } = abortSignalOf(token);
   try {
     const streamId = params.streamId ?? '';
@@ -156,7 +168,8 @@ connection.onRequest(Methods.generate, async (params: GenerateParams, token: Can
   }
 });
 
-connection.onRequest(Methods.status, (): StatusResult => {
+/** The sidecar's state now; answered ahead of everything queued (see answerAhead). */
+function statusNow(): StatusResult {
   const state: StatusResult['state'] = !engine
     ? lastError
       ? 'error'
@@ -176,7 +189,35 @@ connection.onRequest(Methods.status, (): StatusResult => {
     rssBytes: process.memoryUsage().rss,
     ...(lastError ? { message: lastError } : {}),
   };
-});
+}
+
+/**
+ * Answers `status` as soon as it arrives: vscode-jsonrpc handles queued messages one per event-loop turn,
+ * and a turn can hold a model run, so behind thousands of queued requests a status request waited
+ * minutes. Returns true when it answered the message.
+ */
+function answerAhead(message: Message): boolean {
+  const m = message as Partial<RequestMessage>;
+  if (m.method !== Methods.status || (typeof m.id !== 'number' && typeof m.id !== 'string')) return false;
+  let response: ResponseMessage;
+  try {
+    validateParams(Methods.status, m.params);
+    response = { jsonrpc: '2.0', id: m.id, result: statusNow() };
+  } catch (err) {
+    const e = err instanceof ResponseError ? err : new ResponseError(-32603, (err as Error).message);
+    response = { jsonrpc: '2.0', id: m.id, error: e.toJson() };
+  }
+  writer.write(response).catch(() => undefined);
+  return true;
+}
+
+/** A request cancelled before it was dispatched is answered at once instead of when its turn comes. */
+function cancelUndispatched(message: Message): ResponseMessage | undefined {
+  const m = message as RequestMessage;
+  if (m.id === undefined) return undefined;
+  if (m.method === Methods.generate) return { jsonrpc: '2.0', id: m.id, result: cancelledResult() };
+  return { jsonrpc: '2.0', id: m.id, error: new ResponseError(-32800, `${m.method} cancelled before it started`).toJson() };
+}
 
 connection.onRequest(Methods.shutdown, async () => {
   setImmediate(() => void exit(0));
@@ -206,6 +247,12 @@ async function exit(code: number): Promise<void> {
   }
   process.exit(code);
 }
+
+// A frame stream cannot be resynchronised: after a framing error every later request would go unanswered.
+reader.onError((err) => {
+  log(`e2code sidecar: unreadable input on stdin (${err.message}); exiting so that the client starts a fresh sidecar`);
+  void exit(2);
+});
 
 // The client is gone: nobody will read our answers, so stop working.
 connection.onClose(() => void exit(0));

@@ -3,6 +3,7 @@
 // never reach the engine (where it would fail somewhere deep, or silently do something else), and never
 // disturb the state of the sidecar (a bad `initialize` must not tear down a working engine).
 import { ResponseError } from 'vscode-jsonrpc/node';
+import { maxThreads } from '../core/runtime/model/threads';
 
 /** JSON-RPC "Invalid params". */
 export const INVALID_PARAMS = -32602;
@@ -95,7 +96,8 @@ const streamId = str({ max: 200 });
 const initialize = obj({
   bundlePath: str({ nonEmpty: true, max: MAX_PATH_CHARS }),
   device: oneOf('auto', 'cpu', 'cuda'),
-  'threads?': int(0, 1024),
+  // More threads than cores only makes them fight (see ../core/runtime/model/threads.ts).
+  'threads?': (v, at) => int(0, maxThreads())(v, at),
   'cacheDir?': str({ nonEmpty: true, max: MAX_PATH_CHARS }),
 });
 
@@ -161,6 +163,22 @@ const CHECKS: Record<string, Check> = {
   'e2code/status': none,
   'e2code/shutdown': none,
 };
+
+/**
+ * Refuses a question the loaded model cannot hold, before it is tokenized: a text of n characters takes at
+ * least n / maxTokenChars tokens (see TextTokenizer.maxTokenChars), so more than maxPositions x
+ * maxTokenChars characters can never fit the decoder. (Shorter ones that still do not fit are refused by
+ * the engine once their tokens are counted.)
+ */
+export function checkPromptFits(prompt: string, maxPositions: number, maxTokenChars: number): void {
+  const limit = maxPositions * maxTokenChars;
+  if (Number.isFinite(limit) && prompt.length > limit) {
+    throw new ResponseError(
+      INVALID_PARAMS,
+      `invalid params for e2code/generate: "prompt" is too long for this model: ${prompt.length} characters, and its decoder holds ${maxPositions} positions of at most ${maxTokenChars} characters each (limit ${limit})`,
+    );
+  }
+}
 
 /** Throws a ResponseError (InvalidParams) naming the bad field when `params` do not fit `method`. */
 export function validateParams(method: string, params: unknown): void {

@@ -1,6 +1,6 @@
 // Helpers of the hardening suite: temp dirs, a real sidecar behind the real client, /proc inspection.
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SidecarClient, type SidecarClientOptions } from '../../src/sidecar/client';
@@ -25,6 +25,21 @@ export function rmrf(p: string): void {
     // node's rimraf recurses: a tree deeper than its stack (the PATH_MAX test) needs rm(1)
     execFileSync('rm', ['-rf', '--', p]);
   }
+}
+
+/** A synthetic workspace of `files` TypeScript files with `fns` functions each (distinct text: distinct chunks). */
+export function syntheticWorkspace(files: number, fns: number): string {
+  const root = tempDir('e2code-synth-');
+  for (let f = 0; f < files; f++) {
+    const dir = path.join(root, `pkg${f % 7}`);
+    mkdirSync(dir, { recursive: true });
+    const body = Array.from(
+      { length: fns },
+      (_, i) => `/** Computes value ${f}.${i} of the table. */\nexport function compute_${f}_${i}(x: number): number {\n  const k = ${f * 1000 + i};\n  return x * k + ${i} - Math.floor(x / ${f + 1});\n}\n`,
+    ).join('\n');
+    writeFileSync(path.join(dir, `mod${f}.ts`), body);
+  }
+  return root;
 }
 
 /** A copy of a fixture workspace in a temp dir (tests may change it). */
@@ -147,4 +162,147 @@ export function childPids(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+export const CLI_TS = path.join(REPO, 'src', 'cli', 'main.ts');
+
+export interface CliRun {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs the real CLI (src/cli/main.ts through tsx) to its end or `timeoutMs`; env entries set to undefined are removed. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 300_000, nodeArgs: string[] = []): CliRun {
+  const t0 = Date.now();
+  const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k];
+  const r = spawnSync(process.execPath, [...nodeArgs, '--import', 'tsx', CLI_TS, ...args], { cwd: REPO, encoding: 'utf8', env: merged, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: Date.now() - t0 };
+}
+
+/** Mounts a real tmpfs of `mb` MB in a fresh temp dir (needs root, as the disk-full tests do). */
+export function mountTmpfs(mb: number): string {
+  const dir = tempDir('e2code-tmpfs-');
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', dir], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmrf(dir);
+    throw new Error(`cannot mount a ${mb} MB tmpfs at ${dir} (${(r.stderr || r.error?.message || '').trim()}): this test needs mount rights (run as root)`);
+  }
+  return dir;
+}
+
+/** Unmounts and removes what mountTmpfs made. */
+export function unmount(dir: string): void {
+  spawnSync('umount', [dir]);
+  rmrf(dir);
+}
+
+/** Fills the file system of `dir` until `leaveBytes` are free (for an unprivileged writer); returns the filler file. */
+export function fillDisk(dir: string, leaveBytes: number): string {
+  const filler = path.join(dir, `filler-${Date.now()}`);
+  const st = statfsSync(dir);
+  const fill = Math.max(0, st.bavail * st.bsize - leaveBytes);
+  writeFileSync(filler, Buffer.alloc(0));
+  const block = Buffer.alloc(1024 * 1024, 1);
+  let left = fill;
+  const fd = openSync(filler, 'a');
+  try {
+    while (left > 0) {
+      const n = Math.min(left, block.length);
+      try {
+        writeSync(fd, block, 0, n);
+      } catch {
+        break; // full before the count: full is what was wanted
+      }
+      left -= n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return filler;
+}
+
+/** Free bytes on the file system of `dir`. */
+export function freeBytes(dir: string): number {
+  const st = statfsSync(dir);
+  return st.bavail * st.bsize;
+}
+
+/** Bind-mounts `dir` read-only at a fresh temp dir (a read-only file system: root cannot write it either). */
+export function readOnlyView(dir: string): string {
+  const view = tempDir('e2code-ro-');
+  const bind = spawnSync('mount', ['--bind', dir, view], { encoding: 'utf8' });
+  const ro = bind.status === 0 ? spawnSync('mount', ['-o', 'remount,bind,ro', view], { encoding: 'utf8' }) : bind;
+  if (bind.status !== 0 || ro.status !== 0) {
+    spawnSync('umount', [view]);
+    rmrf(view);
+    throw new Error(`cannot bind-mount ${dir} read-only (${(ro.stderr || bind.stderr || '').trim()}): this test needs mount rights (run as root)`);
+  }
+  return view;
+}
+
+/** One JSON-RPC frame as the sidecar reads it. */
+export function frame(message: unknown): Buffer {
+  const body = Buffer.from(JSON.stringify(message), 'utf8');
+  return Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`, 'ascii'), body]);
+}
+
+export interface RawSidecar {
+  child: ChildProcess;
+  /** Every response and notification received, in order. */
+  messages: { id?: number | string; method?: string; result?: unknown; error?: { message: string }; params?: unknown }[];
+  stderr(): string;
+  send(message: unknown): void;
+  write(bytes: Buffer | string): void;
+  /** Waits for the response to `id`; throws after `ms`. */
+  response(id: number | string, ms: number): Promise<{ result?: unknown; error?: { message: string } }>;
+  /** Resolves with the exit code (or signal) once the process is gone; throws after `ms`. */
+  exited(ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(): void;
+}
+
+/** The real sidecar spoken to byte by byte (no client): for attacks on its framing and queue. */
+export function spawnRawSidecar(env: NodeJS.ProcessEnv = {}): RawSidecar {
+  const child = spawn(process.execPath, ['--import', 'tsx', SIDECAR_TS], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const messages: RawSidecar['messages'] = [];
+  let err = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => (err += d));
+  child.stdin!.on('error', () => undefined);
+  let buf = Buffer.alloc(0);
+  child.stdout!.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    for (;;) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const n = Number(/Content-Length: (\d+)/i.exec(buf.subarray(0, end).toString('ascii'))?.[1]);
+      if (buf.length < end + 4 + n) return;
+      messages.push(JSON.parse(buf.subarray(end + 4, end + 4 + n).toString('utf8')));
+      buf = buf.subarray(end + 4 + n);
+    }
+  });
+  const gone = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    messages,
+    stderr: () => err,
+    send: (message) => child.stdin!.write(frame(message)),
+    write: (bytes) => child.stdin!.write(bytes),
+    async response(id, ms) {
+      await waitFor(() => messages.some((m) => m.id === id && m.method === undefined), ms, `the response to request ${id}`);
+      return messages.find((m) => m.id === id && m.method === undefined)!;
+    },
+    async exited(ms) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        return await Promise.race([gone, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the sidecar still runs after ${ms} ms`)), ms)))]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    kill: () => child.kill('SIGKILL'),
+  };
 }

@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
 import { SoftPromptCache, cacheKey, decodeEntry, encodeEntry, type SoftPromptEntry } from '../../src/core/runtime/cache/cache';
+import { cacheHome, cacheLocation, defaultCacheDir } from '../../src/core/runtime/cache/location';
+import { probeCommand } from '../../src/core/runtime/cache/probe';
 
 function entry(seed: number, soft = 16, vec = 8): SoftPromptEntry {
   return {
@@ -217,6 +219,148 @@ test('entries read back at open are the same entries as those used since (real h
     cache = SoftPromptCache.open(dir, { log: (l) => logs.push(l) });
     assert.match(logs.join('\n'), /4 entries read, all sound/);
     assert.equal(cache.openCheck.movedAside, undefined);
+    await cache.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Runs `cmd` and fails the test with its output when it does not succeed (mounts need root, as in CI). */
+function must(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr || r.error?.message} (these tests need mount rights: run as root)`);
+}
+
+/** Fills the file system of `dir` until `leave` bytes are free; returns the filler. */
+function fill(dir: string, leave: number): string {
+  const st = statfsSync(dir);
+  const filler = path.join(dir, `filler-${Date.now()}`);
+  writeFileSync(filler, Buffer.alloc(Math.max(0, st.bavail * st.bsize - leave), 1));
+  return filler;
+}
+
+test('the probe is a real program next to the cache module (run through tsx from the sources)', () => {
+  const cmd = probeCommand();
+  assert.ok('args' in cmd, JSON.stringify(cmd));
+  const script = cmd.args[cmd.args.length - 1];
+  assert.equal(path.basename(script), 'probeChild.ts');
+  assert.ok(existsSync(script));
+});
+
+test('default location: E2CODE_CACHE_DIR, XDG_CACHE_HOME, HOME, else a temporary directory with a note; never throws', () => {
+  assert.deepEqual(cacheLocation({ E2CODE_CACHE_DIR: '/c/x', XDG_CACHE_HOME: '/x', HOME: '/h' }), { dir: '/c/x' });
+  assert.deepEqual(cacheLocation({ XDG_CACHE_HOME: '/x', HOME: '/h' }), { dir: '/x/e2code' });
+  assert.deepEqual(cacheLocation({ HOME: '/h' }), { dir: '/h/.cache/e2code' });
+  assert.deepEqual(cacheHome({ E2CODE_CACHE_DIR: '/c/x', HOME: '/h' }), { dir: '/h/.cache/e2code' });
+  const none = cacheLocation({});
+  assert.equal(path.dirname(none.dir), os.tmpdir());
+  assert.match(none.note ?? '', /no home directory .* caching in .*e2code-cache-/);
+  assert.equal(typeof defaultCacheDir(), 'string');
+});
+
+test('a read-only cache (a read-only mount) is used read-only: entries are read, writes are skipped, the file is untouched, one note', async () => {
+  const dir = tempDir();
+  const view = tempDir();
+  try {
+    const writer = SoftPromptCache.open(dir);
+    await writer.putMany('b', [{ hash: 'h1', entry: entry(1) }, { hash: 'h2', entry: entry(2) }]);
+    await writer.close();
+    const before = statSync(path.join(dir, 'data.mdb'));
+    must('mount', ['--bind', dir, view]);
+    must('mount', ['-o', 'remount,bind,ro', view]);
+    const logs: string[] = [];
+    const cache = SoftPromptCache.open(view, { log: (l) => logs.push(l) });
+    assert.equal(cache.mode, 'read');
+    assert.deepEqual(cache.get('b', 'h1')?.softTokens, entry(1).softTokens);
+    await cache.putMany('b', [{ hash: 'h3', entry: entry(3) }]); // no throw
+    assert.equal(cache.get('b', 'h3'), undefined);
+    assert.equal(cache.stats().writing, false);
+    await cache.close();
+    assert.equal(logs.length, 1, logs.join(' | '));
+    assert.match(logs[0], /is used read-only \(it is on a read-only file system\): answers use the 2 entries it holds; nothing new is cached/);
+    assert.equal(statSync(path.join(dir, 'data.mdb')).mtimeMs, before.mtimeMs);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('corrupt-')), []);
+  } finally {
+    // Lazily: lmdb keeps a read-only file system's map after close (no lock file there), so the mount stays busy while this process lives.
+    spawnSync('umount', ['-l', view]);
+    rmSync(view, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a disk without room pauses caching (no throw, said once) and resumes when space returns; nothing is half-written', async () => {
+  const disk = tempDir();
+  try {
+    must('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', disk]);
+    const logs: string[] = [];
+    const cache = SoftPromptCache.open(path.join(disk, 'cache'), { log: (l) => logs.push(l) });
+    assert.equal(cache.mode, 'write');
+    await cache.putMany('b', [{ hash: 'small', entry: entry(0) }]);
+    const filler = fill(disk, 1536 * 1024); // 1.5 MB free of which the cache keeps 1 MB
+    const big = (k: number) => Array.from({ length: 40 }, (_, i) => ({ hash: `big-${k}-${i}`, entry: entry(i, 4096, 768) }));
+    await cache.putMany('b', big(1)); // 0.6 MB of values: more than the bound on the file's growth allows
+    await cache.putMany('b', big(2));
+    assert.equal(cache.stats().writing, false);
+    assert.equal(cache.get('b', 'big-1-0'), undefined);
+    assert.ok(cache.get('b', 'small'), 'what was cached before is still read');
+    assert.equal(logs.filter((l) => /until space returns/.test(l)).length, 1, logs.join(' | '));
+    rmSync(filler);
+    await cache.putMany('b', big(3));
+    assert.ok(cache.get('b', 'big-3-0'));
+    assert.equal(cache.stats().writing, true);
+    assert.ok(logs.some((l) => /space is back .* caching again/.test(l)), logs.join(' | '));
+    await cache.close();
+    const reopened = SoftPromptCache.open(path.join(disk, 'cache'));
+    assert.equal(reopened.stats().entries, 41);
+    await reopened.close();
+  } finally {
+    spawnSync('umount', [disk]);
+    rmSync(disk, { recursive: true, force: true });
+  }
+});
+
+test('a fresh cache on a full disk is not created (lmdb would die of SIGBUS); it is created once there is room', async () => {
+  const disk = tempDir();
+  try {
+    must('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', disk]);
+    const dir = path.join(disk, 'cache');
+    mkdirSync(dir);
+    const filler = fill(disk, 0);
+    const logs: string[] = [];
+    const cache = SoftPromptCache.open(dir, { log: (l) => logs.push(l) });
+    assert.equal(cache.mode, 'off');
+    assert.equal(existsSync(path.join(dir, 'lock.mdb')), false);
+    assert.equal(cache.get('b', 'x'), undefined);
+    await cache.putMany('b', [{ hash: 'x', entry: entry(1) }]);
+    assert.equal(logs.length, 1, logs.join(' | '));
+    assert.match(logs[0], /is not used \(its disk is full \(ENOSPC\)\); answering without caching/);
+    rmSync(filler);
+    await cache.putMany('b', [{ hash: 'x', entry: entry(1) }]);
+    assert.equal(cache.mode, 'write');
+    assert.ok(cache.get('b', 'x'));
+    await cache.close();
+  } finally {
+    spawnSync('umount', [disk]);
+    rmSync(disk, { recursive: true, force: true });
+  }
+});
+
+test('a damaged cache is moved aside keeping only the newest damaged copy', async () => {
+  const dir = tempDir();
+  try {
+    const c = SoftPromptCache.open(dir);
+    await c.putMany('b', [{ hash: 'h', entry: entry(1) }]);
+    await c.close();
+    mkdirSync(path.join(dir, 'corrupt-1'));
+    writeFileSync(path.join(dir, 'corrupt-1', 'data.mdb'), 'old damage');
+    writeFileSync(path.join(dir, 'data.mdb'), Buffer.alloc(statSync(path.join(dir, 'data.mdb')).size, 0xa5));
+    const logs: string[] = [];
+    const cache = SoftPromptCache.open(dir, { log: (l) => logs.push(l) });
+    const aside = readdirSync(dir).filter((n) => n.startsWith('corrupt-'));
+    assert.equal(aside.length, 1);
+    assert.notEqual(aside[0], 'corrupt-1');
+    assert.equal(cache.openCheck.movedAside, path.join(dir, aside[0]));
+    assert.match(logs.join('\n'), /is damaged .* moved it to/);
     await cache.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

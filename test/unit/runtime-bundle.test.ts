@@ -2,12 +2,14 @@
 // reported as a BundleError naming the file and the field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Bundle, BundleError } from '../../src/core/runtime/model/bundle';
 import type { BundleManifest, ChatTemplate } from '../../src/core/bundle/manifest';
 import { cudaProviderLibrary } from '../../src/core/runtime/model/providers';
+import { FILE_CAPS, checkRegularFile, readRegularFile } from '../../src/core/runtime/model/bundleFiles';
 
 const BUNDLE = path.resolve(__dirname, '../../models/default');
 
@@ -129,5 +131,46 @@ test('device "cuda" without CUDA libraries fails with the install step; "auto" f
     const b = await Bundle.load(BUNDLE, { device: 'auto', threads: 1 });
     assert.ok(b.provider === 'cuda' || /CUDA unavailable/.test(b.providerNote ?? ''));
     await b.dispose();
+  }
+});
+
+test('a thread count above the machine\'s cores is refused before the model is read', async () => {
+  const cores = os.availableParallelism();
+  const t0 = Date.now();
+  await assert.rejects(Bundle.load(BUNDLE, { device: 'cpu', threads: cores + 1 }), (e: Error) => {
+    assert.ok(e instanceof RangeError);
+    assert.match(e.message, new RegExp(`threads must be an integer from 0 \\(onnxruntime's default\\) to ${cores}, the logical cores of this machine \\(got ${cores + 1}\\)`));
+    return true;
+  });
+  await assert.rejects(Bundle.load(BUNDLE, { device: 'cpu', threads: -1 }), RangeError);
+  assert.ok(Date.now() - t0 < 1000, 'the refusal waited for the model');
+});
+
+test('bundle files are read only when they are regular files within their cap, checked before reading (a FIFO, /dev/zero, a directory, an oversized file)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'e2code-files-'));
+  try {
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]); // no writer: a blocking read would never return
+    const zero = path.join(dir, 'zero');
+    symlinkSync('/dev/zero', zero);
+    const big = path.join(dir, 'big');
+    writeFileSync(big, '');
+    truncateSync(big, 2048);
+    const small = path.join(dir, 'small');
+    writeFileSync(small, 'abc');
+    for (const [file, message] of [
+      [fifo, /fifo is a FIFO, not a regular file/],
+      [zero, /zero is a character device, not a regular file/],
+      [dir, /is a directory, not a regular file/],
+      [big, /big is 2048 bytes, more than the 1024 a file of its kind may have/],
+    ] as const) {
+      assert.throws(() => readRegularFile(file, 1024), message);
+      assert.throws(() => checkRegularFile(file, 1024), message);
+    }
+    assert.equal(readRegularFile(small, 1024).toString(), 'abc');
+    assert.equal(checkRegularFile(small, 3), 3);
+    assert.ok(FILE_CAPS.tokenizer >= 64 * 1024 ** 2 && FILE_CAPS.onnx === 2 * 1024 ** 3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { TextTokenizer } from '../../src/core/runtime/model/tokenizer';
 
 const DIR = path.resolve(__dirname, '../../models/default');
 const manifest = JSON.parse(readFileSync(path.join(DIR, 'manifest.json'), 'utf8'));
@@ -35,4 +36,27 @@ test('prompt-layout markers are single tokens and eos ids are the stop tokens', 
   const ids = tok.encode(header, { add_special_tokens: false }).ids;
   assert.equal(ids[0], tok.token_to_id(manifest.specialTokens.file));
   assert.equal(decode(ids), header);
+});
+
+test('maxTokenChars bounds any text\'s token count from below (the sidecar refuses what cannot fit by it)', () => {
+  const t = TextTokenizer.fromFile(path.join(DIR, manifest.decoder.tokenizer));
+  assert.equal(t.maxTokenChars, 76, 'the longest vocabulary entry of the default tokenizer');
+  const samples = [
+    'a'.repeat(30_000),
+    '='.repeat(5000),
+    ' //' + '-'.repeat(4000),
+    '😀'.repeat(3000),
+    'naïve café résumé '.repeat(500),
+    readFileSync(path.join(__dirname, '..', '..', 'src', 'core', 'runtime', 'model', 'tokenizer.ts'), 'utf8'),
+    '<|im_end|><|file|>'.repeat(300),
+  ];
+  for (const text of samples) {
+    const n = t.encodeUntrusted(text).length;
+    assert.ok(n * t.maxTokenChars >= text.length, `${n} tokens x ${t.maxTokenChars} < ${text.length} characters`);
+  }
+});
+
+test('a tokenizer file that is not a regular file is refused without reading it', () => {
+  assert.throws(() => TextTokenizer.fromFile('/dev/zero'), /\/dev\/zero is a character device, not a regular file/);
+  assert.throws(() => TextTokenizer.fromFile(DIR), /is a directory, not a regular file/);
 });
