@@ -14,6 +14,7 @@ const watch = process.argv.includes('--watch');
 const targets = [
   { entry: 'src/cli/main.ts', out: 'dist/cli.js', platform: 'node' },
   { entry: 'src/sidecar/main.ts', out: 'dist/sidecar.js', platform: 'node' },
+  { entry: 'src/core/runtime/cache/probeChild.ts', out: 'dist/cacheProbe.js', platform: 'node' },
   { entry: 'src/extension/extension.ts', out: 'dist/extension.js', platform: 'node' },
   { entry: 'src/webview/main.ts', out: 'media/dist/webview.js', platform: 'browser' },
 ];

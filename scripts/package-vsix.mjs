@@ -27,6 +27,7 @@ const allow = [
   'LICENSE',
   'dist/extension.js',
   'dist/sidecar.js',
+  'dist/cacheProbe.js',
   'media/chat.css',
   'media/icon.svg',
   'media/icon.png',

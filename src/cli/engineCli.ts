@@ -79,8 +79,19 @@ export function addEngineOptions(cmd: Command, withGeneration = true): Command {
   return cmd;
 }
 
+/** A progress line is open on stderr (written with \r, no newline yet): a log line ends it first. */
+let progressOpen = false;
+
+function endProgress(): void {
+  if (progressOpen) process.stderr.write('\n');
+  progressOpen = false;
+}
+
 export async function openEngine(flags: EngineFlags): Promise<Engine> {
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const log = (line: string) => {
+    endProgress();
+    process.stderr.write(`${line}\n`);
+  };
   const location = flags.cacheDir ? { dir: path.resolve(flags.cacheDir) } : cacheLocation();
   const engine = await Engine.create({
     bundlePath: path.resolve(flags.bundle ?? defaultBundlePath()),
@@ -103,20 +114,26 @@ export function resolveRoot(dir: string): string {
 /** Indexes `root` with progress on stderr (when it is a terminal, or always unless --json). */
 export async function indexWithProgress(engine: Engine, root: string, flags: { json?: boolean }, signal?: AbortSignal): Promise<void> {
   const show = !flags.json || process.stderr.isTTY;
+  // On a terminal one line is rewritten in place; to a file or pipe, a line every few seconds.
+  const tty = process.stderr.isTTY === true;
   let last = 0;
   const result = await engine.index(root, {
     signal,
     onProgress: (p) => {
       if (!show || p.phase !== 'encode' || p.total === 0) return;
       const now = Date.now();
-      if (now - last < 250 && p.done < p.total) return;
+      if (now - last < (tty ? 250 : 5000) && p.done < p.total) return;
       last = now;
       const rate = p.perSecond ? `, ${p.perSecond.toFixed(1)} chunks/s` : '';
-      process.stderr.write(`\rencoding ${p.done}/${p.total} chunks${rate}   `);
+      const line = `encoding ${p.done}/${p.total} chunks${rate}`;
+      if (tty) {
+        process.stderr.write(`\r${line}   `);
+        progressOpen = true;
+      } else process.stderr.write(`${line}\n`);
     },
   });
   if (show) {
-    if (result.encoded > 0) process.stderr.write('\n');
+    endProgress();
     process.stderr.write(`indexed ${result.files} files, ${result.chunks} chunks (${result.encoded} encoded, ${result.cached} cached) in ${result.seconds.toFixed(2)} s\n`);
   }
 }

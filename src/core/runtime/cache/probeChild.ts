@@ -149,4 +149,6 @@ function main(argv: string[]): void {
   process.exit(0);
 }
 
-if (require.main === module) main(process.argv.slice(2));
+// Run as a program only as itself: bundled into dist/cli.js or dist/sidecar.js (through an import of its
+// types' module), `require.main === module` is true there too.
+if (require.main === module && /(probeChild\.ts|cacheProbe\.js)$/.test(process.argv[1] ?? '')) main(process.argv.slice(2));
