@@ -58,9 +58,10 @@ export class Config {
     return clampInt(this.cfg.get<number>('index.refreshDelayMs'), 0, 60_000, 1500);
   }
 
-  /** 0 means: let the sidecar choose (bundle max positions minus reserves). */
-  get contextBudget(): number {
-    return clampInt(this.cfg.get<number>('contextBudget'), 0, 1_000_000, 0);
+  /** Undefined: the bundle's trained context size; 0: no repository context (one meaning, as on the wire and the CLI). */
+  get contextBudget(): number | undefined {
+    const v = this.cfg.get<number | null>('contextBudget');
+    return v === null || v === undefined ? undefined : clampInt(v, 0, 1_000_000, 0);
   }
 
   get hybrid(): boolean {
@@ -91,7 +92,7 @@ export class Config {
       temperature: this.temperature,
       maxTokens: this.maxTokens,
       hybrid: this.hybrid,
-      ...(budget > 0 ? { contextBudget: budget } : {}),
+      ...(budget !== undefined ? { contextBudget: budget } : {}),
     };
   }
 
