@@ -137,20 +137,18 @@ test('a bundle trained with a recap (manifest decoder.recapChunks) repeats its b
 });
 
 test('ignoreEos decodes to maxTokens, past the end of turn as well; caller stop strings still apply', async () => {
-  // The model's own text is the answer only for a bundle that says it can write.
-  const writer = await writerEngine('eos');
-  try {
-    const question = { task: 'ask' as const, root: repo, prompt: 'Where is area defined?' };
-    const natural = await writer.generate({ ...question, options: { maxTokens: 48 } });
-    assert.ok(['stop', 'eos'].includes(natural.stopReason), `the model ends this answer itself (${natural.stopReason})`);
-    const fixed = await writer.generate({ ...question, options: { maxTokens: 48, ignoreEos: true } });
-    assert.equal(fixed.stopReason, 'maxTokens');
-    assert.ok(fixed.answer.startsWith(natural.answer.trimEnd().slice(0, 8)), 'the same greedy answer, continued');
-    assert.ok(fixed.answer.length > natural.answer.length);
-    const first = natural.answer.trim().slice(0, 3);
-    const stopped = await writer.generate({ ...question, options: { maxTokens: 48, ignoreEos: true, stop: [first] } });
-    assert.equal(stopped.stopReason, 'stop', `a caller's stop string (${JSON.stringify(first)}) ends a fixed-length run`);
-  } finally {
-    await writer.close();
-  }
+  // The decoder's own text (before the answer layer snaps paths in it), through one completion.
+  const state = await engine.workspaces.ready(repo);
+  const run = (o: { ignoreEos?: boolean; stop?: string[] }) =>
+    engine.complete({ state, request: 'Where is area defined?', hybrid: true, maxTokens: 48, sampling: { temperature: 0 }, ...o });
+  const natural = (await run({})).output;
+  assert.ok(['stop', 'eos'].includes(natural.stopReason), `the model ends this answer itself (${natural.stopReason})`);
+  assert.ok(natural.text.trim().length >= 3, `a non-empty answer: ${JSON.stringify(natural.text)}`);
+  const fixed = (await run({ ignoreEos: true })).output;
+  assert.equal(fixed.stopReason, 'maxTokens');
+  assert.ok(fixed.text.startsWith(natural.text.trimEnd()), 'the same greedy answer, continued');
+  assert.ok(fixed.text.length > natural.text.length);
+  const first = natural.text.trim().slice(0, 3);
+  const stopped = (await run({ ignoreEos: true, stop: [first] })).output;
+  assert.equal(stopped.stopReason, 'stop', `a caller's stop string (${JSON.stringify(first)}) ends a fixed-length run`);
 });
