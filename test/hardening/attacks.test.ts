@@ -6,10 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Methods } from '../../src/core/protocol';
+import { WorkspaceIndex } from '../../src/core/index/index';
+import { createChunker } from '../../src/core/chunker';
+import { readSizing } from '../../src/core/runtime/workspace/sizing';
 import { SidecarTimeoutError } from '../../src/sidecar/client';
 import {
   BUNDLE,
@@ -114,6 +118,179 @@ test('full disk under the soft-prompt cache (a real 5 MB tmpfs): no crash; answe
   }
 });
 
+/** The workspace index store of `root` under the cache home `xdg`: `$XDG_CACHE_HOME/e2code/workspaces/<id>`. */
+function storeDirOf(xdg: string, root: string): string {
+  return path.join(xdg, 'e2code', 'workspaces', createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 16));
+}
+
+/** Every file under `dir` (relative path -> sha256 of its bytes); {} when `dir` does not exist. */
+function contentsOf(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!existsSync(dir)) return out;
+  for (const rel of readdirSync(dir, { recursive: true }) as string[]) {
+    const abs = path.join(dir, rel);
+    if (statSync(abs).isFile()) out[rel] = createHash('sha256').update(readFileSync(abs)).digest('hex');
+  }
+  return out;
+}
+
+interface IndexJson {
+  files: number;
+  added: number;
+  updated: number;
+  removed: number;
+  unchanged: number;
+  rebuilt?: string[];
+}
+
+/** `e2code index <root> --json`, which must succeed. */
+function indexJson(root: string, env: NodeJS.ProcessEnv): { run: CliRun; result: IndexJson } {
+  const run = runCli(['index', root, '--json'], env, 120_000);
+  assert.equal(run.status, 0, `e2code index: ${show(run)}`);
+  return { run, result: JSON.parse(run.stdout) as IndexJson };
+}
+
+const IN_MEMORY = /the workspace index is kept in memory only: /;
+
+/** A new function at the end of `count` files of a synthetic workspace (distinct text: new chunks). */
+function changeFiles(root: string, count: number): void {
+  const files = (readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).sort().slice(0, count);
+  assert.equal(files.length, count);
+  for (const [i, f] of files.entries()) appendFileSync(path.join(root, f), `\nexport function added_${i}(y: number): number {\n  return y * ${i + 17} - ${i};\n}\n`);
+}
+
+test('full disk under the workspace index store (a real 5 MB tmpfs as XDG_CACHE_HOME): answers work with the index in memory, one note, the store left as it was; stored again once there is room', async () => {
+  const disk = mountTmpfs(5);
+  const cacheDir = tempDir('e2code-cache-');
+  const ws = syntheticWorkspace(40, 4);
+  try {
+    const env = { XDG_CACHE_HOME: disk, E2CODE_CACHE_DIR: cacheDir };
+    const store = storeDirOf(disk, ws);
+    const question = 'What does compute_3_2 return?';
+    const ask = () => runCli(['ask', ws, question, '--threads', '1', '--max-tokens', '8'], env);
+
+    // 1. No room at all: not even the store's workspace.json fits (was: `ask` failed with ENOSPC).
+    const filler = fillDisk(disk, 0);
+    const asked = ask();
+    assertAnswered(asked, 'index store on a full disk');
+    assert.equal(notes(asked, IN_MEMORY).length, 1, `ask says once that the index is kept in memory: ${show(asked)}`);
+    const full = runCli(['index', ws], env);
+    assert.equal(full.status, 0, show(full));
+    const said = notes(full, IN_MEMORY);
+    assert.equal(said.length, 1, show(full));
+    assert.match(said[0], /its (store \S+ is not writable|store cannot be created in \S+) \(its disk is full: ENOSPC\); answers work/);
+    assert.deepEqual(contentsOf(store), {}, 'files were left in the store on a full disk');
+    rmSync(filler);
+
+    // 2. Room again: the next run stores the index, and the one after reads it back.
+    assertAnswered(ask(), 'index store with room');
+    assert.ok(existsSync(path.join(store, 'index.snapshot')), 'the index was not stored once there was room');
+    const back = indexJson(ws, env);
+    assert.equal(back.result.unchanged, back.result.files, `not read back: ${back.run.stdout}`);
+
+    // 3. Full in the middle of a refresh: 20 changed files make a journal entry of ~16 KB, and the disk has
+    //    one 4 KB page, enough to rewrite workspace.json: the append fails part-way through.
+    changeFiles(ws, 20);
+    const stored = contentsOf(store);
+    const filler2 = fillDisk(disk, 4096);
+    assertAnswered(ask(), 'index store filling up during a refresh');
+    assert.deepEqual(contentsOf(store), stored, 'the store changed (a partial journal, a temp file, a damaged snapshot)');
+    // The same in-process, where the note is visible: said once, and the index goes on in memory.
+    const heard: string[] = [];
+    // Chunked as the CLI chunks (the bundle's encoder), so it reads the same store.
+    const sizing = readSizing(BUNDLE);
+    const index = await WorkspaceIndex.open({
+      root: ws,
+      storeDir: store,
+      chunkTokens: sizing.chunkTokens,
+      tokenizerId: sizing.tokenizerId,
+      chunker: await createChunker({ maxTokens: sizing.chunkTokens, countTokens: sizing.countTokens }),
+      onNote: (n) => heard.push(n),
+    });
+    try {
+      assert.equal(index.loadReport.status, 'loaded', index.loadReport.notes.join('; '));
+      const r = await index.refresh();
+      assert.equal(r.updated.length, 20);
+      assert.equal(heard.filter((n) => IN_MEMORY.test(n)).length, 1, heard.join(' | '));
+      assert.match(heard.find((n) => IN_MEMORY.test(n))!, new RegExp(`its store ${store} is not writable \\(its disk is full: ENOSPC\\)`));
+      assert.deepEqual(index.loadReport.notes, heard);
+      await index.refresh();
+      assert.equal(heard.length, 1, 'said more than once');
+    } finally {
+      await index.close();
+    }
+    assert.deepEqual(contentsOf(store), stored, 'the store changed');
+    rmSync(filler2);
+
+    // 4. Room again: the stored index loads clean (no torn journal, nothing rebuilt) and the changes are stored.
+    const later = indexJson(ws, env);
+    assert.doesNotMatch(later.run.stderr, /torn|damaged|unusable|rebuil/, show(later.run));
+    assert.equal(later.result.rebuilt, undefined);
+    assert.equal(later.result.updated, 20, later.run.stdout);
+    const again = indexJson(ws, env);
+    assert.equal(again.result.unchanged, again.result.files, `the changes were not stored: ${again.run.stdout}`);
+  } finally {
+    unmount(disk);
+    rmrf(cacheDir);
+    rmrf(ws);
+  }
+});
+
+test('a read-only XDG_CACHE_HOME under the workspace index store (a read-only bind mount): answers work with the index in memory, one note, nothing written; a store made earlier is read; stored again once writable', () => {
+  const xdg = tempDir('e2code-xdg-');
+  const emptyXdg = tempDir('e2code-xdg-empty-');
+  const cacheDir = tempDir('e2code-cache-');
+  const ws = copyWorkspace(REPO_SMALL);
+  const views: string[] = [];
+  try {
+    const env = (home: string) => ({ XDG_CACHE_HOME: home, E2CODE_CACHE_DIR: cacheDir });
+    const ask = (home: string) => runCli(['ask', ws, QUESTION, '--threads', '1', '--max-tokens', '8'], env(home));
+
+    // 1. An empty read-only cache home: the store cannot be created (was: `ENOENT: mkdir .../e2code`).
+    const emptyView = readOnlyView(emptyXdg);
+    views.push(emptyView);
+    const asked = ask(emptyView);
+    assertAnswered(asked, 'read-only empty cache home');
+    assert.equal(notes(asked, IN_MEMORY).length, 1, `ask says once that the index is kept in memory: ${show(asked)}`);
+    const none = runCli(['index', ws], env(emptyView));
+    assert.equal(none.status, 0, show(none));
+    const said = notes(none, IN_MEMORY);
+    assert.equal(said.length, 1, show(none));
+    assert.match(said[0], new RegExp(`its store cannot be created in ${emptyView} \\(it is on a read-only file system: EROFS\\)`));
+    assert.deepEqual(readdirSync(emptyXdg), []);
+
+    // 2. A store made while writable, then a read-only view of it with one file changed since: the stored
+    //    index is read (only the changed file is re-read), the change is kept in memory, nothing is written.
+    const first = indexJson(ws, env(xdg));
+    assert.equal(first.result.added, first.result.files);
+    appendFileSync(path.join(ws, 'src', 'lruCache.ts'), '\nexport const LRU_DEFAULT_CAPACITY = 64;\n');
+    const stored = contentsOf(xdg);
+    const view = readOnlyView(xdg);
+    views.push(view);
+    assertAnswered(ask(view), 'read-only cache home with a store');
+    const ro = indexJson(ws, env(view));
+    assert.equal(ro.result.updated, 1, ro.run.stdout);
+    assert.equal(ro.result.unchanged, ro.result.files - 1, `the stored index was not read: ${ro.run.stdout}`);
+    const roSaid = notes(ro.run, IN_MEMORY);
+    assert.equal(roSaid.length, 1, show(ro.run));
+    assert.match(roSaid[0], new RegExp(`its store ${storeDirOf(view, ws)} is not writable \\(it is on a read-only file system: EROFS\\)`));
+    assert.deepEqual(contentsOf(xdg), stored, 'the read-only store changed');
+
+    // 3. Writable again: the change is stored.
+    const rw = indexJson(ws, env(xdg));
+    assert.equal(rw.result.updated, 1, rw.run.stdout);
+    assert.equal(notes(rw.run, IN_MEMORY).length, 0, show(rw.run));
+    const again = indexJson(ws, env(xdg));
+    assert.equal(again.result.unchanged, again.result.files, `the change was not stored: ${again.run.stdout}`);
+  } finally {
+    for (const v of views) unmount(v);
+    rmrf(xdg);
+    rmrf(emptyXdg);
+    rmrf(cacheDir);
+    rmrf(ws);
+  }
+});
+
 test('a single 30,000-character word as the question: a clear error, not a crash (hybrid and --no-hybrid)', (t) => {
   const xdg = tempDir('e2code-xdg-');
   try {
@@ -191,6 +368,21 @@ test('bundle files that are not regular files, or too large, are refused before 
         const r = runCli(['doctor', '--bundle', dir, '--threads', '1'], { XDG_CACHE_HOME: xdg }, 60_000);
         assertRefused(r, message, what);
         t.diagnostic(`${what}: ${notes(r, /^e2code:/)[0]?.slice(0, 200)} (${r.ms} ms)`);
+      } finally {
+        rmrf(dir);
+      }
+    }
+    // `e2code index` reads only the manifest and the encoder's tokenizer (to size chunks), through the same checks.
+    for (const [what, name, make, message] of [
+      ['manifest.json as a FIFO', 'manifest.json', (f: string) => execFileSync('mkfifo', [f]), /manifest\.json cannot be read: .* is a FIFO, not a regular file/],
+      ['tokenizer.json as a FIFO', 'tokenizer.json', (f: string) => execFileSync('mkfifo', [f]), /tokenizer\.json .* is a FIFO, not a regular file/],
+      ['tokenizer.json linked to /dev/zero', 'tokenizer.json', (f: string) => symlinkSync('/dev/zero', f), /tokenizer\.json .* is a character device, not a regular file/],
+    ] as const) {
+      const dir = bundleWith(name, make);
+      try {
+        const r = runCli(['index', REPO_SMALL, '--bundle', dir], { XDG_CACHE_HOME: xdg }, 60_000);
+        assertRefused(r, message, `e2code index with ${what}`);
+        t.diagnostic(`index, ${what}: ${notes(r, /^e2code:/)[0]?.slice(0, 200)} (${r.ms} ms)`);
       } finally {
         rmrf(dir);
       }
@@ -383,6 +575,17 @@ test('no home directory (HOME unset, no passwd entry): --help needs no cache; a 
     assert.match(doctor.stderr, new RegExp(`e2code: no home directory .* caching in ${tmpCache}, which the system may clear`));
     assert.equal((JSON.parse(doctor.stdout) as { cache: { path: string } }).cache.path, tmpCache);
     assert.ok(existsSync(path.join(tmpCache, 'data.mdb')));
+    // The workspace index is stored under the same cache home (was: `ask` failed with "uv_os_homedir returned ENOENT").
+    const ask = run(['ask', REPO_SMALL, QUESTION, '--threads', '1', '--max-tokens', '8']);
+    assert.equal(ask.status, 0, ask.stderr);
+    assert.ok(ask.stdout.trim().length > 0, 'no answer');
+    assert.doesNotMatch(ask.stderr, /homedir/);
+    const store = path.join(tmpCache, 'workspaces', createHash('sha256').update(REPO_SMALL).digest('hex').slice(0, 16));
+    assert.ok(existsSync(path.join(store, 'index.snapshot')), `no index stored in ${store}`);
+    const index = run(['index', REPO_SMALL]);
+    assert.equal(index.status, 0, index.stderr);
+    assert.match(index.stderr, new RegExp(`e2code: no home directory and no XDG_CACHE_HOME: the workspace index is stored in ${store}, which the system may clear`));
+    assert.match(index.stdout, new RegExp(`store: ${store}`));
   } finally {
     rmrf(tmpCache);
   }

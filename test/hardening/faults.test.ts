@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, openSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { cpSync, existsSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { SoftPromptCache } from '../../src/core/runtime/cache/cache';
 import { WorkspaceIndex } from '../../src/core/index/index';
@@ -21,6 +21,20 @@ function storeDirOf(xdg: string, root: string): string {
 }
 
 const BUNDLE_ID = (JSON.parse(readFileSync(path.join(BUNDLE, 'manifest.json'), 'utf8')) as { id: string }).id;
+
+/**
+ * The bundled model with a manifest that claims every capability, in a fresh temp dir (model files
+ * linked). The bundled manifest claims only 'locate', so its asks are answered from the index with a
+ * few decoded tokens at most; with this one an ask decodes up to maxTokens.
+ */
+function writerBundle(): string {
+  const dir = tempDir('e2code-bundle-writer-');
+  for (const f of readdirSync(BUNDLE)) if (f !== 'manifest.json') symlinkSync(path.join(BUNDLE, f), path.join(dir, f));
+  const manifest = JSON.parse(readFileSync(path.join(BUNDLE, 'manifest.json'), 'utf8')) as { capabilities?: string[] };
+  manifest.capabilities = ['locate', 'explain', 'summarize', 'generate'];
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+  return dir;
+}
 
 /** After the sidecar is gone: the cache opens clean and holds a sound entry for every chunk of the index. */
 async function assertConsistent(cacheDir: string, storeDir: string, root: string): Promise<{ entries: number; chunks: number }> {
@@ -95,9 +109,11 @@ test('SIGKILL during encoding: the client restarts the sidecar; what was encoded
 test('SIGKILL during generation: the request fails clearly, the sidecar restarts, the cache is intact and the next answer works', async (t) => {
   const root = copyWorkspace(REPO_SMALL);
   const xdg = tempDir('e2code-xdg-');
+  // A long decode to kill in the middle of (the bundled manifest's asks decode a few tokens at most).
+  const bundle = writerBundle();
   let h: SidecarHandle | undefined;
   try {
-    h = await startSidecar({ env: { XDG_CACHE_HOME: xdg } });
+    h = await startSidecar({ env: { XDG_CACHE_HOME: xdg }, bundlePath: bundle });
     const client = h.client;
     const first = await client.index({ root });
     const pid = client.pid!;
@@ -129,6 +145,7 @@ test('SIGKILL during generation: the request fails clearly, the sidecar restarts
     await h?.dispose();
     rmrf(root);
     rmrf(xdg);
+    rmrf(bundle);
   }
 });
 

@@ -62,6 +62,24 @@ test('cache stores, survives reopening, and keys entries by bundle id and hash',
   }
 });
 
+test('a cache directory whose name has a dot (mktemp -d gives /tmp/tmp.5OzGI9QLTE) is a directory, not a database file', async () => {
+  const parent = tempDir();
+  const dir = path.join(parent, 'tmp.5OzGI9QLTE');
+  try {
+    let cache = SoftPromptCache.open(dir);
+    await cache.putMany('bundle-a', [{ hash: 'h1', entry: entry(1) }]);
+    await cache.close();
+    cache = SoftPromptCache.open(dir);
+    assert.deepEqual(cache.get('bundle-a', 'h1')?.softTokens, entry(1).softTokens);
+    assert.equal(cache.openCheck.corrupt ?? 0, 0);
+    await cache.close();
+    assert.deepEqual(readdirSync(parent), ['tmp.5OzGI9QLTE'], 'nothing moved aside as corrupt');
+    assert.ok(statSync(dir).isDirectory());
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
 test('a corrupt entry is detected, dropped and reported as missing (so it is re-encoded)', async () => {
   const dir = tempDir();
   try {

@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SidecarClient, type SidecarState } from '../../src/sidecar/client';
@@ -18,11 +18,40 @@ const init: InitializeParams = { bundlePath: path.join(ROOT, 'models/default'), 
 const logs: string[] = [];
 let client: SidecarClient;
 
+/**
+ * The bundled model with a manifest that claims every capability. The bundled manifest claims only
+ * 'locate', so an ask is answered from the index and decodes a few tokens at most; tests that need a
+ * long decode (to cancel it, queue behind it, or kill the sidecar in the middle of it) use this copy,
+ * whose asks decode up to maxTokens. Model files are linked, the manifest is rewritten.
+ */
+function writerBundle(): string {
+  const dir = path.join(tmp, 'bundle-writer');
+  mkdirSync(dir);
+  const from = path.join(ROOT, 'models/default');
+  for (const f of readdirSync(from)) if (f !== 'manifest.json') symlinkSync(path.join(from, f), path.join(dir, f));
+  const manifest = JSON.parse(readFileSync(path.join(from, 'manifest.json'), 'utf8')) as { capabilities?: string[] };
+  manifest.capabilities = ['locate', 'explain', 'summarize', 'generate'];
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+  return dir;
+}
+const writerInit: InitializeParams = { ...init, bundlePath: writerBundle(), cacheDir: path.join(tmp, 'cache-writer') };
+/** A sidecar serving writerBundle(), started by the first test that needs it. */
+let writer: SidecarClient | undefined;
+async function writerClient(): Promise<SidecarClient> {
+  if (!writer) {
+    writer = new SidecarClient({ sidecarPath: SIDECAR, env, log: (l) => logs.push(l), restartDelaysMs: [100] });
+    await writer.start(writerInit);
+    await writer.index({ root: FIXTURE });
+  }
+  return writer;
+}
+
 before(async () => {
   client = new SidecarClient({ sidecarPath: SIDECAR, env, log: (l) => logs.push(l), restartDelaysMs: [100] });
 });
 after(async () => {
   await client.dispose();
+  await writer?.dispose();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -84,10 +113,11 @@ test('status reports state, bundle, queue and memory', async () => {
 });
 
 test('cancelling a generation returns promptly with what was decoded so far', async () => {
+  const model = await writerClient();
   const controller = new AbortController();
   let n = 0;
   const started = Date.now();
-  const r = await client.generate(
+  const r = await model.generate(
     { task: 'ask', root: FIXTURE, prompt: 'Explain the LruCache class.', options: { maxTokens: 1500, ignoreEos: true } },
     () => {
       if (++n === 2) controller.abort();
@@ -95,6 +125,8 @@ test('cancelling a generation returns promptly with what was decoded so far', as
     controller.signal,
   );
   assert.equal(r.stopReason, 'cancelled');
+  assert.equal(r.origin, 'model');
+  assert.ok(n >= 2, `${n} tokens streamed`);
   assert.ok(Date.now() - started < 20_000);
 });
 
@@ -136,11 +168,14 @@ test('cancelling an index run stops it with a clear error', async () => {
 });
 
 test('killing the sidecar mid-generation fails the request with the cause, then it restarts', async () => {
-  const oldPid = client.pid;
-  const restarted = nextState(client, 'ready');
-  const err = await client
+  const model = await writerClient();
+  const oldPid = model.pid;
+  const restarted = nextState(model, 'ready');
+  let killed = false;
+  const err = await model
     .generate({ task: 'ask', root: FIXTURE, prompt: 'Summarize vector.ts', options: { maxTokens: 1500, ignoreEos: true } }, () => {
-      if (client.pid) process.kill(client.pid, 'SIGKILL');
+      if (!killed && oldPid) process.kill(oldPid, 'SIGKILL');
+      killed = true;
     })
     .then(
       () => undefined,
@@ -150,15 +185,15 @@ test('killing the sidecar mid-generation fails the request with the cause, then 
   assert.match(err.message, /sidecar exited with signal SIGKILL during generate/);
   const states = await restarted;
   assert.ok(states.includes('restarting'), `states: ${states.join(', ')}`);
-  assert.notEqual(client.pid, oldPid);
-  const s = await client.status();
-  assert.equal(s.bundleId, client.info?.bundleId, 'the restarted sidecar is initialized again');
+  assert.notEqual(model.pid, oldPid);
+  const s = await model.status();
+  assert.equal(s.bundleId, model.info?.bundleId, 'the restarted sidecar is initialized again');
 });
 
 test('overload is refused with a clear error instead of queueing without bound', async () => {
   const small = new SidecarClient({ sidecarPath: SIDECAR, env: { ...env, E2CODE_SIDECAR_MAX_QUEUE: '1' } });
   try {
-    await small.start(init);
+    await small.start(writerInit);
     await small.index({ root: FIXTURE });
     const controller = new AbortController();
     let firstToken: () => void = () => undefined;

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { createChunker, type Chunker } from '../../src/core/chunker/index';
-import { WorkspaceIndex, StaleFileError, defaultStoreDir, type IndexChunker } from '../../src/core/index/index';
+import { WorkspaceIndex, StaleFileError, defaultStoreDir, defaultStoreLocation, type IndexChunker } from '../../src/core/index/index';
 import type { Chunk } from '../../src/core/types';
 
 /** The real chunker, counting which files it was asked to chunk. */
@@ -388,6 +388,21 @@ describe('WorkspaceIndex persistence', () => {
       if (saved === undefined) delete process.env.XDG_CACHE_HOME;
       else process.env.XDG_CACHE_HOME = saved;
     }
+  });
+
+  test('the default store: ~/.cache without XDG_CACHE_HOME; with no home either, a temporary folder, said in a note', () => {
+    const id = /\/workspaces\/[0-9a-f]{16}$/;
+    assert.deepEqual(defaultStoreLocation('/work/a', { XDG_CACHE_HOME: '/tmp/xdg-test', HOME: '/home/u' }), { dir: defaultStoreDir('/work/a', { XDG_CACHE_HOME: '/tmp/xdg-test' }) });
+    const home = defaultStoreLocation('/work/a', { HOME: '/home/u' });
+    assert.match(home.dir, /^\/home\/u\/\.cache\/e2code\/workspaces\/[0-9a-f]{16}$/);
+    assert.equal(home.note, undefined);
+    // An env without HOME (not process.env: the OS is not asked) is a user with no home directory.
+    const none = defaultStoreLocation('/work/a', {});
+    const tmp = path.join(os.tmpdir(), `e2code-cache-${process.getuid?.() ?? os.userInfo().username}`);
+    assert.ok(none.dir.startsWith(`${tmp}/workspaces/`), none.dir);
+    assert.match(none.dir, id);
+    assert.match(none.note ?? '', new RegExp(`no home directory and no XDG_CACHE_HOME: the workspace index is stored in ${none.dir}, which the system may clear`));
+    assert.equal(none.dir.slice(-16), home.dir.slice(-16), 'the id depends on the root only');
   });
 });
 

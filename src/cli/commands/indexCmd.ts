@@ -54,8 +54,9 @@ export const registerIndex: RegisterCommand = (program: Command) => {
         tokenizerId: sizing.tokenizerId,
         chunker: await createChunker({ maxTokens: sizing.chunkTokens, countTokens: sizing.countTokens }),
         useGitignore: opts.gitignore,
+        // Notes as they are made, during the refresh too (e.g. the disk fills up mid-run).
+        onNote: (note) => process.stderr.write(`e2code: ${note}\n`),
       });
-      for (const note of index.loadReport.notes) process.stderr.write(`e2code: ${note}\n`);
 
       const tty = process.stderr.isTTY === true;
       let lastLine = 0;
@@ -89,7 +90,9 @@ export const registerIndex: RegisterCommand = (program: Command) => {
           unchanged: r.unchanged.length,
           newChunks: r.newChunkHashes.length,
           removedChunks: r.removedChunkHashes.length,
-          store: index.storeDir,
+          // No store to name when the index could not be written: never a path that may not exist.
+          store: index.inMemory ? null : index.storeDir,
+          ...(index.inMemory ? { inMemory: index.inMemory } : {}),
           ...(index.loadReport.status === 'rebuilt' ? { rebuilt: index.loadReport.notes } : {}),
           ...(opts.listSkipped ? { skips: r.skips } : {}),
         };
@@ -105,7 +108,7 @@ export const registerIndex: RegisterCommand = (program: Command) => {
               `added ${summary.added}, updated ${summary.updated}, removed ${summary.removed}, unchanged ${summary.unchanged}; ` +
               `${summary.newChunks} new chunks to encode\n` +
               `skipped: ${skipped || 'none'}\n` +
-              `store: ${index.storeDir}\n`,
+              `store: ${index.inMemory ? 'none (kept in memory this run)' : index.storeDir}\n`,
           );
           if (opts.listSkipped) {
             for (const s of r.skips) process.stdout.write(`  ${s.reason}\t${s.path}${s.detail ? `\t(${s.detail})` : ''}\n`);

@@ -39,12 +39,13 @@
  * Persistence: see ./store (checksummed snapshot + fsynced journal, atomic; a corrupt or incompatible
  * store is reported in `loadReport` and rebuilt; the fingerprint holds the e2code version, chunk
  * token budget and tokenizer id, so a change of any re-chunks everything). Default location:
- * `$XDG_CACHE_HOME/e2code/workspaces/<sha256(abs root), 16 hex>/` (fallback ~/.cache). One writer per
- * store at a time is assumed (the sidecar); a concurrent writer is not locked out.
+ * `$XDG_CACHE_HOME/e2code/workspaces/<sha256(abs root), 16 hex>/` (fallback ~/.cache, then a temporary
+ * folder: see defaultStoreLocation). A store that takes no writes (full disk, read-only, not permitted)
+ * leaves the index in memory for that run, with one note (inMemory). One writer per store at a time is
+ * assumed (the sidecar); a concurrent writer is not locked out.
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Chunk, Progress, SkipReason } from '../types';
 import { VERSION } from '../version';
@@ -61,7 +62,8 @@ import {
   type WalkFile,
   type WalkOptions,
 } from '../walker/index';
-import { IndexStore, type LoadReport, type StoreRecord, writeFileAtomic } from './store';
+import { IndexStore, type LoadReport, type StoreRecord, makeDir, nearestExisting, unwritableReason, writeFileAtomic } from './store';
+import { cacheHome } from '../runtime/cache/location';
 import { LexicalIndex, type LexicalDoc, type LexicalHit } from '../retrieve/lexical';
 import { readLexical, writeLexical } from './lexicalStore';
 
@@ -118,6 +120,11 @@ export interface WorkspaceIndexOptions {
   useGitignore?: boolean;
   maxFileBytes?: number;
   contentLimits?: WalkOptions['contentLimits'];
+  /**
+   * Receives each note as it is made (those of loadReport.notes, including ones made after open: the
+   * store turning out full during a refresh, word search turned off), for a caller that shows them live.
+   */
+  onNote?: (note: string) => void;
   /** Test seam, passed to the walker: runs between listing a file and reading it. */
   beforeRead?: WalkOptions['beforeRead'];
 }
@@ -176,11 +183,21 @@ const INDEX_FORMAT = 1;
  */
 const LEXICAL_SAVE_MIN = 500;
 
-/** Default store: `$XDG_CACHE_HOME/e2code/workspaces/<sha256(abs root), 16 hex>/`. */
-export function defaultStoreDir(root: string): string {
-  const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+/**
+ * Default store: `<cache home>/workspaces/<sha256(abs root), 16 hex>/`, the cache home being
+ * `$XDG_CACHE_HOME/e2code`, else `~/.cache/e2code`, else (no home directory) a temporary folder; `note`
+ * says so in that last case. Never throws.
+ */
+export function defaultStoreLocation(root: string, env: NodeJS.ProcessEnv = process.env): { dir: string; note?: string } {
+  const home = cacheHome(env);
   const id = createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 16);
-  return path.join(cache, 'e2code', 'workspaces', id);
+  const dir = path.join(home.dir, 'workspaces', id);
+  return home.note ? { dir, note: `no home directory and no XDG_CACHE_HOME: the workspace index is stored in ${dir}, which the system may clear; set XDG_CACHE_HOME to keep it` } : { dir };
+}
+
+/** The default store directory (see defaultStoreLocation). */
+export function defaultStoreDir(root: string, env: NodeJS.ProcessEnv = process.env): string {
+  return defaultStoreLocation(root, env).dir;
 }
 
 // On disk a chunk is a tuple, which keeps a 100k-chunk snapshot compact and fast to parse.
@@ -281,7 +298,12 @@ export class WorkspaceIndex {
   /** Name -> defining chunks; built on the first definitions() call (opening a large index is faster without it). */
   private bySymbol: Map<string, IndexedChunk[]> | null = null;
   private readonly rules: IgnoreRules;
-  private readonly store: IndexStore<DiskEntry, ContentSkip> | null;
+  /** Null when the index is kept in memory only (asked for, or its store cannot be written: see inMemory). */
+  private store: IndexStore<DiskEntry, ContentSkip> | null;
+  /** Said when the default store is in a temporary folder (no home directory). */
+  private readonly storeNote: string | undefined;
+  /** Why this run keeps the index in memory only (its store took no writes), or undefined. */
+  inMemory: string | undefined;
   private readonly fingerprint: string;
   /** BM25 over the chunks: one document per hash in byHash. */
   private lexical = LexicalIndex.empty();
@@ -298,7 +320,9 @@ export class WorkspaceIndex {
 
   private constructor(private readonly options: WorkspaceIndexOptions) {
     this.root = path.resolve(options.root);
-    this.storeDir = options.storeDir ? path.resolve(options.storeDir) : defaultStoreDir(this.root);
+    const location = options.storeDir ? { dir: path.resolve(options.storeDir) } : defaultStoreLocation(this.root);
+    this.storeDir = location.dir;
+    this.storeNote = location.note;
     this.rules = new IgnoreRules(this.root, {
       excludeGlobs: options.excludeGlobs,
       defaultExcludes: options.defaultExcludes,
@@ -319,22 +343,77 @@ export class WorkspaceIndex {
     const index = new WorkspaceIndex(options);
     const st = await fsp.stat(index.root).catch(() => null);
     if (!st?.isDirectory()) throw new Error(`not a directory: ${index.root}`);
-    if (index.store) {
-      index.loadReport = await index.store.load((r) => {
-        if (r[0] === 'f') {
-          index.dropEntry(r[1]);
-          if (r[2]) index.addEntry(r[1], fromDisk(r[1], r[2]));
-        } else if (r[2]) index.contentSkips.set(r[1], r[2]);
-        else index.contentSkips.delete(r[1]);
+    const store = index.store;
+    if (store) {
+      try {
+        index.loadReport = await store.load((r) => {
+          if (r[0] === 'f') {
+            index.dropEntry(r[1]);
+            if (r[2]) index.addEntry(r[1], fromDisk(r[1], r[2]));
+          } else if (r[2]) index.contentSkips.set(r[1], r[2]);
+          else index.contentSkips.delete(r[1]);
+        });
+        for (const n of index.loadReport.notes) options.onNote?.(n);
+      } catch (err) {
+        // A store this process may not read (permissions): start empty, in memory.
+        if (!unwritableReason(err)) throw err;
+        for (const p of [...index.entries.keys()]) index.dropEntry(p);
+        index.contentSkips.clear();
+        index.loadReport = { status: 'fresh', notes: [] };
+        await index.keepInMemory(err, 'read');
+      }
+      if (store.cannotWrite) await index.keepInMemory(store.cannotWrite);
+      await index.storeWrite(async () => {
+        await makeDir(index.storeDir);
+        await writeFileAtomic(path.join(index.storeDir, 'workspace.json'), JSON.stringify({ root: index.root }) + '\n');
+        if (index.storeNote) index.note(index.storeNote);
       });
-      await fsp.mkdir(index.storeDir, { recursive: true });
-      await writeFileAtomic(path.join(index.storeDir, 'workspace.json'), JSON.stringify({ root: index.root }) + '\n');
       await index.openLexical();
     }
     return index;
   }
 
-  /** Loads the stored lexical index and brings it in step with the chunk set (see the file comment). */
+  /**
+   * Runs a write to the store. One the file system refuses (full, read-only, not permitted) turns the
+   * store off for the rest of this run: the index goes on in memory, with one note, and what is on disk
+   * stays as the last complete write left it (every write is atomic or cut back), so a later run that
+   * can write loads it and persists again.
+   */
+  private async storeWrite(write: () => Promise<void>): Promise<void> {
+    if (!this.store) return;
+    try {
+      await write();
+    } catch (err) {
+      if (!unwritableReason(err)) throw err;
+      await this.keepInMemory(err);
+    }
+  }
+
+  /** Adds a note to loadReport and hands it to options.onNote. */
+  private note(text: string): void {
+    this.loadReport.notes.push(text);
+    this.options.onNote?.(text);
+  }
+
+  /** Turns the store off for this run and says why, once (loadReport.notes). */
+  private async keepInMemory(err: unknown, access: 'read' | 'written' = 'written'): Promise<void> {
+    if (this.inMemory) return;
+    this.store = null;
+    const why = unwritableReason(err) ?? String(err);
+    // Only a folder that exists is named.
+    const existing = await nearestExisting(this.storeDir);
+    const where =
+      existing !== this.storeDir
+        ? `its store cannot be created in ${existing} (${why})`
+        : `its store ${this.storeDir} is not ${access === 'read' ? 'readable' : 'writable'} (${why})`;
+    this.inMemory = `the workspace index is kept in memory only: ${where}; answers work, and nothing of it is stored this run`;
+    this.note(this.inMemory);
+  }
+
+  /**
+   * Loads the stored lexical index and brings it in step with the chunk set (see the file comment); read
+   * even when the store takes no writes this run (a read-only store is still used).
+   */
   private async openLexical(): Promise<void> {
     // A store that did not load holds no chunks: whatever lexical file is there describes none of them.
     if (this.loadReport.status !== 'loaded') return;
@@ -372,7 +451,7 @@ export class WorkspaceIndex {
     }
     if (problem) {
       const left = unread ? `; ${unread} changed or unreadable files follow when they are refreshed` : '';
-      this.loadReport.notes.push(`word index ${problem}; rebuilt from the text of ${read} indexed files${left}`);
+      this.note(`word index ${problem}; rebuilt from the text of ${read} indexed files${left}`);
     }
     await this.saveLexical(true);
   }
@@ -807,7 +886,7 @@ export class WorkspaceIndex {
     this.lexicalOff = `word search is off for this workspace: it has more than ${this.lexicalMax.toLocaleString('en')} chunks (${chunks.toLocaleString('en')}), and the word index would take about ${Math.round((chunks * 4) / 1024)} MB of memory`;
     this.lexical = LexicalIndex.empty();
     this.lexicalUnsaved = 0;
-    this.loadReport.notes.push(this.lexicalOff);
+    this.note(this.lexicalOff);
   }
 
   /** Removes the lexical documents of chunks a refresh left unreferenced. */
@@ -823,14 +902,15 @@ export class WorkspaceIndex {
   private async saveLexical(always: boolean): Promise<void> {
     if (!this.store || this.lexicalUnsaved === 0 || this.lexicalOff) return;
     if (!always && this.lexicalUnsaved < Math.max(LEXICAL_SAVE_MIN, this.lexical.size / 4)) return;
-    await writeLexical(this.storeDir, this.fingerprint, this.lexical);
-    this.lexicalUnsaved = 0;
+    await this.storeWrite(async () => {
+      await writeLexical(this.storeDir, this.fingerprint, this.lexical);
+      this.lexicalUnsaved = 0;
+    });
   }
 
   private async persist(run: RefreshRun): Promise<void> {
     this.dropLexical(run);
-    if (!this.store) return;
-    await this.persistStore(run);
+    await this.storeWrite(() => this.persistStore(run));
     await this.saveLexical(false);
   }
 

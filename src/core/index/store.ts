@@ -51,6 +51,72 @@ function checksum(data: string | Uint8Array, previous?: number): string {
   return crc32(data, previous).toString(16).padStart(8, '0');
 }
 
+/** Errors that mean the store's file system will not take writes (full, read-only, not permitted). */
+const UNWRITABLE: Record<string, string> = {
+  ENOSPC: 'its disk is full',
+  EDQUOT: 'its disk quota is used up',
+  EROFS: 'it is on a read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+};
+
+/** Why `err` says the store cannot be written (in words, with the code), or undefined for any other error. */
+export function unwritableReason(err: unknown): string | undefined {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code && code in UNWRITABLE ? `${UNWRITABLE[code]}: ${code}` : undefined;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fsp.lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * `mkdir -p`. Node's recursive mkdir reports ENOENT for any failure below the deepest existing folder (a
+ * read-only file system, a folder it may not write): then the missing levels are made one at a time, so
+ * the error thrown is the real one (EROFS, EACCES, ENOSPC).
+ */
+export async function makeDir(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !(await exists(d)); d = path.dirname(d)) {
+    missing.unshift(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    await fsp.mkdir(d).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+}
+
+/** The deepest existing folder at or above `p` (what a user can look at when `p` could not be made). */
+export async function nearestExisting(p: string): Promise<string> {
+  let d = path.resolve(p);
+  while (!(await exists(d)) && path.dirname(d) !== d) d = path.dirname(d);
+  return d;
+}
+
+/**
+ * Writes all of `data` at the handle's position. FileHandle.write makes one write(2), which on a nearly
+ * full disk writes part of it and reports success: the rest is written until the disk refuses (ENOSPC,
+ * thrown), so a short write never passes as a complete one.
+ */
+async function writeAll(h: fsp.FileHandle, data: string | Buffer): Promise<void> {
+  let buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  while (buf.length > 0) {
+    const { bytesWritten } = await h.write(buf, 0, buf.length);
+    buf = buf.subarray(bytesWritten);
+  }
+}
+
 async function fsyncDir(dir: string): Promise<void> {
   try {
     const h = await fsp.open(dir, 'r');
@@ -91,6 +157,12 @@ export class IndexStore<F, S> {
   private snapshotId = '';
   private snapshotBytes = 0;
   private journalBytes = 0;
+  /**
+   * Set when load() could not tidy the store (remove a killed write's temp file or a stale journal, cut a
+   * torn journal tail) because its file system takes no writes: what it read is sound, but nothing may be
+   * written after it (an append would follow the torn tail). The caller keeps the index in memory.
+   */
+  cannotWrite: unknown;
 
   constructor(
     readonly dir: string,
@@ -116,7 +188,7 @@ export class IndexStore<F, S> {
     const notes: string[] = [];
     // Temp files of a snapshot write that was killed: never read, so just removed.
     const names = await fsp.readdir(this.dir).catch(() => [] as string[]);
-    for (const n of names) if (n.startsWith(`${SNAPSHOT}.`) && n.endsWith('.tmp')) await fsp.rm(path.join(this.dir, n), { force: true });
+    for (const n of names) if (n.startsWith(`${SNAPSHOT}.`) && n.endsWith('.tmp')) await this.tidy(fsp.rm(path.join(this.dir, n), { force: true }));
     let raw: Buffer;
     try {
       raw = await fsp.readFile(this.snapshotPath);
@@ -144,6 +216,16 @@ export class IndexStore<F, S> {
     this.snapshotBytes = raw.length;
     await this.replayJournal(apply, notes);
     return { status: 'loaded', notes };
+  }
+
+  /** Awaits a clean-up write of load(); one the file system refuses is remembered in cannotWrite. */
+  private async tidy(op: Promise<unknown>): Promise<void> {
+    try {
+      await op;
+    } catch (err) {
+      if (!unwritableReason(err)) throw err;
+      this.cannotWrite ??= err;
+    }
   }
 
   /** Checks header, trailer and checksum; returns the record lines. */
@@ -192,7 +274,7 @@ export class IndexStore<F, S> {
     }
     if (header.magic !== JOURNAL_MAGIC || header.snapshotId !== this.snapshotId) {
       // Left from before the last compaction (or damaged at its very start): the snapshot is complete without it.
-      await fsp.rm(this.journalPath, { force: true });
+      await this.tidy(fsp.rm(this.journalPath, { force: true }));
       return;
     }
     offset += 1;
@@ -211,7 +293,7 @@ export class IndexStore<F, S> {
     }
     if (good < raw.length) {
       notes.push(`index journal: dropped a torn or damaged tail of ${raw.length - good} bytes after ${sets} change sets`);
-      await fsp.truncate(this.journalPath, good);
+      await this.tidy(fsp.truncate(this.journalPath, good));
     }
     this.journalBytes = good;
   }
@@ -227,30 +309,37 @@ export class IndexStore<F, S> {
     const line = `${checksum(json)} ${json}\n`;
     const lineBytes = Buffer.byteLength(line);
     if (this.journalBytes + lineBytes > Math.max(MIN_COMPACT_BYTES, this.snapshotBytes / 4)) return this.writeSnapshot(all());
-    await fsp.mkdir(this.dir, { recursive: true });
+    await makeDir(this.dir);
+    const before = this.journalBytes;
     const h = await fsp.open(this.journalPath, 'a');
     try {
-      if (this.journalBytes === 0) {
+      let bytes = before;
+      if (bytes === 0) {
         const head = `${JSON.stringify({ magic: JOURNAL_MAGIC, snapshotId: this.snapshotId })}\n`;
-        await h.write(head);
-        this.journalBytes = Buffer.byteLength(head);
+        await writeAll(h, head);
+        bytes = Buffer.byteLength(head);
       }
-      await h.write(line);
+      await writeAll(h, line);
       await h.datasync();
+      this.journalBytes = bytes + lineBytes;
+    } catch (err) {
+      // A full disk may have taken part of the line: cut the journal back to the change sets it held
+      // (shrinking a file needs no space), so it is left exactly as it was.
+      await (before === 0 ? fsp.rm(this.journalPath, { force: true }) : h.truncate(before)).catch(() => undefined);
+      throw err;
     } finally {
       await h.close();
     }
-    this.journalBytes += lineBytes;
   }
 
   /** Streams all records into a new snapshot (atomically) and starts an empty journal for it. */
   async writeSnapshot(records: Iterable<StoreRecord<F, S>>): Promise<void> {
-    await fsp.mkdir(this.dir, { recursive: true });
+    await makeDir(this.dir);
     const snapshotId = randomBytes(8).toString('hex');
     let total = 0;
     await writeFileAtomic(this.snapshotPath, async (h) => {
       const head = `${JSON.stringify({ magic: SNAPSHOT_MAGIC, version: STORE_FORMAT_VERSION, fingerprint: this.fingerprint, snapshotId })}\n`;
-      await h.write(head);
+      await writeAll(h, head);
       let crc = 0;
       let bodyBytes = 0;
       let pending: string[] = [];
@@ -261,7 +350,7 @@ export class IndexStore<F, S> {
         pendingLen = 0;
         crc = crc32(buf, crc);
         bodyBytes += buf.length;
-        await h.write(buf);
+        await writeAll(h, buf);
       };
       for (const r of records) {
         const line = `${asciiJson(r)}\n`;
@@ -271,7 +360,7 @@ export class IndexStore<F, S> {
       }
       await flush();
       const trailer = `${JSON.stringify({ bodyBytes, bodyCrc32: crc.toString(16).padStart(8, '0') })}\n`;
-      await h.write(trailer);
+      await writeAll(h, trailer);
       total = Buffer.byteLength(head) + bodyBytes + Buffer.byteLength(trailer);
     });
     // The old journal's header names the old snapshot: if we crash before removing it, load ignores it.

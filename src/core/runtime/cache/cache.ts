@@ -245,7 +245,8 @@ interface Env {
 }
 
 function openEnv(dir: string, readOnly: boolean): Env {
-  const root = open({ path: dir, maxDbs: 4, mapSize: 64 * 1024 ** 3, eventTurnBatching: false, readOnly });
+  // noSubdir: lmdb takes a path whose last part has a dot (`/tmp/tmp.5OzG`) for a file, not a directory.
+  const root = open({ path: dir, noSubdir: false, maxDbs: 4, mapSize: 64 * 1024 ** 3, eventTurnBatching: false, readOnly });
   try {
     const values = root.openDB<Buffer, string>({ name: 'soft-prompts', encoding: 'binary' });
     const access = root.openDB<Meta, string>({ name: 'access', encoding: 'msgpack' });

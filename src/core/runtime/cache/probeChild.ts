@@ -46,7 +46,7 @@ export const WRITE_TEST_ENTRY_BYTES = HEADER_BYTES + (4 * 1024 + 4 * 768) * 4;
 export function runProbe(dir: string, options: ProbeOptions): ProbeReport {
   let root: RootDatabase;
   try {
-    root = open({ path: dir, maxDbs: 4, mapSize: 64 * 1024 ** 3, readOnly: options.readOnly });
+    root = open({ path: dir, noSubdir: false, maxDbs: 4, mapSize: 64 * 1024 ** 3, readOnly: options.readOnly });
   } catch (err) {
     // Not allowed to open it is no evidence of damage; anything else failing to open it is.
     const code = (err as { code?: unknown }).code;

@@ -56,6 +56,8 @@ export interface WorkspaceOpenOptions extends IndexOptions {
   tokenizerId?: string;
   /** Keep the index on disk (default true; location per src/core/index). */
   persist?: boolean;
+  /** Receives the index's notes as they are made (e.g. it is kept in memory: its store is not writable). */
+  onNote?: (note: string) => void;
 }
 
 class IndexedWorkspace implements Workspace {
@@ -141,6 +143,7 @@ export async function openWorkspace(root: string, options: WorkspaceOpenOptions)
     excludeGlobs: options.excludeGlobs,
     maxFileBytes: options.maxFileBytes,
     persist: options.persist,
+    onNote: options.onNote,
   });
   return new IndexedWorkspace(index);
 }

@@ -110,7 +110,12 @@ export class Workspaces {
     const m = this.model.manifest;
     let state = this.states.get(root);
     if (!state) {
-      const workspace = await openWorkspace(root, { ...hooks.options, ...this.model.sizing, persist: this.options.persistIndex });
+      const workspace = await openWorkspace(root, {
+        ...hooks.options,
+        ...this.model.sizing,
+        persist: this.options.persistIndex,
+        onNote: (note) => this.options.log(`e2code: ${note}`),
+      });
       state = { workspace, search: new VectorSearch(m.encoder.hiddenSize), indexed: false };
       this.states.set(root, state);
     }
