@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createChunker, type Chunker } from '../../src/core/chunker/index';
 import { WorkspaceIndex, StaleFileError, defaultStoreDir, defaultStoreLocation, type IndexChunker } from '../../src/core/index/index';
 import type { Chunk } from '../../src/core/types';
+import { settle, writeFiles } from './lib/workspaceFiles';
 
 /** The real chunker, counting which files it was asked to chunk. */
 function counting(inner: Chunker): IndexChunker & { calls: string[] } {
@@ -33,16 +34,6 @@ function moduleSource(i: number, variant = 0): string {
   return `// module ${i}\n\n${fns.join('\n')}\nexport class Box${i} {\n  constructor(readonly v: number) {}\n  get double(): number {\n    return this.v * 2;\n  }\n}\n`;
 }
 
-async function writeFiles(root: string, files: Record<string, string | null>): Promise<void> {
-  for (const [rel, content] of Object.entries(files)) {
-    const abs = path.join(root, rel);
-    if (content === null) await fsp.rm(abs, { force: true });
-    else {
-      await fsp.mkdir(path.dirname(abs), { recursive: true });
-      await fsp.writeFile(abs, content);
-    }
-  }
-}
 
 /** Ensures an edit gets a different mtime even on coarse clocks. */
 async function bumpMtime(abs: string, deltaMs = 5000): Promise<void> {
@@ -51,13 +42,6 @@ async function bumpMtime(abs: string, deltaMs = 5000): Promise<void> {
   await fsp.utimes(abs, t, t);
 }
 
-/** Backdates every file so none is "racy" (read within moments of its last write). */
-async function settle(root: string): Promise<void> {
-  const old = new Date(Date.now() - 60_000);
-  for (const e of await fsp.readdir(root, { recursive: true, withFileTypes: true })) {
-    if (e.isFile()) await fsp.utimes(path.join(e.parentPath, e.name), old, old);
-  }
-}
 
 const temps: string[] = [];
 async function tempDir(prefix: string): Promise<string> {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { createChunker, type Chunker } from '../../src/core/chunker/index';
 import { WorkspaceIndex, type IndexChunker } from '../../src/core/index/index';
 import { lexicalPath } from '../../src/core/index/lexicalStore';
+import { settle, writeFiles } from './lib/workspaceFiles';
 
 /** The real chunker, counting which files it was asked to chunk. */
 function counting(inner: Chunker): IndexChunker & { calls: string[] } {
@@ -20,24 +21,7 @@ function counting(inner: Chunker): IndexChunker & { calls: string[] } {
   };
 }
 
-async function writeFiles(root: string, files: Record<string, string | null>): Promise<void> {
-  for (const [rel, content] of Object.entries(files)) {
-    const abs = path.join(root, rel);
-    if (content === null) await fsp.rm(abs, { force: true, recursive: true });
-    else {
-      await fsp.mkdir(path.dirname(abs), { recursive: true });
-      await fsp.writeFile(abs, content);
-    }
-  }
-}
 
-/** Backdates every file so none is "racy" and an edit is seen by its new mtime. */
-async function settle(root: string): Promise<void> {
-  const old = new Date(Date.now() - 60_000);
-  for (const e of await fsp.readdir(root, { recursive: true, withFileTypes: true })) {
-    if (e.isFile()) await fsp.utimes(path.join(e.parentPath, e.name), old, old);
-  }
-}
 
 const temps: string[] = [];
 async function tempDir(prefix: string): Promise<string> {

@@ -1,0 +1,23 @@
+// Files of a workspace the index tests write: content per path (null deletes), and settled mtimes so no
+// file is "racy" (read within moments of its last write) and an edit is seen by its new mtime.
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+
+export async function writeFiles(root: string, files: Record<string, string | null>): Promise<void> {
+  for (const [rel, content] of Object.entries(files)) {
+    const abs = path.join(root, rel);
+    if (content === null) await fsp.rm(abs, { force: true, recursive: true });
+    else {
+      await fsp.mkdir(path.dirname(abs), { recursive: true });
+      await fsp.writeFile(abs, content);
+    }
+  }
+}
+
+/** Backdates every file under `root` by a minute. */
+export async function settle(root: string): Promise<void> {
+  const old = new Date(Date.now() - 60_000);
+  for (const e of await fsp.readdir(root, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) await fsp.utimes(path.join(e.parentPath, e.name), old, old);
+  }
+}
