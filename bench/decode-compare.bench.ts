@@ -6,7 +6,9 @@
 // token, first-token latency (prefill + first token), and whether the greedy token sequences agree.
 //
 // The transformers.js export is a build artefact under models/recipe/work/ (gitignored); the bench makes
-// it with the recipe's venv when it is missing or was made from another bundle. Nothing is fetched.
+// it with the recipe's venv when it is missing or was made from another bundle. Nothing is fetched. A
+// fresh clone has neither the venv (PyTorch) nor the training checkpoint the export reads: the bench then
+// reports itself skipped, naming what is missing and how to make it.
 //
 // Run alone: `node --import tsx bench/decode-compare.bench.ts`.
 import { spawnSync } from 'node:child_process';
@@ -15,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AutoModelForCausalLM, BaseStreamer, Tensor, env, type TextStreamer } from '@huggingface/transformers';
 import { Bundle } from '../src/core/runtime/model/bundle';
+import type { BundleManifest } from '../src/core/bundle/manifest';
 import { Generator } from '../src/core/runtime/decode/generator';
 import type { BenchMetric, BenchResult } from './lib/types';
 
@@ -35,18 +38,69 @@ function median(xs: number[]): number {
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
+const EXPORT_DIR = path.join(TJS_ROOT, TJS_NAME);
+const PARITY_FILE = path.join(EXPORT_DIR, 'parity.json');
+
+interface ExportParity {
+  bundleId?: string;
+  maxAbsLogitDiffVsBundle: number;
+  checkpoint: string;
+}
+
+function readExport(bundleId: string): ExportParity | undefined {
+  if (!existsSync(path.join(EXPORT_DIR, 'onnx/model.onnx')) || !existsSync(PARITY_FILE)) return undefined;
+  const parity = JSON.parse(readFileSync(PARITY_FILE, 'utf8')) as ExportParity;
+  return parity.bundleId === bundleId ? parity : undefined;
+}
+
+/** The checkpoint files export_transformersjs.py looks for: work/<run>/<stage>.pt or <stage>-step<step>.pt. */
+function checkpointCandidates(manifest: BundleManifest): string[] {
+  const training = manifest.training as { run?: unknown; modules?: { decoder?: { stage?: unknown; step?: unknown } } };
+  const run = typeof training.run === 'string' ? training.run : 'default';
+  const dec = training.modules?.decoder;
+  if (typeof dec?.stage !== 'string' || typeof dec.step !== 'number') return [];
+  const dir = path.join(ROOT, 'models/recipe/work', run);
+  return [path.join(dir, `${dec.stage}.pt`), path.join(dir, `${dec.stage}-step${dec.step}.pt`)];
+}
+
+/**
+ * Why the transformers.js export can be neither found nor made here (undefined when it can): every
+ * missing piece, each with the command that provides it.
+ */
+export function exportUnavailable(manifest: BundleManifest, python = PYTHON): string | undefined {
+  if (readExport(manifest.id)) return undefined;
+  const rel = (p: string) => path.relative(ROOT, p);
+  const missing: string[] = [];
+  if (!existsSync(python)) {
+    missing.push(`the recipe's Python environment with PyTorch (${rel(python)}) is not set up: run \`bash models/recipe/setup_env.sh\``);
+  } else if (spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) {
+    missing.push(`PyTorch does not import in ${rel(python)}: run \`bash models/recipe/setup_env.sh\``);
+  }
+  const candidates = checkpointCandidates(manifest);
+  if (!candidates.some((c) => existsSync(c))) {
+    const which = candidates.length > 0 ? candidates.map(rel).join(' or ') : 'the one the manifest\'s training.modules.decoder names';
+    missing.push(
+      `the training checkpoint the bundle's decoder was exported from (${which}) is not there: only a training run writes it (\`npm run train\`, which also re-exports models/default)`,
+    );
+  }
+  if (missing.length === 0) return undefined;
+  return (
+    `the decoder's transformers.js export (${rel(EXPORT_DIR)}) is not there and cannot be made: ${missing.join('; ')}. ` +
+    `Once they are there, \`npm run bench -- decode-compare\` makes the export (models/recipe/export_transformersjs.py) and runs.`
+  );
+}
+
 /** The transformers.js export of this bundle's decoder: made here when missing or stale. */
-function ensureExport(bundleId: string): { maxAbsLogitDiffVsBundle: number; checkpoint: string } {
-  const dir = path.join(TJS_ROOT, TJS_NAME);
-  const parityFile = path.join(dir, 'parity.json');
-  const read = () => JSON.parse(readFileSync(parityFile, 'utf8')) as { bundleId?: string; maxAbsLogitDiffVsBundle: number; checkpoint: string };
-  if (existsSync(path.join(dir, 'onnx/model.onnx')) && existsSync(parityFile) && read().bundleId === bundleId) return read();
+function ensureExport(bundleId: string): ExportParity {
+  const dir = EXPORT_DIR;
+  const found = readExport(bundleId);
+  if (found) return found;
   const how = `make it with: models/recipe/.venv/bin/python models/recipe/export_transformersjs.py --out ${path.relative(ROOT, dir)} (needs the recipe venv, models/recipe/setup_env.sh, and the checkpoint the bundle came from in models/recipe/work/)`;
-  if (!existsSync(PYTHON)) throw new Error(`the transformers.js export of the decoder is missing and the recipe venv is not there; ${how}`);
   process.stderr.write(`decode-compare: exporting the decoder for transformers.js to ${path.relative(ROOT, dir)}\n`);
   const r = spawnSync(PYTHON, [SCRIPT, '--out', dir], { cwd: path.dirname(SCRIPT), stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0 || !existsSync(parityFile)) throw new Error(`export_transformersjs.py failed (${r.error?.message ?? `exit ${r.status}`}); ${how}`);
-  return read();
+  const made = r.status === 0 ? readExport(bundleId) : undefined;
+  if (!made) throw new Error(`export_transformersjs.py failed (${r.error?.message ?? `exit ${r.status}`}); ${how}`);
+  return made;
 }
 
 /** Times generate(): put() is called once with the prompt, then once per generated token. */
@@ -69,7 +123,12 @@ interface Run {
   tokensPerSecond: number;
 }
 
+const DESCRIPTION_SKIPPED =
+  "Decode speed on CPU, one run: e2code's runtime Generator against transformers.js generate() on the same decoder weights (onnxruntime-node both); greedy, same prompt tokens.";
+
 export default async function run(): Promise<BenchResult> {
+  const unavailable = exportUnavailable(Bundle.readManifest(BUNDLE));
+  if (unavailable) return { description: DESCRIPTION_SKIPPED, metrics: [], skipped: unavailable };
   const bundle = await Bundle.load(BUNDLE, { device: 'cpu' });
   const m = bundle.manifest;
   const parity = ensureExport(m.id);
