@@ -2,7 +2,22 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['bin/**', 'dist/**', 'media/dist/**', 'node_modules/**', '.vscode-test/**', 'models/**', 'test/fixtures/**', '**/.scratch*', 'test-results/**', 'bench/results/**'] },
+  {
+    ignores: [
+      'bin/**',
+      'dist/**',
+      'media/dist/**',
+      'node_modules/**',
+      '.vscode-test/**',
+      'models/default/**',
+      'models/recipe/.venv/**',
+      'models/recipe/work/**',
+      'test/fixtures/**',
+      '**/.scratch*',
+      'test-results/**',
+      'bench/results/**',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     rules: {

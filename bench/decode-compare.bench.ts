@@ -78,7 +78,7 @@ export function exportUnavailable(manifest: BundleManifest, python = PYTHON): st
   }
   const candidates = checkpointCandidates(manifest);
   if (!candidates.some((c) => existsSync(c))) {
-    const which = candidates.length > 0 ? candidates.map(rel).join(' or ') : 'the one the manifest\'s training.modules.decoder names';
+    const which = candidates.length > 0 ? candidates.map(rel).join(' or ') : "the one the manifest's training.modules.decoder names";
     missing.push(
       `the training checkpoint the bundle's decoder was exported from (${which}) is not there: only a training run writes it (\`npm run train\`, which also re-exports models/default)`,
     );
@@ -171,7 +171,8 @@ export default async function run(): Promise<BenchResult> {
       const all = Array.from(out.data as BigInt64Array, Number);
       const tokens = all.slice(ids.length);
       const ended = streamer.endedAt || performance.now();
-      const afterFirst = tokens.length > 1 && streamer.firstTokenAt > 0 ? (tokens.length - 1) / ((ended - streamer.firstTokenAt) / 1000) : 0;
+      const afterFirst =
+        tokens.length > 1 && streamer.firstTokenAt > 0 ? (tokens.length - 1) / ((ended - streamer.firstTokenAt) / 1000) : 0;
       return { tokens, firstTokenMs: streamer.firstTokenAt - started, tokensPerSecond: afterFirst };
     };
 
@@ -184,7 +185,8 @@ export default async function run(): Promise<BenchResult> {
       runs.tjs.push(await transformersJs(NEW_TOKENS));
     }
     for (const [name, rs] of Object.entries(runs)) {
-      for (const r of rs) if (r.tokens.length !== NEW_TOKENS) throw new Error(`${name} produced ${r.tokens.length} tokens, expected ${NEW_TOKENS}`);
+      for (const r of rs)
+        if (r.tokens.length !== NEW_TOKENS) throw new Error(`${name} produced ${r.tokens.length} tokens, expected ${NEW_TOKENS}`);
     }
 
     const a = runs.e2code[0].tokens;
@@ -196,17 +198,56 @@ export default async function run(): Promise<BenchResult> {
     const tjsRate = median(runs.tjs.map((r) => r.tokensPerSecond));
     const e2First = median(runs.e2code.map((r) => r.firstTokenMs));
     const tjsFirst = median(runs.tjs.map((r) => r.firstTokenMs));
-    const tjsVersion = (JSON.parse(readFileSync(path.join(ROOT, 'node_modules/@huggingface/transformers/package.json'), 'utf8')) as { version: string }).version;
+    const tjsVersion = (
+      JSON.parse(readFileSync(path.join(ROOT, 'node_modules/@huggingface/transformers/package.json'), 'utf8')) as { version: string }
+    ).version;
     const note = `${PROMPT}-token prompt, ${NEW_TOKENS} new tokens, greedy, eos ignored, median of ${RUNS} after a warm-up`;
 
     const metrics: BenchMetric[] = [
-      { name: 'e2code decode speed', value: round1(e2Rate), unit: 'tokens/s', note: `runtime Generator, decoder.onnx (inputs_embeds), tokens after the first; ${note}` },
-      { name: 'transformers.js decode speed', value: round1(tjsRate), unit: 'tokens/s', note: `@huggingface/transformers generate(), same weights exported with input_ids, tokens after the first; ${note}` },
-      { name: 'e2code / transformers.js decode speed', value: Math.round((e2Rate / tjsRate) * 100) / 100, unit: 'x', note: 'ratio of the two medians above' },
-      { name: 'e2code first-token latency', value: round1(e2First), unit: 'ms', note: `prefill of ${PROMPT} positions + first token; median of ${RUNS}` },
-      { name: 'transformers.js first-token latency', value: round1(tjsFirst), unit: 'ms', note: `generate() call to the first generated token (streamer); median of ${RUNS}` },
-      { name: 'greedy tokens in agreement', value: samePrefix, unit: `of ${NEW_TOKENS}`, target: { op: '>=', value: NEW_TOKENS }, note: `leading generated tokens identical between the two${deterministic ? '' : ' (runs of one side differed among themselves)'}` },
-      { name: 'export parity: max abs logit diff', value: parity.maxAbsLogitDiffVsBundle, unit: 'logit', target: { op: '<=', value: 1e-3 }, note: `transformers.js export vs the bundle's decoder.onnx, onnxruntime, prefill + 4 cached steps (${parity.checkpoint})` },
+      {
+        name: 'e2code decode speed',
+        value: round1(e2Rate),
+        unit: 'tokens/s',
+        note: `runtime Generator, decoder.onnx (inputs_embeds), tokens after the first; ${note}`,
+      },
+      {
+        name: 'transformers.js decode speed',
+        value: round1(tjsRate),
+        unit: 'tokens/s',
+        note: `@huggingface/transformers generate(), same weights exported with input_ids, tokens after the first; ${note}`,
+      },
+      {
+        name: 'e2code / transformers.js decode speed',
+        value: Math.round((e2Rate / tjsRate) * 100) / 100,
+        unit: 'x',
+        note: 'ratio of the two medians above',
+      },
+      {
+        name: 'e2code first-token latency',
+        value: round1(e2First),
+        unit: 'ms',
+        note: `prefill of ${PROMPT} positions + first token; median of ${RUNS}`,
+      },
+      {
+        name: 'transformers.js first-token latency',
+        value: round1(tjsFirst),
+        unit: 'ms',
+        note: `generate() call to the first generated token (streamer); median of ${RUNS}`,
+      },
+      {
+        name: 'greedy tokens in agreement',
+        value: samePrefix,
+        unit: `of ${NEW_TOKENS}`,
+        target: { op: '>=', value: NEW_TOKENS },
+        note: `leading generated tokens identical between the two${deterministic ? '' : ' (runs of one side differed among themselves)'}`,
+      },
+      {
+        name: 'export parity: max abs logit diff',
+        value: parity.maxAbsLogitDiffVsBundle,
+        unit: 'logit',
+        target: { op: '<=', value: 1e-3 },
+        note: `transformers.js export vs the bundle's decoder.onnx, onnxruntime, prefill + 4 cached steps (${parity.checkpoint})`,
+      },
     ];
     return {
       description: `Decode speed on CPU (${os.cpus().length} cores), one run: e2code's runtime Generator against transformers.js ${tjsVersion} generate() on the same decoder weights (onnxruntime-node both); greedy, same prompt tokens.`,
@@ -215,7 +256,13 @@ export default async function run(): Promise<BenchResult> {
         {
           title: 'Per run (tokens/s after the first token; first-token ms)',
           columns: ['run', 'e2code tokens/s', 'transformers.js tokens/s', 'e2code first ms', 'transformers.js first ms'],
-          rows: runs.e2code.map((r, i) => [i + 1, round1(r.tokensPerSecond), round1(runs.tjs[i].tokensPerSecond), round1(r.firstTokenMs), round1(runs.tjs[i].firstTokenMs)]),
+          rows: runs.e2code.map((r, i) => [
+            i + 1,
+            round1(r.tokensPerSecond),
+            round1(runs.tjs[i].tokensPerSecond),
+            round1(r.firstTokenMs),
+            round1(runs.tjs[i].firstTokenMs),
+          ]),
         },
       ],
     };

@@ -45,7 +45,10 @@ function buildTree(root: string, target: number): number {
     const top = copy === 0 ? 'packages' : `vendored-${copy}`;
     for (const f of files) {
       if (count >= target) break;
-      const rel = path.relative(nm, f).split(path.sep).map((s) => (s === 'node_modules' ? 'deps' : s));
+      const rel = path
+        .relative(nm, f)
+        .split(path.sep)
+        .map((s) => (s === 'node_modules' ? 'deps' : s));
       const dest = path.join(root, top, ...rel);
       mkdirSync(path.dirname(dest), { recursive: true });
       copyFileSync(f, dest);
@@ -92,11 +95,15 @@ export default async function run(): Promise<BenchResult> {
       .filter((f) => /\.(ts|js)$/.test(f) && (index.file(f)?.size ?? 0) > 2000 && (index.file(f)?.size ?? 0) < 8000);
     const editTargets = [0, 0.25, 0.5, 0.75].map((q) => candidates[Math.floor(q * (candidates.length - 1))]);
 
-    const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'lib', 'indexRefreshChild.ts'), root, store, ...editTargets], {
-      cwd: repoRoot,
-      encoding: 'utf8',
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(__dirname, 'lib', 'indexRefreshChild.ts'), root, store, ...editTargets],
+      {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
     if (child.status !== 0) throw new Error(`warm phase failed: ${child.stderr}`);
     const warm = JSON.parse(child.stdout) as {
       loaded: string;
@@ -129,15 +136,36 @@ export default async function run(): Promise<BenchResult> {
         `Cold index and one-file-edit refresh of a ${generated.toLocaleString('en')}-file workspace made of real .js/.ts/.mjs/.cjs/.md/.py ` +
         'files copied from node_modules, with the real chunker (256-token chunks, length-estimate token counter).',
       metrics: [
-        { name: 'files indexed', value: cold.files, unit: 'files', note: `of ${generated} in the tree; skipped: ${JSON.stringify(cold.skipped)}` },
+        {
+          name: 'files indexed',
+          value: cold.files,
+          unit: 'files',
+          note: `of ${generated} in the tree; skipped: ${JSON.stringify(cold.skipped)}`,
+        },
         { name: 'chunks', value: cold.chunks, unit: 'chunks' },
         { name: 'bytes indexed', value: r1(cold.bytes / 1024 / 1024), unit: 'MB' },
         { name: 'cold index', value: r1(cold.seconds), unit: 's', note: 'walk + read + sha256 + chunk + write snapshot' },
         { name: 'cold index throughput', value: r1(cold.bytes / 1024 / 1024 / cold.seconds), unit: 'MB/s' },
-        { name: 'cold index peak RSS', value: Math.round(coldPeakRssMB), unit: 'MB', target: { op: '<', value: 500 }, note: `RSS at the end ${Math.round(coldRssMB)} MB` },
+        {
+          name: 'cold index peak RSS',
+          value: Math.round(coldPeakRssMB),
+          unit: 'MB',
+          target: { op: '<', value: 500 },
+          note: `RSS at the end ${Math.round(coldRssMB)} MB`,
+        },
         { name: 'index snapshot on disk', value: r1(snapshotMB), unit: 'MB' },
-        { name: 'open stored index', value: Math.round(warm.openMs), unit: 'ms', note: `fresh process: read + verify + parse the snapshot; CPU time ${Math.round(warm.openCpuMs)} ms` },
-        { name: 'no-op refresh (full walk)', value: Math.round(warm.noopRefreshMs), unit: 'ms', note: `median of 3; CPU time ${Math.round(warm.noopRefreshCpuMs)} ms` },
+        {
+          name: 'open stored index',
+          value: Math.round(warm.openMs),
+          unit: 'ms',
+          note: `fresh process: read + verify + parse the snapshot; CPU time ${Math.round(warm.openCpuMs)} ms`,
+        },
+        {
+          name: 'no-op refresh (full walk)',
+          value: Math.round(warm.noopRefreshMs),
+          unit: 'ms',
+          note: `median of 3; CPU time ${Math.round(warm.noopRefreshCpuMs)} ms`,
+        },
         {
           name: 'one-file edit, refresh() (full walk)',
           value: Math.round(warm.editFullRefreshMs),
@@ -153,7 +181,13 @@ export default async function run(): Promise<BenchResult> {
           note: `median of 5: ${warm.editRefreshPathsAllMs.map((x) => x.toFixed(1)).join(', ')}`,
         },
         { name: 'new chunks per edit', value: warm.newChunksPerEdit, unit: 'chunks', note: 'median: only the edited part is re-encoded' },
-        { name: 'refresh process peak RSS', value: Math.round(warm.peakRssMB), unit: 'MB', target: { op: '<', value: 500 }, note: `after open ${Math.round(warm.rssAfterOpenMB)} MB, at the end ${Math.round(warm.rssMB)} MB` },
+        {
+          name: 'refresh process peak RSS',
+          value: Math.round(warm.peakRssMB),
+          unit: 'MB',
+          target: { op: '<', value: 500 },
+          note: `after open ${Math.round(warm.rssAfterOpenMB)} MB, at the end ${Math.round(warm.rssMB)} MB`,
+        },
         { name: 'tree generation', value: r1(genSeconds), unit: 's', note: 'copying the files (not part of indexing)' },
       ],
       charts: [chart],

@@ -34,7 +34,11 @@ export default async function run(): Promise<BenchResult> {
         if (i % 4 === 3) setTimeout(() => c.abort(), 200 + i * 5);
         const s = Date.now();
         try {
-          const r = await client.generate({ task: 'ask', root, prompt: `Question ${i}: what does shapes.ts define?`, options: { maxTokens: 16 } }, undefined, c.signal);
+          const r = await client.generate(
+            { task: 'ask', root, prompt: `Question ${i}: what does shapes.ts define?`, options: { maxTokens: 16 } },
+            undefined,
+            c.signal,
+          );
           return { kind: r.stopReason === 'cancelled' ? 'cancelled' : 'answered', ms: Date.now() - s };
         } catch (e) {
           const m = (e as Error).message;
@@ -50,7 +54,8 @@ export default async function run(): Promise<BenchResult> {
     const count = (k: string) => outcomes.filter((o) => o.kind === k).length;
     const answered = outcomes.filter((o) => o.kind === 'answered').map((o) => o.ms);
     return {
-      description: '100 concurrent generate requests (16 tokens, 25 cancelled after 0.2-0.7 s) through the real sidecar with a queue limit of 8, then 100 concurrent status/chunks requests.',
+      description:
+        '100 concurrent generate requests (16 tokens, 25 cancelled after 0.2-0.7 s) through the real sidecar with a queue limit of 8, then 100 concurrent status/chunks requests.',
       metrics: [
         { name: 'answered', value: count('answered'), unit: 'requests' },
         { name: 'refused (busy, clear error)', value: count('refused'), unit: 'requests' },

@@ -53,7 +53,12 @@ export default async function run(): Promise<BenchResult> {
       encTimes.push(performance.now() - t0);
     }
     const encMs = median(encTimes);
-    metrics.push({ name: 'encoder + adapter throughput', value: Math.round((texts.length / (encMs / 1000)) * 10) / 10, unit: 'chunks/s', note: `${texts.length} real chunks (<= ${m.encoder.maxTokens} tokens), length-sorted batches, median of 3` });
+    metrics.push({
+      name: 'encoder + adapter throughput',
+      value: Math.round((texts.length / (encMs / 1000)) * 10) / 10,
+      unit: 'chunks/s',
+      note: `${texts.length} real chunks (<= ${m.encoder.maxTokens} tokens), length-sorted batches, median of 3`,
+    });
 
     // Decode: tokens/s after the first token, fixed length (eos ignored), short and long prompts.
     const generator = new Generator(bundle);
@@ -72,7 +77,12 @@ export default async function run(): Promise<BenchResult> {
         const out = await generator.generate({ embeds, length: n, maxTokens: 128, ignoreEos: true });
         rates.push(out.tokensPerSecond);
       }
-      metrics.push({ name: `decode speed after a ${n}-position prompt`, value: Math.round(median(rates) * 10) / 10, unit: 'tokens/s', note: '128 tokens, greedy, KV cache, median of 3' });
+      metrics.push({
+        name: `decode speed after a ${n}-position prompt`,
+        value: Math.round(median(rates) * 10) / 10,
+        unit: 'tokens/s',
+        note: '128 tokens, greedy, KV cache, median of 3',
+      });
     }
 
     // Prefill: time to first token against prompt length.
@@ -106,14 +116,31 @@ export default async function run(): Promise<BenchResult> {
         times.push(performance.now() - t0);
       }
       searchPoints.push([n, Math.round(median(times) * 10) / 10]);
-      metrics.push({ name: `vector search, ${n} chunks x ${dim} dims`, value: Math.round(median(times) * 10) / 10, unit: 'ms', note: 'brute-force cosine, median of 5; linear in N: ~1M chunks (3 GB at this width) is where an ANN index is needed' });
+      metrics.push({
+        name: `vector search, ${n} chunks x ${dim} dims`,
+        value: Math.round(median(times) * 10) / 10,
+        unit: 'ms',
+        note: 'brute-force cosine, median of 5; linear in N: ~1M chunks (3 GB at this width) is where an ANN index is needed',
+      });
     }
     return {
       description: `onnxruntime-node on CPU (${os.cpus().length} cores) with the bundled model: encoder throughput, decode speed, prefill cost against prompt length, vector search cost against index size.`,
       metrics,
       charts: [
-        { id: 'prefill', title: 'Prefill + first token vs prompt length', xLabel: 'positions', yLabel: 'ms', series: [{ name: 'decoder', points }] },
-        { id: 'search', title: 'Vector search vs chunks', xLabel: 'chunks', yLabel: 'ms', series: [{ name: 'brute-force cosine', points: searchPoints }] },
+        {
+          id: 'prefill',
+          title: 'Prefill + first token vs prompt length',
+          xLabel: 'positions',
+          yLabel: 'ms',
+          series: [{ name: 'decoder', points }],
+        },
+        {
+          id: 'search',
+          title: 'Vector search vs chunks',
+          xLabel: 'chunks',
+          yLabel: 'ms',
+          series: [{ name: 'brute-force cosine', points: searchPoints }],
+        },
       ],
     };
   } finally {

@@ -22,7 +22,10 @@ export default async function run(): Promise<BenchResult> {
   for (let i = 0; i < FILES; i++) {
     const dir = path.join(root, `pkg${Math.floor(i / 200)}`);
     if (i % 200 === 0) mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, `mod${i}.ts`), `/** Returns the ${i}th value scaled by the factor. */\nexport function value${i}(factor: number): number {\n  return ${i} * factor;\n}\n`);
+    writeFileSync(
+      path.join(dir, `mod${i}.ts`),
+      `/** Returns the ${i}th value scaled by the factor. */\nexport function value${i}(factor: number): number {\n  return ${i} * factor;\n}\n`,
+    );
   }
   const cacheDir = tempDir('e2code-save-cache-');
   const xdg = tempDir('e2code-save-xdg-');
@@ -56,10 +59,20 @@ export default async function run(): Promise<BenchResult> {
     return {
       description: `Saves through the real sidecar in a ${FILES}-file workspace: index({paths:[file]}) until ready, then "Where is <the new function> defined?" answered; medians of ${SAVES}.`,
       metrics: [
-        { name: 'cold index (walk, chunk, encode)', value: Math.round(coldS * 10) / 10, unit: 's', note: `${cold.files} files, ${cold.chunks} chunks, ${cold.encoded} encoded` },
+        {
+          name: 'cold index (walk, chunk, encode)',
+          value: Math.round(coldS * 10) / 10,
+          unit: 's',
+          note: `${cold.files} files, ${cold.chunks} chunks, ${cold.encoded} encoded`,
+        },
         { name: 'save -> index ready', value: Math.round(median(ready)), unit: 'ms', target: { op: '<', value: 300 } },
         { name: 'save -> answer reflecting the edit', value: Math.round(median(answered)), unit: 'ms' },
-        { name: 'answers whose first source is the new definition', value: reflected, unit: `of ${SAVES}`, target: { op: '>=', value: SAVES } },
+        {
+          name: 'answers whose first source is the new definition',
+          value: reflected,
+          unit: `of ${SAVES}`,
+          target: { op: '>=', value: SAVES },
+        },
       ],
     };
   } finally {

@@ -50,7 +50,11 @@ export default async function run(): Promise<BenchResult> {
         await client.chunks({ root, path: 'src/lruCache.ts' });
         await client.status();
         const c = new AbortController();
-        const p = client.generate({ task: 'ask', root, prompt: 'Explain everything.', options: { maxTokens: 64, ignoreEos: true } }, undefined, c.signal);
+        const p = client.generate(
+          { task: 'ask', root, prompt: 'Explain everything.', options: { maxTokens: 64, ignoreEos: true } },
+          undefined,
+          c.signal,
+        );
         setTimeout(() => c.abort(), 50);
         await p.catch(() => undefined);
         requests += 6;
@@ -76,14 +80,31 @@ export default async function run(): Promise<BenchResult> {
     description: `Real sidecar for ${SECONDS} s: edit + re-index, short answer, chunks, status and a cancelled answer in a loop (${i} rounds); RSS and fd count sampled every 2 s.`,
     metrics: [
       { name: 'requests', value: requests, unit: 'requests', note: `${errors} rounds failed` },
-      { name: 'RSS growth (last fifth - first fifth, medians)', value: Math.round(rssGrowth * 10) / 10, unit: 'MB', target: { op: '<', value: 50 } },
+      {
+        name: 'RSS growth (last fifth - first fifth, medians)',
+        value: Math.round(rssGrowth * 10) / 10,
+        unit: 'MB',
+        target: { op: '<', value: 50 },
+      },
       { name: 'open fd growth (last fifth - first fifth, medians)', value: fdGrowth, unit: 'fds', target: { op: '<=', value: 2 } },
       { name: 'peak sidecar RSS', value: Math.round(Math.max(...samples.map((s) => s.rss))), unit: 'MB' },
       { name: 'failed rounds', value: errors, unit: 'rounds', target: { op: '<=', value: 0 } },
     ],
     charts: [
-      { id: 'rss', title: 'Sidecar RSS during the soak', xLabel: 's', yLabel: 'MB', series: [{ name: 'RSS', points: samples.map((s) => [s.t, Math.round(s.rss)]) }] },
-      { id: 'fds', title: 'Sidecar open file descriptors', xLabel: 's', yLabel: 'fds', series: [{ name: 'fds', points: samples.map((s) => [s.t, s.fds]) }] },
+      {
+        id: 'rss',
+        title: 'Sidecar RSS during the soak',
+        xLabel: 's',
+        yLabel: 'MB',
+        series: [{ name: 'RSS', points: samples.map((s) => [s.t, Math.round(s.rss)]) }],
+      },
+      {
+        id: 'fds',
+        title: 'Sidecar open file descriptors',
+        xLabel: 's',
+        yLabel: 'fds',
+        series: [{ name: 'fds', points: samples.map((s) => [s.t, s.fds]) }],
+      },
     ],
   };
 }

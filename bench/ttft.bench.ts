@@ -170,7 +170,13 @@ async function child(args: ChildArgs): Promise<ChildResult> {
     }
     const ttft = median(times) + (args.method === 'e2llm-cold' ? indexMs : 0);
     const peakRssMB = peakMB();
-    const extra: Record<string, number> = { indexMs, encoded: indexed.encoded, chunks: indexed.chunks, softChunks, encodeChunksPerSecond: indexed.encoded / (indexMs / 1000) };
+    const extra: Record<string, number> = {
+      indexMs,
+      encoded: indexed.encoded,
+      chunks: indexed.chunks,
+      softChunks,
+      encodeChunksPerSecond: indexed.encoded / (indexMs / 1000),
+    };
     if (args.method === 'e2llm-warm') {
       // A follow-up question in a chat: with KV prefix reuse on, an unchanged repository context is not
       // prefilled again (it is when the planner picks different chunks for the new question).
@@ -237,7 +243,8 @@ export default async function run(): Promise<BenchResult> {
   const rows: (string | number)[][] = [];
   const ttft: Record<Method, [number, number][]> = { 'e2llm-warm': [], 'e2llm-cold': [], fulltext: [] };
   const mem: Record<Method, [number, number][]> = { 'e2llm-warm': [], 'e2llm-cold': [], fulltext: [] };
-  const maxPositions = (JSON.parse(readFileSync(path.join(BUNDLE, 'manifest.json'), 'utf8')) as { decoder: { maxPositions: number } }).decoder.maxPositions;
+  const maxPositions = (JSON.parse(readFileSync(path.join(BUNDLE, 'manifest.json'), 'utf8')) as { decoder: { maxPositions: number } })
+    .decoder.maxPositions;
   const script = await bundleChild();
   try {
     for (const size of sizes) {
@@ -257,7 +264,11 @@ export default async function run(): Promise<BenchResult> {
         repeats: 1,
       });
       const beyond = full.positions >= maxPositions;
-      for (const [m, r] of [['e2llm-warm', warm], ['e2llm-cold', cold], ['fulltext', full]] as [Method, ChildResult][]) {
+      for (const [m, r] of [
+        ['e2llm-warm', warm],
+        ['e2llm-cold', cold],
+        ['fulltext', full],
+      ] as [Method, ChildResult][]) {
         ttft[m].push([made.tokens, r.ttftMs]);
         mem[m].push([made.tokens, r.peakRssMB]);
         rows.push([
@@ -272,14 +283,52 @@ export default async function run(): Promise<BenchResult> {
       }
       const tag = `${Math.round(made.tokens / 1000)}k`;
       metrics.push(
-        { name: `TTFT speed-up, warm cache, ${tag} tokens`, value: round(full.ttftMs / warm.ttftMs), unit: 'x', ...(size >= 32000 ? { target: { op: '>=', value: 100 } } : {}), note: `full text ${Math.round(full.ttftMs)} ms (${full.positions} positions) vs E2LLM ${Math.round(warm.ttftMs)} ms (${warm.positions} positions), median of 3` },
-        { name: `TTFT speed-up, cold cache, ${tag} tokens`, value: round(full.ttftMs / cold.ttftMs), unit: 'x', ...(size >= 32000 ? { target: { op: '>=', value: 10 } } : {}), note: `cold = walk + chunk + encode ${cold.extra?.encoded} chunks (${Math.round(cold.extra?.indexMs ?? 0)} ms) + first token` },
-        { name: `peak RSS ratio, ${tag} tokens`, value: round(full.peakRssMB / warm.peakRssMB), unit: 'x', ...(size >= 32000 ? { target: { op: '>=', value: 5 } } : {}), note: `whole process incl. ~${Math.round(warm.baselineRssMB)} MB of runtime + model: full text ${Math.round(full.peakRssMB)} MB vs E2LLM ${Math.round(warm.peakRssMB)} MB` },
-        { name: `context memory ratio (peak above loaded model), ${tag} tokens`, value: round(Math.max(1, full.peakRssMB - full.baselineRssMB) / Math.max(1, warm.peakRssMB - warm.baselineRssMB)), unit: 'x', note: 'peak RSS minus RSS with the model loaded and the workspace ready: what the context itself costs' },
+        {
+          name: `TTFT speed-up, warm cache, ${tag} tokens`,
+          value: round(full.ttftMs / warm.ttftMs),
+          unit: 'x',
+          ...(size >= 32000 ? { target: { op: '>=', value: 100 } } : {}),
+          note: `full text ${Math.round(full.ttftMs)} ms (${full.positions} positions) vs E2LLM ${Math.round(warm.ttftMs)} ms (${warm.positions} positions), median of 3`,
+        },
+        {
+          name: `TTFT speed-up, cold cache, ${tag} tokens`,
+          value: round(full.ttftMs / cold.ttftMs),
+          unit: 'x',
+          ...(size >= 32000 ? { target: { op: '>=', value: 10 } } : {}),
+          note: `cold = walk + chunk + encode ${cold.extra?.encoded} chunks (${Math.round(cold.extra?.indexMs ?? 0)} ms) + first token`,
+        },
+        {
+          name: `peak RSS ratio, ${tag} tokens`,
+          value: round(full.peakRssMB / warm.peakRssMB),
+          unit: 'x',
+          ...(size >= 32000 ? { target: { op: '>=', value: 5 } } : {}),
+          note: `whole process incl. ~${Math.round(warm.baselineRssMB)} MB of runtime + model: full text ${Math.round(full.peakRssMB)} MB vs E2LLM ${Math.round(warm.peakRssMB)} MB`,
+        },
+        {
+          name: `context memory ratio (peak above loaded model), ${tag} tokens`,
+          value: round(Math.max(1, full.peakRssMB - full.baselineRssMB) / Math.max(1, warm.peakRssMB - warm.baselineRssMB)),
+          unit: 'x',
+          note: 'peak RSS minus RSS with the model loaded and the workspace ready: what the context itself costs',
+        },
         { name: `E2LLM TTFT warm, ${tag} tokens`, value: Math.round(warm.ttftMs), unit: 'ms' },
-        { name: `E2LLM decode speed, ${tag} tokens`, value: round(warm.extra?.decodeTokensPerSecond ?? 0), unit: 'tokens/s', note: 'warm process, the same question answered to 65 tokens (eos ignored), tokens after the first' },
-        { name: `E2LLM TTFT of a follow-up question with KV prefix reuse, ${tag} tokens`, value: Math.round(warm.extra?.followUpMs ?? 0), unit: 'ms', note: 'the repository context is prefilled once per chat when the plan keeps it unchanged (it fits the budget); full text could reuse its prefix too, holding a KV cache for every repository token' },
-        { name: `encoder throughput (cold index), ${tag} tokens`, value: round(cold.extra?.encodeChunksPerSecond ?? 0), unit: 'chunks/s', note: 'walk + chunk + encode + cache write, per encoded chunk' },
+        {
+          name: `E2LLM decode speed, ${tag} tokens`,
+          value: round(warm.extra?.decodeTokensPerSecond ?? 0),
+          unit: 'tokens/s',
+          note: 'warm process, the same question answered to 65 tokens (eos ignored), tokens after the first',
+        },
+        {
+          name: `E2LLM TTFT of a follow-up question with KV prefix reuse, ${tag} tokens`,
+          value: Math.round(warm.extra?.followUpMs ?? 0),
+          unit: 'ms',
+          note: 'the repository context is prefilled once per chat when the plan keeps it unchanged (it fits the budget); full text could reuse its prefix too, holding a KV cache for every repository token',
+        },
+        {
+          name: `encoder throughput (cold index), ${tag} tokens`,
+          value: round(cold.extra?.encodeChunksPerSecond ?? 0),
+          unit: 'chunks/s',
+          note: 'walk + chunk + encode + cache write, per encoded chunk',
+        },
       );
     }
   } finally {
@@ -289,7 +338,13 @@ export default async function run(): Promise<BenchResult> {
   return {
     description: `Time to first token (1 token, greedy) and peak RSS of one process (bundled by esbuild, as the CLI and sidecar are) answering the same question about repositories of real code, at ${sizes.join(', ')} decoder tokens: E2LLM soft tokens (warm cache; cold = index + encode first) vs the same files as full text (the decoder alone, with onnxruntime's memory arena: its lower peak that long), same decoder, CPU (${os.cpus().length} cores).`,
     metrics,
-    tables: [{ title: 'Per repository size and method', columns: ['repo tokens', 'files', 'method', 'positions', 'TTFT ms', 'peak RSS MB', 'peak above loaded model MB'], rows }],
+    tables: [
+      {
+        title: 'Per repository size and method',
+        columns: ['repo tokens', 'files', 'method', 'positions', 'TTFT ms', 'peak RSS MB', 'peak above loaded model MB'],
+        rows,
+      },
+    ],
     charts: [
       { id: 'ttft', title: 'Time to first token vs repository size', xLabel: 'repository tokens', yLabel: 'ms', series: series(ttft) },
       { id: 'memory', title: 'Peak RSS vs repository size', xLabel: 'repository tokens', yLabel: 'MB', series: series(mem) },

@@ -84,7 +84,21 @@ try {
   const vsce = path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
   execFileSync(
     process.execPath,
-    [vsce, 'package', '--target', target, '--ignoreFile', ignoreFile, '--out', out, '--skip-license', '--allow-missing-repository', '--allow-star-activation', '--readme-path', 'media/README.md'],
+    [
+      vsce,
+      'package',
+      '--target',
+      target,
+      '--ignoreFile',
+      ignoreFile,
+      '--out',
+      out,
+      '--skip-license',
+      '--allow-missing-repository',
+      '--allow-star-activation',
+      '--readme-path',
+      'media/README.md',
+    ],
     { cwd: root, stdio: 'inherit' },
   );
   console.log(`packaged ${out}`);

@@ -29,7 +29,7 @@ phase() {
 
 phase build 300
 phase typecheck 300
-phase lint 300
+phase lint 900  # sets up the recipe venv for ruff on a fresh machine
 phase test:unit 900
 phase test:recipe 900
 phase test:integration 1200

@@ -53,7 +53,8 @@ async function main(): Promise<void> {
     const c0 = process.cpuUsage();
     const r = await index.refresh();
     fullCpu.push(cpuMs(process.cpuUsage(c0)));
-    if (r.updated.length !== 1 || r.updated[0] !== rel) throw new Error(`full refresh: expected ${rel} updated, got ${JSON.stringify(r.updated)}`);
+    if (r.updated.length !== 1 || r.updated[0] !== rel)
+      throw new Error(`full refresh: expected ${rel} updated, got ${JSON.stringify(r.updated)}`);
     full.push(r.seconds * 1000);
     fullNew.push(r.newChunkHashes.length);
   }

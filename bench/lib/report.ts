@@ -16,7 +16,9 @@ export function targetMet(m: BenchMetric): boolean | undefined {
 }
 
 function cell(s: string | number): string {
-  return String(typeof s === 'number' ? fmtNumber(s) : s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return String(typeof s === 'number' ? fmtNumber(s) : s)
+    .replace(/\|/g, '\\|')
+    .replace(/\n/g, ' ');
 }
 
 export function renderRecord(r: BenchRecord, chartFile: (chartId: string) => string): string {
@@ -36,7 +38,9 @@ export function renderRecord(r: BenchRecord, chartFile: (chartId: string) => str
     for (const m of r.metrics) {
       const met = targetMet(m);
       const goal = m.target ? `${m.target.op} ${m.target.value}` : '';
-      out.push(`| ${cell(m.name)} | ${cell(m.value)} | ${cell(m.unit)} | ${goal} | ${met === undefined ? '' : met ? 'yes' : '**no**'} | ${cell(m.note ?? '')} |`);
+      out.push(
+        `| ${cell(m.name)} | ${cell(m.value)} | ${cell(m.unit)} | ${goal} | ${met === undefined ? '' : met ? 'yes' : '**no**'} | ${cell(m.note ?? '')} |`,
+      );
     }
     out.push('');
   }
@@ -61,7 +65,9 @@ export function renderReadme(records: BenchRecord[], chartFile: (bench: string, 
   for (const r of records) {
     for (const m of r.metrics.filter((x) => x.target)) {
       const met = targetMet(m);
-      summary.push(`| ${r.name} | ${cell(m.name)} | ${cell(m.value)} ${cell(m.unit)} | ${m.target!.op} ${m.target!.value} | ${met ? 'yes' : '**no**'} |`);
+      summary.push(
+        `| ${r.name} | ${cell(m.name)} | ${cell(m.value)} ${cell(m.unit)} | ${m.target!.op} ${m.target!.value} | ${met ? 'yes' : '**no**'} |`,
+      );
     }
     if (r.error) summary.push(`| ${r.name} | (failed) | | | **no** |`);
   }

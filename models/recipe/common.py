@@ -1,4 +1,5 @@
 """Shared training plumbing: device, checkpoints, metric logs, the bundle's prompt layout."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,16 @@ CHAT_TEMPLATE = {
     "fileHeader": "<|file|>{path}\n",
     "textChunkHeader": "<|code|>{path}:{line}\n",
 }
-SPECIAL_TOKENS = {"eos": "<|endoftext|>", "pad": "<|endoftext|>", "endOfTurn": "<|im_end|>",
-                  "turnStart": "<|im_start|>", "contextStart": "<|context|>", "contextEnd": "<|/context|>",
-                  "file": "<|file|>", "code": "<|code|>"}
+SPECIAL_TOKENS = {
+    "eos": "<|endoftext|>",
+    "pad": "<|endoftext|>",
+    "endOfTurn": "<|im_end|>",
+    "turnStart": "<|im_start|>",
+    "contextStart": "<|context|>",
+    "contextEnd": "<|/context|>",
+    "file": "<|file|>",
+    "code": "<|code|>",
+}
 
 
 def device() -> torch.device:
@@ -107,7 +115,7 @@ def encode_untrusted(tok, text: str) -> list[int]:
     out: list[int] = []
     at = 0
     for m in pattern.finditer(text):
-        out += enc(text[at:m.start()])
+        out += enc(text[at : m.start()])
         s = m.group(0)
         head = 2 if len(s) > 2 else 1
         out += enc(s[:head]) + enc(s[head:])
@@ -129,7 +137,7 @@ def split_template(template: str, values: dict) -> list[tuple[str, bool]]:
     for m in _PLACEHOLDER.finditer(template):
         if m.group(1) not in values:
             continue
-        out.append((template[at:m.start()], False))
+        out.append((template[at : m.start()], False))
         out.append((str(values[m.group(1)]), True))
         at = m.end()
     out.append((template[at:], False))
@@ -154,4 +162,3 @@ def escape_path(path: str) -> str:
     """A path as written into model text (src/core/pathText.ts): control characters as JSON-style escapes
     (a file name with a newline must not split a one-line header); everything else unchanged."""
     return _CONTROL.sub(lambda m: _SHORT.get(m.group(0), "\\u%04x" % ord(m.group(0))), path)
-

@@ -4,6 +4,7 @@ Stages that need chunks read JSONL produced by the TypeScript prep (models/recip
 product's own walker and chunker. This module only resolves corpus.json to file lists, applying the same
 kind of filters (no minified/generated/huge files) so that the LM sees real hand-written code.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,11 @@ def repo_files(corpus: dict, repo: dict) -> list[Path]:
         candidates = []
         for dirpath, dirnames, filenames in os.walk(base):
             rel = os.path.relpath(dirpath, base)
-            dirnames[:] = sorted(d for d in dirnames if d not in excluded and d != "node_modules"
-                                 and os.path.normpath(os.path.join(repo["dir"], rel, d)) not in excluded)
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if d not in excluded and d != "node_modules" and os.path.normpath(os.path.join(repo["dir"], rel, d)) not in excluded
+            )
             candidates.extend(Path(dirpath) / f for f in sorted(filenames))
     for p in candidates:
         if p.suffix not in SOURCE_EXTS or p.name.endswith((".min.js", ".d.ts")):
@@ -63,8 +67,7 @@ def repo_files(corpus: dict, repo: dict) -> list[Path]:
 def split_texts(split: str) -> list[tuple[str, str]]:
     """(repo name, file text) for every file of a split ('train' or 'heldout')."""
     corpus = load_corpus()
-    return [(repo["name"], p.read_text(encoding="utf-8"))
-            for repo in corpus[split] for p in repo_files(corpus, repo)]
+    return [(repo["name"], p.read_text(encoding="utf-8")) for repo in corpus[split] for p in repo_files(corpus, repo)]
 
 
 if __name__ == "__main__":
@@ -75,5 +78,5 @@ if __name__ == "__main__":
             files = repo_files(c, repo)
             size = sum(f.stat().st_size for f in files)
             total += size
-            print(f"{split:8s} {repo['name']:20s} {len(files):5d} files {size/1e6:6.2f} MB")
-        print(f"{split} total {total/1e6:.2f} MB")
+            print(f"{split:8s} {repo['name']:20s} {len(files):5d} files {size / 1e6:6.2f} MB")
+        print(f"{split} total {total / 1e6:.2f} MB")

@@ -9,6 +9,7 @@ Path labels of training repositories are randomised per example, so that no answ
 from the repository's real paths: it can only come from the context (the closed-book shortcut the
 first attempt fell into).
 """
+
 from __future__ import annotations
 
 import json
@@ -51,13 +52,22 @@ def load_files(path: Path) -> dict[str, list[FileRec]]:
             r = json.loads(line)
             if not r["chunks"]:
                 continue
-            repos.setdefault(r["repo"], []).append(FileRec(r["repo"], r["path"], r["language"], r["content"].encode("utf-8"),
-                                                           r["chunks"], r.get("defs", []), r.get("moduleDoc", "")))
+            repos.setdefault(r["repo"], []).append(
+                FileRec(
+                    r["repo"],
+                    r["path"],
+                    r["language"],
+                    r["content"].encode("utf-8"),
+                    r["chunks"],
+                    r.get("defs", []),
+                    r.get("moduleDoc", ""),
+                )
+            )
     return repos
 
 
 # Real paths of other training repositories: labels drawn from here look like held-out paths (made-up
-# syllable labels taught the decoder to answer in that style instead of copying: see README).
+# syllable labels taught the decoder to answer in that style instead of copying: NOTEBOOK).
 PATH_POOL: list[str] = []
 
 
@@ -75,7 +85,7 @@ def random_path(rng: random.Random, real: str) -> str:
                 if rng.random() < 0.5:  # splice two stems: real basenames alone were learned as a prior
                     other = Path(rng.choice(PATH_POOL)).stem
                     stem = Path(name).stem
-                    name = stem[: max(1, len(stem) // 2)] + other[len(other) // 2:] + Path(name).suffix
+                    name = stem[: max(1, len(stem) // 2)] + other[len(other) // 2 :] + Path(name).suffix
                 return "/".join(dirs + [name])
     parts = real.split("/")
     ext = Path(parts[-1]).suffix
@@ -91,7 +101,7 @@ def relabel_chunk_text(text: str, real: str, label: str) -> str:
 
 
 def chunk_code(f: FileRec, c: dict) -> str:
-    return f.content[c["startByte"]:c["endByte"]].decode("utf-8", errors="replace")
+    return f.content[c["startByte"] : c["endByte"]].decode("utf-8", errors="replace")
 
 
 def def_chunk(f: FileRec, d: dict) -> dict | None:
@@ -108,7 +118,9 @@ def good_name(d: dict) -> bool:
     return len(d["name"]) >= 3 and not (d["name"].startswith("__") and d["name"].endswith("__"))
 
 
-def make_question(rng: random.Random, files: list[FileRec], labels: dict[str, str], task: str, with_line: bool = True) -> tuple[str, str, dict] | None:
+def make_question(
+    rng: random.Random, files: list[FileRec], labels: dict[str, str], task: str, with_line: bool = True
+) -> tuple[str, str, dict] | None:
     """(request, answer, meta) for a task over the given files, or None if the files have no such fact."""
     all_defs = [(f, d) for f in files for d in f.defs if good_name(d)]
     names = {}
@@ -146,14 +158,28 @@ def make_question(rng: random.Random, files: list[FileRec], labels: dict[str, st
         idx = [i for i in range(3, len(lines)) if len(lines[i].strip()) > 8]
         if idx:
             i = rng.choice(idx)
-            prefix = "\n".join(lines[max(0, i - 3):i])
+            prefix = "\n".join(lines[max(0, i - 3) : i])
             return f"In {labels[f.path]}, what line follows:\n{prefix}", lines[i].strip(), {"file": f.path, "line": i + 1}
     return None
 
 
-def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int, max_positions: int, soft_per_chunk: int,
-                  task: str, relabel: bool, text_mode: str, hybrid_prob: float, max_text_chunks: int = 2,
-                  extra_questions: int = 0, order=None, rank=None, recap_chunks: int = 0) -> Example | None:
+def build_example(
+    rng: random.Random,
+    repo_files: list[FileRec],
+    *,
+    n_files: int,
+    max_positions: int,
+    soft_per_chunk: int,
+    task: str,
+    relabel: bool,
+    text_mode: str,
+    hybrid_prob: float,
+    max_text_chunks: int = 2,
+    extra_questions: int = 0,
+    order=None,
+    rank=None,
+    recap_chunks: int = 0,
+) -> Example | None:
     """text_mode: 'soft' (chunks as soft tokens), 'names' (the pure-text control: each file's defined
     names as text after its header, no soft tokens). extra_questions: earlier "where" turns over the same
     context, each answered (("answer", str) segments carry a loss too): several supervised answers for
@@ -167,7 +193,9 @@ def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int
         return None
     files = rng.sample(pool, min(n_files, len(pool)))
     # Keep within the position budget: drop files from the end.
-    budget = max_positions - 96 - 28 * extra_questions - (128 if text_mode == "soft" and hybrid_prob > 0 else 0)  # room for the question and text chunks
+    budget = (
+        max_positions - 96 - 28 * extra_questions - (128 if text_mode == "soft" and hybrid_prob > 0 else 0)
+    )  # room for the question and text chunks
     recap_chunks = recap_chunks if text_mode == "soft" and rank is not None else 0
     budget -= recap_chunks * (8 + soft_per_chunk)
     kept, used = [], 0
@@ -237,8 +265,12 @@ def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int
         if extra is None or extra[0] in asked:
             continue
         asked.add(extra[0])
-        segs += [("text", T["user"].replace("{content}", extra[0])), ("text", T["endOfTurn"]), ("text", T["assistant"]),
-                 ("answer", extra[1])]
+        segs += [
+            ("text", T["user"].replace("{content}", extra[0])),
+            ("text", T["endOfTurn"]),
+            ("text", T["assistant"]),
+            ("answer", extra[1]),
+        ]
     segs.append(("text", T["user"].replace("{content}", request)))
     segs.append(("text", T["endOfTurn"]))
     segs.append(("text", T["assistant"]))
@@ -248,8 +280,9 @@ def build_example(rng: random.Random, repo_files: list[FileRec], *, n_files: int
     return Example(segs, answer, chunk_texts, task, meta, chunk_names)
 
 
-def variant(ex: Example, mode: str, *, ranked_chunks: list[tuple[FileRec, dict]] | None = None, max_text_positions: int = 0,
-            count_tokens=None) -> Example:
+def variant(
+    ex: Example, mode: str, *, ranked_chunks: list[tuple[FileRec, dict]] | None = None, max_text_positions: int = 0, count_tokens=None
+) -> Example:
     """The same question with another context, for the evaluation rows (same decoder for every row):
     'none' no context; 'soft' soft tokens only; 'hybrid' soft tokens + the defining chunk as text;
     'retrieved' the given ranked chunks as text (top-k); 'truncated' the files' code as text, in order,
@@ -297,10 +330,15 @@ def variant(ex: Example, mode: str, *, ranked_chunks: list[tuple[FileRec, dict]]
 def reconstruction_example(rng: random.Random, f: FileRec, c: dict, target_tokens: int) -> Example:
     """E2LLM 'understanding': from one chunk's soft tokens alone, regenerate its code (first lines)."""
     code = chunk_code(f, c)
-    segs: list[tuple[str, object]] = [("text", T["contextStart"]), ("text", T["fileHeader"].replace("{path}", escape_path(f.path))),
-                                      ("soft", 0), ("text", T["contextEnd"]),
-                                      ("text", T["user"].replace("{content}", "Repeat the code.")), ("text", T["endOfTurn"]),
-                                      ("text", T["assistant"])]
+    segs: list[tuple[str, object]] = [
+        ("text", T["contextStart"]),
+        ("text", T["fileHeader"].replace("{path}", escape_path(f.path))),
+        ("soft", 0),
+        ("text", T["contextEnd"]),
+        ("text", T["user"].replace("{content}", "Repeat the code.")),
+        ("text", T["endOfTurn"]),
+        ("text", T["assistant"]),
+    ]
     return Example(segs, code, [c["text"]], "reconstruct", {"target_tokens": target_tokens})
 
 

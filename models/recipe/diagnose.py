@@ -13,11 +13,11 @@
   questions, and nothing after them;
 - copy: held-out copy token accuracy with the copy pattern starting at position 0, 100, 200, 300.
 """
+
 from __future__ import annotations
 
 import argparse
 import collections
-import random
 import sys
 from pathlib import Path
 
@@ -26,8 +26,10 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import train as T  # noqa: E402
+import batches as B  # noqa: E402
 from common import CHAT_TEMPLATE, set_threads  # noqa: E402
+from losses import pointer_queries  # noqa: E402
+from runs import run_dir  # noqa: E402
 
 
 def bucket(rows, key, edges):
@@ -51,8 +53,8 @@ def main() -> None:
     set_threads(a.threads)
     a.smoke = False
     dev = torch.device("cpu")
-    tok, toks, held, dec, enc, ad, _ = T.probe_state(a)
-    exs = T.heldout_instruct_set(held, a.n, ad.cfg.soft_tokens_per_chunk, a.mode, 0.0, 4, 21, [a.task])
+    tok, toks, held, dec, enc, ad, _ = B.probe_state(a)
+    exs = B.heldout_instruct_set(held, a.n, ad.cfg.soft_tokens_per_chunk, a.mode, 0.0, 4, 21, [a.task])
 
     with torch.no_grad():
         # retrieval by the encoder alone
@@ -60,9 +62,9 @@ def main() -> None:
         for ex in exs:
             owner = [f.path for f in ex.meta["files"] for _ in f.chunks]
             texts = [c["text"] for f in ex.meta["files"] for c in f.chunks]
-            P = enc.retrieval(T.encode_chunks(enc, toks, texts, dev, enc.cfg.max_tokens))
+            P = enc.retrieval(B.encode_chunks(enc, toks, texts, dev, enc.cfg.max_tokens))
             for kind, q in (("name", ex.meta["def"]["name"]), ("question", ex.meta["request"])):
-                Q = enc.retrieval(T.encode_chunks(enc, toks, [q], dev, 32))
+                Q = enc.retrieval(B.encode_chunks(enc, toks, [q], dev, 32))
                 hits[kind].append(owner[int((Q @ P.T)[0].argmax())] == ex.meta["file"])
         print({"retrieval_top1_file": {k: round(float(np.mean(v)), 3) for k, v in hits.items()}})
 
@@ -74,25 +76,32 @@ def main() -> None:
         for ex in exs:
             if "def_chunk" not in ex.meta:
                 continue
-            V = T.cached_vectors(enc, toks, ex.chunk_texts, dev, enc.cfg.max_tokens, cache)
-            Q = T.encode_chunks(enc, toks, [ex.meta["request"]], dev, enc.cfg.max_tokens)
+            V = B.cached_vectors(enc, toks, ex.chunk_texts, dev, enc.cfg.max_tokens, cache)
+            Q = B.encode_chunks(enc, toks, [ex.meta["request"]], dev, enc.cfg.max_tokens)
             S, SQ = ad(V), ad(Q)
             name_ids = toks(" " + ex.meta["def"]["name"])
-            for kind, sims in (("encoder", enc.retrieval(V) @ enc.retrieval(Q)[0]),
-                               ("soft_tokens", F.normalize(S.flatten(1), dim=-1) @ F.normalize(SQ.flatten(1), dim=-1)[0]),
-                               ("first_soft_token_vs_name_embeddings", F.normalize(S[:, 0], dim=-1) @ E[name_ids].mean(0))):
+            for kind, sims in (
+                ("encoder", enc.retrieval(V) @ enc.retrieval(Q)[0]),
+                ("soft_tokens", F.normalize(S.flatten(1), dim=-1) @ F.normalize(SQ.flatten(1), dim=-1)[0]),
+                ("first_soft_token_vs_name_embeddings", F.normalize(S[:, 0], dim=-1) @ E[name_ids].mean(0)),
+            ):
                 ranks[kind].append(sims.argsort(descending=True).tolist().index(ex.meta["def_chunk"]))
-        print({"answer_chunk_by_question": {k: {f"top{n}": round(float(np.mean([r < n for r in v])), 3) for n in (1, 2, 3, 4)}
-                                            for k, v in ranks.items()},
-               "chunks_per_question": round(float(np.mean([len(ex.chunk_texts) for ex in exs])), 1),
-               "answer_chunk_index_median": float(np.median([ex.meta["def_chunk"] for ex in exs if "def_chunk" in ex.meta]))})
+        print(
+            {
+                "answer_chunk_by_question": {
+                    k: {f"top{n}": round(float(np.mean([r < n for r in v])), 3) for n in (1, 2, 3, 4)} for k, v in ranks.items()
+                },
+                "chunks_per_question": round(float(np.mean([len(ex.chunk_texts) for ex in exs])), 1),
+                "answer_chunk_index_median": float(np.median([ex.meta["def_chunk"] for ex in exs if "def_chunk" in ex.meta])),
+            }
+        )
         if a.task != "where":
             return
 
         # the decoder's lookup, broken down by where the answer's file sits
-        soft, offs = T.batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)
+        soft, offs = B.batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)
         stop = {toks(CHAT_TEMPLATE["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
-        preds = T.greedy_answers(exs, toks, dec, soft, offs, dev, 24, stop)
+        preds = B.greedy_answers(exs, toks, dec, soft, offs, dev, 24, stop)
         rows, confusion = [], collections.Counter()
         for ex, p in zip(exs, preds):
             labels = [ex.meta["labels"][f.path] for f in ex.meta["files"]]
@@ -102,33 +111,45 @@ def main() -> None:
                 if kind == "soft":
                     pos += ad.cfg.soft_tokens_per_chunk
                     continue
-                if val.startswith(T._FILE_PREFIX):
-                    header[val[len(T._FILE_PREFIX):].removesuffix("\n")] = pos
+                if val.startswith(B._FILE_PREFIX):
+                    header[val[len(B._FILE_PREFIX) :].removesuffix("\n")] = pos
                 pos += len(toks(val))
             ok = p.strip() == ex.answer.strip()
             rows.append({"ok": ok, "file_index": gold, "header_pos": header[labels[gold]], "files": len(labels)})
             if len(labels) == 4:
                 confusion[(gold, labels.index(p.strip()) if p.strip() in labels else -1)] += 1
-        print({"lookup": round(float(np.mean([r["ok"] for r in rows])), 3), "mode": a.mode, "n": len(rows),
-               "by_file_index": bucket(rows, "file_index", [0, 1, 2, 3, 4, 9]),
-               "by_header_position": bucket(rows, "header_pos", [0, 128, 256, 384, 2048]),
-               "four_files_gold_vs_answered": sorted(confusion.items())})
+        print(
+            {
+                "lookup": round(float(np.mean([r["ok"] for r in rows])), 3),
+                "mode": a.mode,
+                "n": len(rows),
+                "by_file_index": bucket(rows, "file_index", [0, 1, 2, 3, 4, 9]),
+                "by_header_position": bucket(rows, "header_pos", [0, 128, 256, 384, 2048]),
+                "four_files_gold_vs_answered": sorted(confusion.items()),
+            }
+        )
 
         # does any decoder head attend to the answer chunk's soft tokens (the pointer objective's target), from
         # the last prompt position or from the asked name? mean attention mass per (layer, head); uniform ~ 4/positions
-        embeds, _, spans, _ = T.assemble(exs, toks, dec, soft, offs, 0, dev)
+        embeds, _, spans, _ = B.assemble(exs, toks, dec, soft, offs, 0, dev)
         rows_with = [i for i, sp in enumerate(spans) if sp[2]]
         for query in ("last", "name"):
-            qpos = T.pointer_queries(spans, query, dev)
+            qpos = pointer_queries(spans, query, dev)
             mass = {}
             for layer in range(dec.cfg.num_layers):
                 for head in range(dec.cfg.num_heads):
                     _, logp = dec(embeds, return_hidden=True, probe=(layer, head, qpos))
                     mass[f"L{layer}H{head}"] = round(float(np.mean([float(logp[i, spans[i][2]].exp().sum()) for i in rows_with])), 3)
-            print({"answer_chunk_attention_mass_from": query, "uniform": round(float(np.mean([4 / spans[i][0] for i in rows_with])), 3), **mass})
+            print(
+                {
+                    "answer_chunk_attention_mass_from": query,
+                    "uniform": round(float(np.mean([4 / spans[i][0] for i in rows_with])), 3),
+                    **mass,
+                }
+            )
 
-        ids = T.lm_stream(tok, "heldout", T.run_dir(a.run) / "lm_heldout.npy", False)  # built (and cached) if the run lacks it
-        print({"copy_token_acc_by_start": {lead: T.copy_accuracy(dec, ids, dev, lead) for lead in (0, 100, 200, 300)}})
+        ids = B.lm_stream(tok, "heldout", run_dir(a.run) / "lm_heldout.npy", False)  # built (and cached) if the run lacks it
+        print({"copy_token_acc_by_start": {lead: B.copy_accuracy(dec, ids, dev, lead) for lead in (0, 100, 200, 300)}})
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 Metrics: where -> exact path:line and path; what/summary -> ROUGE-L; params/defines/complete -> exact
 match (+ edit similarity for complete); decoder positions used. Also reconstruction token accuracy.
 
-  python eval.py --run default [--n 40] [--out results/eval.json]
+  python eval.py --run default [--n 40] [--out FILE]   (default work/<run>/eval.json)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,10 +19,10 @@ import numpy as np
 import torch
 
 from common import CHAT_TEMPLATE as CHAT
-from common import RECIPE_DIR, set_threads
+from common import set_threads
 from data import build_example, load_files, variant
-from train import (TokCache, assemble, batch_soft, Ranker, context_order, greedy_answers, latest_modules, load_tokenizer,
-                   rouge_l, run_dir, data_dir)
+from batches import Ranker, TokCache, assemble, batch_soft, greedy_answers, rouge_l
+from runs import context_order, data_dir, latest_modules, load_tokenizer, run_dir
 
 ROWS = ["none", "truncated", "retrieved", "soft", "hybrid"]
 
@@ -34,7 +35,7 @@ def main() -> None:
     ap.add_argument("--topk", type=int, default=2)
     ap.add_argument("--tasks", default="where,what,params,complete")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default=str(RECIPE_DIR / "results/eval.json"))
+    ap.add_argument("--out", default="", help="where the rows go (default work/<run>/eval.json)")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--data", default="")
     a = ap.parse_args()
@@ -44,7 +45,9 @@ def main() -> None:
     tok = load_tokenizer(a.run)
     toks = TokCache(tok)
     dec, enc, ad, record = latest_modules(a)
-    dec.eval(); enc.eval(); ad.eval()
+    dec.eval()
+    enc.eval()
+    ad.eval()
     held = load_files(data_dir(a) / "heldout.jsonl")
     stop = {toks(CHAT["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
     results: dict = {"run": a.run, "modules": record, "files_per_question": a.files, "topk": a.topk, "tasks": {}}
@@ -58,18 +61,27 @@ def main() -> None:
         exs = []
         names = sorted(held)
         while len(exs) < a.n:
-            ex = build_example(rng, held[rng.choice(names)], n_files=a.files, max_positions=512, soft_per_chunk=ad.cfg.soft_tokens_per_chunk,
-                               task=task, relabel=False, text_mode="soft", hybrid_prob=0.0, order=order)
+            ex = build_example(
+                rng,
+                held[rng.choice(names)],
+                n_files=a.files,
+                max_positions=512,
+                soft_per_chunk=ad.cfg.soft_tokens_per_chunk,
+                task=task,
+                relabel=False,
+                text_mode="soft",
+                hybrid_prob=0.0,
+                order=order,
+            )
             if ex is not None:
                 exs.append(ex)
         rows = {}
-        soft_positions = []
         for mode in ROWS:
             vs = []
             for ex in exs:
                 ranked = None
                 if mode == "retrieved":
-                    ranked = ranker.chunks(ex.meta["request"], ex.meta["files"])[:a.topk]
+                    ranked = ranker.chunks(ex.meta["request"], ex.meta["files"])[: a.topk]
                 vs.append(variant(ex, mode, ranked_chunks=ranked, max_text_positions=400, count_tokens=lambda s: len(toks(s))))
             with torch.no_grad():
                 soft, offs = batch_soft(vs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)
@@ -82,15 +94,18 @@ def main() -> None:
             if task in ("what", "summary"):
                 row["rougeL"] = round(float(np.mean([rouge_l(p, v.answer) for p, v in zip(preds, vs)])), 4)
             if task == "complete":
-                row["edit_sim"] = round(float(np.mean([difflib.SequenceMatcher(None, p.strip(), v.answer.strip()).ratio() for p, v in zip(preds, vs)])), 4)
+                row["edit_sim"] = round(
+                    float(np.mean([difflib.SequenceMatcher(None, p.strip(), v.answer.strip()).ratio() for p, v in zip(preds, vs)])), 4
+                )
             row["examples"] = [[vs[i].meta["request"][:80], preds[i][:80], vs[i].answer[:80]] for i in range(min(3, len(vs)))]
             rows[mode] = row
             print(json.dumps({"task": task, "row": mode, **{k: v for k, v in row.items() if k != "examples"}}), flush=True)
         results["tasks"][task] = {"n": len(exs), "rows": rows}
     results["wall_s"] = round(time.time() - t0, 1)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {a.out}")
+    out = Path(a.out) if a.out else run_dir(a.run) / "eval.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

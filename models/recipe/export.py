@@ -4,6 +4,7 @@ TorchScript ONNX exporter, opset 17, dynamo=False. Writes encoder.onnx, adapter.
 (inputs_embeds + KV cache, HF/Optimum names), embeddings.bin (raw little-endian float32 [V,H]),
 tokenizer.json, manifest.json and parity.json (fixed inputs and PyTorch's outputs, for the Node parity test).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,11 +41,18 @@ class _HFDecoderWithPast(nn.Module):
 
     def forward(self, inputs_embeds, attention_mask, position_ids, *past):
         from transformers import DynamicCache
+
         cache = DynamicCache()
         for i in range(self.n):
             cache.update(past[2 * i], past[2 * i + 1], i)
-        out = self.lm(inputs_embeds=inputs_embeds, attention_mask=attention_mask, position_ids=position_ids,
-                      past_key_values=cache, use_cache=True, return_dict=True)
+        out = self.lm(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=cache,
+            use_cache=True,
+            return_dict=True,
+        )
         pkv = out.past_key_values
         presents = []
         for i in range(self.n):
@@ -56,8 +64,16 @@ class _HFDecoderWithPast(nn.Module):
         return (out.logits, *presents)
 
 
-def decoder_io(first_input: str, first_arg: torch.Tensor, *, num_layers: int, num_kv: int, head_dim: int,
-               axis_names: tuple[str, str, str, str] = ("batch", "seq", "past", "total"), P: int = 2):
+def decoder_io(
+    first_input: str,
+    first_arg: torch.Tensor,
+    *,
+    num_layers: int,
+    num_kv: int,
+    head_dim: int,
+    axis_names: tuple[str, str, str, str] = ("batch", "seq", "past", "total"),
+    P: int = 2,
+):
     """Decoder-with-past I/O (Optimum convention): names, dynamic axes and example args for export.
     first_input is inputs_embeds (the bundle) or input_ids (the transformers.js export); axis_names are
     (batch, sequence, past, total) in the convention the consumer expects."""
@@ -79,8 +95,9 @@ def decoder_io(first_input: str, first_arg: torch.Tensor, *, num_layers: int, nu
 
 
 def export_decoder(module: nn.Module, path: Path, *, num_layers: int, num_kv: int, head_dim: int, hidden: int) -> None:
-    names_in, names_out, axes, args = decoder_io("inputs_embeds", torch.randn(1, 3, hidden), num_layers=num_layers, num_kv=num_kv,
-                                                 head_dim=head_dim)
+    names_in, names_out, axes, args = decoder_io(
+        "inputs_embeds", torch.randn(1, 3, hidden), num_layers=num_layers, num_kv=num_kv, head_dim=head_dim
+    )
     _export(module, args, path, names_in, names_out, axes)
 
 
@@ -88,20 +105,41 @@ def _export(module, args, path: Path, names_in, names_out, axes) -> None:
     module.eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), input_names=names_in, output_names=names_out,
-                          dynamic_axes=axes, opset_version=OPSET, dynamo=False, do_constant_folding=True)
+        torch.onnx.export(
+            module,
+            args,
+            str(path),
+            input_names=names_in,
+            output_names=names_out,
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+            do_constant_folding=True,
+        )
 
 
 def export_encoder(module: nn.Module, path: Path, vocab: int) -> None:
     ids = torch.randint(0, vocab, (2, 7))
     mask = torch.ones(2, 7, dtype=torch.long)
-    _export(module, (ids, mask), path, ["input_ids", "attention_mask"], ["chunk_vectors"],
-            {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "chunk_vectors": {0: "batch"}})
+    _export(
+        module,
+        (ids, mask),
+        path,
+        ["input_ids", "attention_mask"],
+        ["chunk_vectors"],
+        {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "chunk_vectors": {0: "batch"}},
+    )
 
 
 def export_adapter(module: nn.Module, path: Path, vectors: int, enc_hidden: int) -> None:
-    _export(module, (torch.randn(3, vectors, enc_hidden),), path, ["chunk_vectors"], ["soft_tokens"],
-            {"chunk_vectors": {0: "chunks"}, "soft_tokens": {0: "chunks"}})
+    _export(
+        module,
+        (torch.randn(3, vectors, enc_hidden),),
+        path,
+        ["chunk_vectors"],
+        ["soft_tokens"],
+        {"chunk_vectors": {0: "chunks"}, "soft_tokens": {0: "chunks"}},
+    )
 
 
 def json_safe(x):
@@ -123,9 +161,21 @@ def bundle_id(out: Path, files: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def write_bundle(out: Path, *, name: str, encoder: nn.Module, adapter: nn.Module, decoder_module: nn.Module,
-                 embed_weight: torch.Tensor, tokenizer_path: Path, enc_info: dict, dec_info: dict,
-                 soft_tokens_per_chunk: int, training: dict, parity_inputs: dict | None = None) -> dict:
+def write_bundle(
+    out: Path,
+    *,
+    name: str,
+    encoder: nn.Module,
+    adapter: nn.Module,
+    decoder_module: nn.Module,
+    embed_weight: torch.Tensor,
+    tokenizer_path: Path,
+    enc_info: dict,
+    dec_info: dict,
+    soft_tokens_per_chunk: int,
+    training: dict,
+    parity_inputs: dict | None = None,
+) -> dict:
     """enc_info: vocab, hiddenSize, vectorsPerChunk (every pooled vector the encoder outputs), maxTokens, and
     optionally retrieval ("mean": rank by the mean of the pooled vectors; "last": by the last one alone,
     which the adapter does not read). dec_info: hiddenSize, numLayers,
@@ -133,12 +183,19 @@ def write_bundle(out: Path, *, name: str, encoder: nn.Module, adapter: nn.Module
     out.mkdir(parents=True, exist_ok=True)
     export_encoder(encoder, out / "encoder.onnx", enc_info["vocab"])
     export_adapter(adapter, out / "adapter.onnx", enc_info["vectorsPerChunk"], enc_info["hiddenSize"])
-    export_decoder(decoder_module, out / "decoder.onnx", num_layers=dec_info["numLayers"],
-                   num_kv=dec_info["numKeyValueHeads"], head_dim=dec_info["headDim"], hidden=dec_info["hiddenSize"])
+    export_decoder(
+        decoder_module,
+        out / "decoder.onnx",
+        num_layers=dec_info["numLayers"],
+        num_kv=dec_info["numKeyValueHeads"],
+        head_dim=dec_info["headDim"],
+        hidden=dec_info["hiddenSize"],
+    )
     embed_weight.detach().cpu().to(torch.float32).numpy().astype("<f4").tofile(out / "embeddings.bin")
     if tokenizer_path.resolve() != (out / "tokenizer.json").resolve():
         shutil.copyfile(tokenizer_path, out / "tokenizer.json")
     from tokenizers import Tokenizer
+
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     eos_ids = [tok.token_to_id(SPECIAL_TOKENS["endOfTurn"]), tok.token_to_id(SPECIAL_TOKENS["eos"])]
     files = ["encoder.onnx", "adapter.onnx", "decoder.onnx", "embeddings.bin", "tokenizer.json"]
@@ -146,16 +203,24 @@ def write_bundle(out: Path, *, name: str, encoder: nn.Module, adapter: nn.Module
         "formatVersion": 1,
         "name": name,
         "id": f"{name}-{bundle_id(out, files)}",
-        "encoder": {"file": "encoder.onnx", "tokenizer": "tokenizer.json", "maxTokens": enc_info["maxTokens"],
-                    "hiddenSize": enc_info["hiddenSize"], "vectorsPerChunk": enc_info["vectorsPerChunk"],
-                    "retrieval": enc_info.get("retrieval", "mean")},
+        "encoder": {
+            "file": "encoder.onnx",
+            "tokenizer": "tokenizer.json",
+            "maxTokens": enc_info["maxTokens"],
+            "hiddenSize": enc_info["hiddenSize"],
+            "vectorsPerChunk": enc_info["vectorsPerChunk"],
+            "retrieval": enc_info.get("retrieval", "mean"),
+        },
         "adapter": {"file": "adapter.onnx", "softTokensPerChunk": soft_tokens_per_chunk},
-        "decoder": {"file": "decoder.onnx", "tokenizer": "tokenizer.json", **{k: dec_info[k] for k in (
-            "hiddenSize", "numLayers", "numKeyValueHeads", "headDim", "vocabSize", "maxPositions")},
+        "decoder": {
+            "file": "decoder.onnx",
+            "tokenizer": "tokenizer.json",
+            **{k: dec_info[k] for k in ("hiddenSize", "numLayers", "numKeyValueHeads", "headDim", "vocabSize", "maxPositions")},
             **({"contextPositions": dec_info["contextPositions"]} if dec_info.get("contextPositions") else {}),
             **({"contextOrder": dec_info["contextOrder"]} if dec_info.get("contextOrder") else {}),
             **({"recapChunks": dec_info["recapChunks"]} if dec_info.get("recapChunks") else {}),
-            "embeddings": {"file": "embeddings.bin", "dtype": "float32"}},
+            "embeddings": {"file": "embeddings.bin", "dtype": "float32"},
+        },
         "chatTemplate": CHAT_TEMPLATE,
         "specialTokens": SPECIAL_TOKENS,
         "eosTokenIds": eos_ids,
@@ -187,15 +252,20 @@ def write_parity(out: Path, encoder, adapter, decoder_module, embed_weight, inp:
     outs2 = decoder_module(embed_weight[[nxt]][None], torch.ones(1, T + 1, dtype=torch.long), torch.tensor([[T]]), *outs[1:])
     parity = {
         **inp,
-        "chunk_vectors": vec.flatten().tolist(), "chunk_vectors_shape": list(vec.shape),
-        "soft_tokens": soft.flatten().tolist(), "soft_tokens_shape": list(soft.shape),
-        "prefill_last_logits": logits[0, -1].tolist(), "prefill_logits_max_over_positions": logits[0].max(-1).values.tolist(),
-        "next_token": nxt, "step_logits": outs2[0][0, -1].tolist(),
+        "chunk_vectors": vec.flatten().tolist(),
+        "chunk_vectors_shape": list(vec.shape),
+        "soft_tokens": soft.flatten().tolist(),
+        "soft_tokens_shape": list(soft.shape),
+        "prefill_last_logits": logits[0, -1].tolist(),
+        "prefill_logits_max_over_positions": logits[0].max(-1).values.tolist(),
+        "next_token": nxt,
+        "step_logits": outs2[0][0, -1].tolist(),
     }
     (out / "parity.json").write_text(json.dumps(parity))
 
 
 # ---------------------------------------------------------------- bundle -> weights (continue training from a bundle)
+
 
 def _consumers(graph) -> dict[str, tuple[int, str, int]]:
     """Initializer name -> (index among the nodes that read initializers, op type, input slot) of the first
@@ -241,6 +311,7 @@ def import_onnx_weights(module: nn.Module, onnx_path: Path, export_fn) -> int:
 
     import onnx
     from onnx import numpy_helper
+
     # Distinct random values first (all overwritten below): the exporter merges equal initializers (e.g.
     # fresh RMSNorm weights, all ones) into one, which would change the graph; distinct values also make the
     # match by value unambiguous.

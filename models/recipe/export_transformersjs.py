@@ -12,6 +12,7 @@ parity.json in the output directory. The output is a build artefact: write it un
 
 Usage: python export_transformersjs.py [--out DIR] [--bundle models/default]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,39 +84,81 @@ def main() -> None:
     sp = manifest["specialTokens"]
     bos_id = ids_of[sp["eos"]]  # the model has no BOS of its own; transformers wants an id
     config = {
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama",
-        "hidden_size": cfg.hidden_size, "intermediate_size": cfg.ffn_size,
-        "num_attention_heads": cfg.num_heads, "num_key_value_heads": cfg.num_kv_heads,
-        "num_hidden_layers": cfg.num_layers, "head_dim": cfg.head_dim, "vocab_size": cfg.vocab_size,
-        "max_position_embeddings": cfg.max_positions, "rms_norm_eps": 1e-6, "rope_theta": cfg.rope_theta,
-        "hidden_act": "silu", "tie_word_embeddings": True, "attention_bias": False, "mlp_bias": False,
-        "bos_token_id": bos_id, "eos_token_id": eos_ids, "pad_token_id": ids_of[sp["pad"]],
-        "torch_dtype": "float32", "use_cache": True,
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": cfg.hidden_size,
+        "intermediate_size": cfg.ffn_size,
+        "num_attention_heads": cfg.num_heads,
+        "num_key_value_heads": cfg.num_kv_heads,
+        "num_hidden_layers": cfg.num_layers,
+        "head_dim": cfg.head_dim,
+        "vocab_size": cfg.vocab_size,
+        "max_position_embeddings": cfg.max_positions,
+        "rms_norm_eps": 1e-6,
+        "rope_theta": cfg.rope_theta,
+        "hidden_act": "silu",
+        "tie_word_embeddings": True,
+        "attention_bias": False,
+        "mlp_bias": False,
+        "bos_token_id": bos_id,
+        "eos_token_id": eos_ids,
+        "pad_token_id": ids_of[sp["pad"]],
+        "torch_dtype": "float32",
+        "use_cache": True,
     }
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    (out / "generation_config.json").write_text(json.dumps(
-        {"bos_token_id": bos_id, "eos_token_id": eos_ids, "pad_token_id": ids_of[sp["pad"]], "do_sample": False}, indent=2) + "\n")
+    (out / "generation_config.json").write_text(
+        json.dumps({"bos_token_id": bos_id, "eos_token_id": eos_ids, "pad_token_id": ids_of[sp["pad"]], "do_sample": False}, indent=2)
+        + "\n"
+    )
     shutil.copyfile(bundle / manifest["decoder"]["tokenizer"], out / "tokenizer.json")
-    (out / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": cfg.max_positions,
-        "bos_token": sp["eos"], "eos_token": sp["eos"], "pad_token": sp["pad"], "unk_token": None,
-        "add_bos_token": False, "add_eos_token": False, "clean_up_tokenization_spaces": False,
-    }, indent=2) + "\n")
+    (out / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "model_max_length": cfg.max_positions,
+                "bos_token": sp["eos"],
+                "eos_token": sp["eos"],
+                "pad_token": sp["pad"],
+                "unk_token": None,
+                "add_bos_token": False,
+                "add_eos_token": False,
+                "clean_up_tokenization_spaces": False,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
     # Export: same exporter and settings as export.py (TorchScript, opset 17).
     L, KV, HD = cfg.num_layers, cfg.num_kv_heads, cfg.head_dim
     names_in, names_out, axes, args = decoder_io(
-        "input_ids", torch.randint(0, cfg.vocab_size, (1, 3)), num_layers=L, num_kv=KV, head_dim=HD,
-        axis_names=("batch_size", "sequence_length", "past_sequence_length", "total_sequence_length"))
+        "input_ids",
+        torch.randint(0, cfg.vocab_size, (1, 3)),
+        num_layers=L,
+        num_kv=KV,
+        head_dim=HD,
+        axis_names=("batch_size", "sequence_length", "past_sequence_length", "total_sequence_length"),
+    )
     model_path = out / "onnx" / "model.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_IdsDecoderWithPast(dec), args, str(model_path), input_names=names_in, output_names=names_out,
-                          dynamic_axes=axes, opset_version=OPSET, dynamo=False, do_constant_folding=True)
+        torch.onnx.export(
+            _IdsDecoderWithPast(dec),
+            args,
+            str(model_path),
+            input_names=names_in,
+            output_names=names_out,
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+            do_constant_folding=True,
+        )
 
     # Parity: this export against the bundle's decoder.onnx (embeddings from embeddings.bin), same tokens,
     # a prefill of 24 tokens then 4 single-token steps with the cache.
     import onnxruntime as ort
+
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     mine = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
@@ -135,8 +178,13 @@ def main() -> None:
         past_m = dict(zip(names, om[1:]))
         past_r = dict(zip(names, orf[1:]))
         pos = hi
-    parity = {"bundleId": manifest["id"], "checkpoint": str(ckpt.relative_to(ROOT)), "step": ck["step"], "tokens": pos,
-              "maxAbsLogitDiffVsBundle": max_diff}
+    parity = {
+        "bundleId": manifest["id"],
+        "checkpoint": str(ckpt.relative_to(ROOT)),
+        "step": ck["step"],
+        "tokens": pos,
+        "maxAbsLogitDiffVsBundle": max_diff,
+    }
     (out / "parity.json").write_text(json.dumps(parity, indent=2) + "\n")
     print(f"wrote {out}; max abs logit diff vs bundle decoder.onnx over {pos} tokens: {max_diff:.3g}")
     if max_diff > 1e-3:

@@ -8,6 +8,7 @@ decoder.onnx with inputs_embeds + KV cache, embeddings.bin, manifest.json). Runs
   python hf.py --encoder DIR --decoder DIR --data DATA_DIR --out BUNDLE_DIR [--steps N] [--lora-rank 8]
   python hf.py --tiny-test OUT     # tiny random BertConfig + Qwen2Config saved to a temp dir, then the above
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,11 +80,21 @@ class HFDecoder(nn.Module):
 def tiny_models(tmp: Path, vocab: int) -> tuple[Path, Path]:
     """Randomly initialised tiny BERT and Qwen2 (hidden 32) saved as local model directories."""
     from transformers import AutoModel, AutoModelForCausalLM, BertConfig, Qwen2Config
+
     enc_dir, dec_dir = tmp / "tiny-bert", tmp / "tiny-qwen2"
-    bert = BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                      max_position_embeddings=256)
-    qwen = Qwen2Config(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                       intermediate_size=64, max_position_embeddings=1024, tie_word_embeddings=True)
+    bert = BertConfig(
+        vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=256
+    )
+    qwen = Qwen2Config(
+        vocab_size=vocab,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(0)
     AutoModel.from_config(bert).save_pretrained(enc_dir)
     AutoModelForCausalLM.from_config(qwen).save_pretrained(dec_dir)
@@ -97,7 +108,7 @@ def run(a) -> dict:
 
     from data import load_files, reconstruction_example
     from export import _HFDecoderWithPast, write_bundle
-    from train import TokCache, assemble, batch_soft
+    from batches import TokCache, assemble, batch_soft
 
     dev = device()
     t0 = time.time()
@@ -108,8 +119,15 @@ def run(a) -> dict:
     lora = LoraConfig(r=a.lora_rank, lora_alpha=2 * a.lora_rank, target_modules=["q_proj", "v_proj"], lora_dropout=0.0)
     lm = get_peft_model(lm, lora).to(dev)
     dec = HFDecoder(lm)
-    ad = Adapter(AdapterConfig(in_size=enc.hidden_size, vectors_per_chunk=a.vectors, out_size=dec.cfg.hidden_size,
-                               soft_tokens_per_chunk=a.soft_tokens, hidden_size=4 * dec.cfg.hidden_size)).to(dev)
+    ad = Adapter(
+        AdapterConfig(
+            in_size=enc.hidden_size,
+            vectors_per_chunk=a.vectors,
+            out_size=dec.cfg.hidden_size,
+            soft_tokens_per_chunk=a.soft_tokens,
+            hidden_size=4 * dec.cfg.hidden_size,
+        )
+    ).to(dev)
     # The pretrained encoder body stays frozen (its representations are the point of using it); pooling,
     # adapter and the decoder's LoRA are trained, as in E2LLM.
     for p in enc.model.parameters():
@@ -137,16 +155,44 @@ def run(a) -> dict:
     out = Path(a.out)
     sample_ids = toks("def add(a, b):\n    return a + b\n")[: a.max_tokens]
     manifest = write_bundle(
-        out, name=a.name, encoder=enc, adapter=ad, decoder_module=_HFDecoderWithPast(merged, c.num_layers),
-        embed_weight=merged.get_input_embeddings().weight, tokenizer_path=tok_path,
-        enc_info={"vocab": enc.model.config.vocab_size, "hiddenSize": enc.hidden_size, "vectorsPerChunk": enc.vectors, "maxTokens": a.max_tokens},
-        dec_info={"hiddenSize": c.hidden_size, "numLayers": c.num_layers, "numKeyValueHeads": c.num_kv_heads, "headDim": c.head_dim,
-                  "vocabSize": c.vocab_size, "maxPositions": c.max_positions},
+        out,
+        name=a.name,
+        encoder=enc,
+        adapter=ad,
+        decoder_module=_HFDecoderWithPast(merged, c.num_layers),
+        embed_weight=merged.get_input_embeddings().weight,
+        tokenizer_path=tok_path,
+        enc_info={
+            "vocab": enc.model.config.vocab_size,
+            "hiddenSize": enc.hidden_size,
+            "vectorsPerChunk": enc.vectors,
+            "maxTokens": a.max_tokens,
+        },
+        dec_info={
+            "hiddenSize": c.hidden_size,
+            "numLayers": c.num_layers,
+            "numKeyValueHeads": c.num_kv_heads,
+            "headDim": c.head_dim,
+            "vocabSize": c.vocab_size,
+            "maxPositions": c.max_positions,
+        },
         soft_tokens_per_chunk=a.soft_tokens,
-        training={"recipe": "models/recipe/hf.py", "encoder": str(a.encoder), "decoder": str(a.decoder), "lora_rank": a.lora_rank,
-                  "steps": a.steps, "losses": losses, "wall_s": round(time.time() - t0, 1), "device": str(dev)},
-        parity_inputs={"encoder_input_ids": [sample_ids], "encoder_attention_mask": [[1] * len(sample_ids)],
-                       "decoder_input_ids": toks("<|im_start|>user\nWhere is add defined?<|im_end|>\n<|im_start|>assistant\n")})
+        training={
+            "recipe": "models/recipe/hf.py",
+            "encoder": str(a.encoder),
+            "decoder": str(a.decoder),
+            "lora_rank": a.lora_rank,
+            "steps": a.steps,
+            "losses": losses,
+            "wall_s": round(time.time() - t0, 1),
+            "device": str(dev),
+        },
+        parity_inputs={
+            "encoder_input_ids": [sample_ids],
+            "encoder_attention_mask": [[1] * len(sample_ids)],
+            "decoder_input_ids": toks("<|im_start|>user\nWhere is add defined?<|im_end|>\n<|im_start|>assistant\n"),
+        },
+    )
     return {"bundle": str(out), "id": manifest["id"], "losses": losses}
 
 
@@ -173,6 +219,7 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp(prefix="e2code-hf-"))
         try:
             from tokenizers import Tokenizer
+
             vocab = Tokenizer.from_file(a.tokenizer).get_vocab_size()
             a.encoder, a.decoder = map(str, tiny_models(tmp, vocab))
             a.out, a.steps, a.batch, a.max_tokens = a.tiny_test, min(a.steps, 4), 4, 64

@@ -4,6 +4,7 @@ One file, nanoGPT style. The decoder's `forward_with_past` is exactly what decod
 Face/Optimum decoder-with-past convention); `forward` is the fast training path (SDPA, causal, no cache)
 and gives the same logits for unpadded input (checked by the parity test).
 """
+
 from __future__ import annotations
 
 import math
@@ -147,8 +148,7 @@ class Decoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
-        self.layers = nn.ModuleList(Block(cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads, cfg.ffn_size)
-                                    for _ in range(cfg.num_layers))
+        self.layers = nn.ModuleList(Block(cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads, cfg.ffn_size) for _ in range(cfg.num_layers))
         self.norm = RMSNorm(cfg.hidden_size)
         self.apply(_init)
         for layer in self.layers:  # GPT-2 style scaled residual init
@@ -261,7 +261,7 @@ class Adapter(nn.Module):
     def forward(self, chunk_vectors: torch.Tensor) -> torch.Tensor:
         N = chunk_vectors.shape[0]
         # The first vectors_per_chunk: an encoder with a retrieval query appends its ranking vector, not read here.
-        y = self.fc2(F.gelu(self.fc1(chunk_vectors[:, :self.cfg.vectors_per_chunk])))
+        y = self.fc2(F.gelu(self.fc1(chunk_vectors[:, : self.cfg.vectors_per_chunk])))
         return y.reshape(N, self.cfg.soft_tokens_per_chunk, self.cfg.out_size)
 
 

@@ -8,6 +8,7 @@ No training; about a minute per --files value on 2 threads.
 With --files 1 the context is the asked file alone (the reading half of the task); with 4 it is the
 product evaluation's setting (lookup and reading together).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import train as T  # noqa: E402
-from common import set_threads  # noqa: E402
+import batches as B  # noqa: E402
+from common import CHAT_TEMPLATE, set_threads  # noqa: E402
+from runs import recap_chunks  # noqa: E402
 from data import variant  # noqa: E402
 
 
@@ -41,24 +43,24 @@ def main() -> None:
     set_threads(a.threads)
     a.smoke = False
     dev = torch.device("cpu")
-    tok, toks, held, dec, enc, ad, record = T.probe_state(a)
-    stop = {toks(T.CHAT["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
+    tok, toks, held, dec, enc, ad, record = B.probe_state(a)
+    stop = {toks(CHAT_TEMPLATE["endOfTurn"])[0], tok.token_to_id("<|endoftext|>")}
     cache: dict = {}
-    ranker = T.Ranker(enc, toks, dev, cache)
+    ranker = B.Ranker(enc, toks, dev, cache)
     order = ranker.files
-    recap = {"rank": ranker.chunks, "recap_chunks": T.recap_chunks(a.run)}  # as the run trained (--recap-chunks)
+    recap = {"rank": ranker.chunks, "recap_chunks": recap_chunks(a.run)}  # as the run trained (--recap-chunks)
     out: dict = {"run": a.run, "decoder": record["decoder"]}
     with torch.no_grad():
         for nf in a.files:
             for task in ("what", "summary"):
-                exs = T.heldout_instruct_set(held, a.n, ad.cfg.soft_tokens_per_chunk, "soft", 0.0, nf, 41, [task], order, **recap)
-                soft, offs = T.batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)
+                exs = B.heldout_instruct_set(held, a.n, ad.cfg.soft_tokens_per_chunk, "soft", 0.0, nf, 41, [task], order, **recap)
+                soft, offs = B.batch_soft(exs, enc, ad, toks, dev, enc.cfg.max_tokens, grad=False, cache=cache)
                 rows = {
-                    "soft": T.greedy_answers(exs, toks, dec, soft, offs, dev, 24, stop),
-                    "shuffled": T.greedy_answers(exs, toks, dec, T.shuffled_soft(soft), offs, dev, 24, stop),
-                    "none": T.greedy_answers([variant(e, "none") for e in exs], toks, dec, None, [0] * len(exs), dev, 24, stop),
+                    "soft": B.greedy_answers(exs, toks, dec, soft, offs, dev, 24, stop),
+                    "shuffled": B.greedy_answers(exs, toks, dec, B.shuffled_soft(soft), offs, dev, 24, stop),
+                    "none": B.greedy_answers([variant(e, "none") for e in exs], toks, dec, None, [0] * len(exs), dev, 24, stop),
                 }
-                sc = {k: np.array([T.score(task, p, e.answer) for e, p in zip(exs, preds)]) for k, preds in rows.items()}
+                sc = {k: np.array([B.score(task, p, e.answer) for e, p in zip(exs, preds)]) for k, preds in rows.items()}
                 res = {"n": len(exs), **{k: round(float(v.mean()), 4) for k, v in sc.items()}}
                 for other in ("none", "shuffled"):
                     d = sc["soft"] - sc[other]

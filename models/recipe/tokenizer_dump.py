@@ -1,5 +1,6 @@
 """Reads a JSON list of texts on stdin, writes the Python HF tokenizers ids (and decodes) as JSON: for the
 TypeScript parity test (test/recipe/tokenizer-parity.test.ts)."""
+
 import json
 import sys
 

@@ -3,6 +3,7 @@
 Byte-level so that any file round-trips; special tokens are the chat/context markers of the bundle's
 prompt layout (src/core/bundle/manifest.ts) so that each is exactly one id.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,13 @@ def train_tokenizer(vocab_size: int, max_chars: int | None = None) -> Tokenizer:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, min_frequency=2,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        min_frequency=2,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer=trainer)
     return tok
 

@@ -63,9 +63,16 @@ export function addEngineOptions(cmd: Command, withGeneration = true): Command {
   cmd
     .option('--bundle <dir>', 'model bundle directory (default: the bundled models/default)')
     .addOption(new Option('--device <device>', 'execution provider').choices(['auto', 'cpu', 'cuda']).default('auto'))
-    .option('--threads <n>', 'onnxruntime intra-op threads, at most the logical cores (0 = its default)', number('--threads', true, 0, maxThreads, ', the logical cores of this machine'))
+    .option(
+      '--threads <n>',
+      'onnxruntime intra-op threads, at most the logical cores (0 = its default)',
+      number('--threads', true, 0, maxThreads, ', the logical cores of this machine'),
+    )
     // The default is described, not computed: --help must not depend on a home directory.
-    .option('--cache-dir <dir>', 'soft-prompt cache directory (default $E2CODE_CACHE_DIR, else $XDG_CACHE_HOME/e2code, else ~/.cache/e2code)');
+    .option(
+      '--cache-dir <dir>',
+      'soft-prompt cache directory (default $E2CODE_CACHE_DIR, else $XDG_CACHE_HOME/e2code, else ~/.cache/e2code)',
+    );
   if (withGeneration) {
     cmd
       .option('--temperature <t>', 'sampling temperature; 0 = greedy', number('--temperature', false, 0), 0)
@@ -73,7 +80,11 @@ export function addEngineOptions(cmd: Command, withGeneration = true): Command {
       .option('--max-tokens <n>', 'most tokens to generate', number('--max-tokens', true, 1))
       .option('--seed <n>', 'sampler seed (reproducible sampling)', number('--seed', true, 0))
       .option('--no-hybrid', 'soft tokens only: no exact-match chunks as raw text')
-      .option('--context-budget <n>', "most decoder positions for repository context (default: the bundle's trained context size; 0: none)", number('--context-budget', true, 0))
+      .option(
+        '--context-budget <n>',
+        "most decoder positions for repository context (default: the bundle's trained context size; 0: none)",
+        number('--context-budget', true, 0),
+      )
       .option('--json', 'print one JSON object instead of streaming');
   }
   return cmd;
@@ -134,12 +145,18 @@ export async function indexWithProgress(engine: Engine, root: string, flags: { j
   });
   if (show) {
     endProgress();
-    process.stderr.write(`indexed ${result.files} files, ${result.chunks} chunks (${result.encoded} encoded, ${result.cached} cached) in ${result.seconds.toFixed(2)} s\n`);
+    process.stderr.write(
+      `indexed ${result.files} files, ${result.chunks} chunks (${result.encoded} encoded, ${result.cached} cached) in ${result.seconds.toFixed(2)} s\n`,
+    );
   }
 }
 
 /** Runs one task: streams the answer to stdout, or prints the --json object. Ctrl-C stops decoding. */
-export async function runTaskCommand(root: string, params: Omit<GenerateParams, 'root' | 'options'>, flags: EngineFlags): Promise<GenerateResult> {
+export async function runTaskCommand(
+  root: string,
+  params: Omit<GenerateParams, 'root' | 'options'>,
+  flags: EngineFlags,
+): Promise<GenerateResult> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);

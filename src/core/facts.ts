@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { Language, Parser, type Node } from 'web-tree-sitter';
 import { grammarPath } from './chunker/syntax';
 
-export type DefKind = 'function' | 'class' | 'method' | 'type' | 'interface' | 'struct' | 'enum' | 'trait' | 'module' | 'constant' | 'macro';
+export type DefKind =
+  'function' | 'class' | 'method' | 'type' | 'interface' | 'struct' | 'enum' | 'trait' | 'module' | 'constant' | 'macro';
 
 export interface Def {
   name: string;
@@ -38,7 +39,21 @@ export interface FileFacts {
 }
 
 /** Languages (the chunker's names, src/core/chunker/languages.ts) facts are extracted for. */
-export const FACT_LANGUAGES: readonly string[] = ['python', 'javascript', 'typescript', 'tsx', 'go', 'ruby', 'rust', 'java', 'c', 'cpp', 'csharp', 'php', 'bash'];
+export const FACT_LANGUAGES: readonly string[] = [
+  'python',
+  'javascript',
+  'typescript',
+  'tsx',
+  'go',
+  'ruby',
+  'rust',
+  'java',
+  'c',
+  'cpp',
+  'csharp',
+  'php',
+  'bash',
+];
 
 const FULL_DOC_CHARS = 600;
 const SIGNATURE_CHARS = 200;
@@ -70,7 +85,12 @@ export function firstSentence(raw: string): string {
       .replace(/^\/\*\*?/, '')
       .replace(/\*\/$/, '')
       .split('\n')
-      .map((l) => l.replace(/^\s*\*?\s?/, '').replace(/^\s*\/\/\s?/, '').trim()),
+      .map((l) =>
+        l
+          .replace(/^\s*\*?\s?/, '')
+          .replace(/^\s*\/\/\s?/, '')
+          .trim(),
+      ),
   );
 }
 
@@ -201,7 +221,17 @@ function headerEnd(content: string, from: number, to: number): number {
   return to;
 }
 
-const ANNOTATIONS = new Set(['decorator', 'annotation', 'marker_annotation', 'attribute_list', 'attribute_item', 'attribute', 'comment', 'line_comment', 'block_comment']);
+const ANNOTATIONS = new Set([
+  'decorator',
+  'annotation',
+  'marker_annotation',
+  'attribute_list',
+  'attribute_item',
+  'attribute',
+  'comment',
+  'line_comment',
+  'block_comment',
+]);
 
 /** Where the header starts: past leading annotations/attributes (also inside Java's `modifiers`). */
 function headerStart(n: Node): number {
@@ -249,7 +279,14 @@ function paramNames(params: Node | null): string[] {
   const names: string[] = [];
   for (const p of params.namedChildren) {
     if (!p || p.type === 'comment') continue;
-    const id = p.type === 'identifier' ? p : (p.childForFieldName('name') ?? p.childForFieldName('pattern') ?? p.childForFieldName('left') ?? p.namedChildren.find((c) => c?.type === 'identifier') ?? null);
+    const id =
+      p.type === 'identifier'
+        ? p
+        : (p.childForFieldName('name') ??
+          p.childForFieldName('pattern') ??
+          p.childForFieldName('left') ??
+          p.namedChildren.find((c) => c?.type === 'identifier') ??
+          null);
     const name = (id ?? p).text.replace(/^\*+/, '').split(/[:=]/)[0].trim();
     if (name && name !== 'self' && name !== 'cls' && /^[\w$.]+$/.test(name)) names.push(name);
   }
@@ -262,7 +299,12 @@ function pythonFacts(root: Node, content: string): FileFacts {
   for (const n of root.descendantsOfType(['function_definition', 'class_definition'])) {
     if (!n) continue;
     const name = n.childForFieldName('name')?.text ?? '';
-    const cls = n.parent?.parent?.type === 'class_definition' ? n.parent.parent : n.parent?.parent?.parent?.type === 'class_definition' ? n.parent.parent.parent : null;
+    const cls =
+      n.parent?.parent?.type === 'class_definition'
+        ? n.parent.parent
+        : n.parent?.parent?.parent?.type === 'class_definition'
+          ? n.parent.parent.parent
+          : null;
     const start = n.parent?.type === 'decorated_definition' ? n.parent : n;
     const body = n.childForFieldName('body');
     const docNode = pyDocNode(body);
@@ -278,7 +320,11 @@ function pythonFacts(root: Node, content: string): FileFacts {
       parent: cls?.childForFieldName('name')?.text ?? '',
     });
   }
-  return { defs, moduleDoc: moduleNode ? firstSentence(moduleNode.text) : '', moduleFullDoc: moduleNode ? docstringText(moduleNode.text) : '' };
+  return {
+    defs,
+    moduleDoc: moduleNode ? firstSentence(moduleNode.text) : '',
+    moduleFullDoc: moduleNode ? docstringText(moduleNode.text) : '',
+  };
 }
 
 function jsFacts(root: Node, content: string, language: string): FileFacts {
@@ -312,7 +358,11 @@ function jsFacts(root: Node, content: string, language: string): FileFacts {
       parent: cls?.childForFieldName('name')?.text ?? '',
     });
   }
-  return { defs, moduleDoc: moduleNode ? firstSentence(moduleNode.text) : '', moduleFullDoc: moduleNode ? docOf([moduleNode.text], language).fullDoc : '' };
+  return {
+    defs,
+    moduleDoc: moduleNode ? firstSentence(moduleNode.text) : '',
+    moduleFullDoc: moduleNode ? docOf([moduleNode.text], language).fullDoc : '',
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -358,7 +408,10 @@ interface Scan {
 
 const IDENT = /^[\p{L}_$][\p{L}\p{N}_$]*$/u;
 /** A license header (not a doc comment that merely mentions a license). */
-const isLicense = (text: string) => /copyright\s*(\(c\)|©|\d)|spdx-license-identifier|all rights reserved|permission is hereby granted|licensed under|under the terms of/i.test(text);
+const isLicense = (text: string) =>
+  /copyright\s*(\(c\)|©|\d)|spdx-license-identifier|all rights reserved|permission is hereby granted|licensed under|under the terms of/i.test(
+    text,
+  );
 
 const field = (name: string) => (n: Node) => n.childForFieldName(name);
 const nameText = (n: Node | null): string => n?.childForFieldName('name')?.text ?? '';
@@ -366,15 +419,33 @@ const nameText = (n: Node | null): string => n?.childForFieldName('name')?.text 
 /** The identifier a C/C++ declarator declares (through pointers, references, function declarators, parentheses). */
 function declaredName(n: Node | null): Node | null {
   for (let depth = 0; n && depth < 8; depth++) {
-    if (['identifier', 'field_identifier', 'type_identifier', 'qualified_identifier', 'destructor_name', 'operator_name', 'template_function'].includes(n.type)) return n;
-    n = n.childForFieldName('declarator') ?? n.namedChildren.find((c) => c && c.type !== 'parameter_list' && c.type !== 'type_qualifier') ?? null;
+    if (
+      [
+        'identifier',
+        'field_identifier',
+        'type_identifier',
+        'qualified_identifier',
+        'destructor_name',
+        'operator_name',
+        'template_function',
+      ].includes(n.type)
+    )
+      return n;
+    n =
+      n.childForFieldName('declarator') ??
+      n.namedChildren.find((c) => c && c.type !== 'parameter_list' && c.type !== 'type_qualifier') ??
+      null;
   }
   return null;
 }
 
 /** `A::b` → its last part; a template's name without arguments. */
 function lastPart(n: Node | null): Node | null {
-  while (n && (n.type === 'qualified_identifier' || n.type === 'template_function' || n.type === 'scoped_identifier' || n.type === 'scope_resolution')) n = n.childForFieldName('name');
+  while (
+    n &&
+    (n.type === 'qualified_identifier' || n.type === 'template_function' || n.type === 'scoped_identifier' || n.type === 'scope_resolution')
+  )
+    n = n.childForFieldName('name');
   return n;
 }
 
@@ -441,7 +512,7 @@ function firstTypeDoc(types: string[], isDoc: (text: string) => boolean, top: (r
 /** The comments right above a 0-based row, one per line or block, none separated by a blank line. */
 function commentsAbove(row: number, scan: Scan, isDoc: (text: string) => boolean): Node[] {
   const out: Node[] = [];
-  for (let r = row - 1; r >= 0; ) {
+  for (let r = row - 1; r >= 0;) {
     const c = scan.commentsEndingAt.get(r);
     if (!c || !startsLine(scan.content, c)) break;
     if (isDoc(c.text)) out.unshift(c);
@@ -504,7 +575,12 @@ const LANGS: Record<string, LangSpec> = {
       function_declaration: { kind: 'function' },
       method_declaration: { kind: 'method', owner: goReceiver },
       // The header ends at the type's `{` (headerEnd): `type Command struct`, `type Runner interface`.
-      type_spec: { kind: (n) => ({ struct_type: 'struct', interface_type: 'interface' } as Record<string, DefKind>)[n.childForFieldName('type')?.type ?? ''] ?? 'type', body: () => null },
+      type_spec: {
+        kind: (n) =>
+          (({ struct_type: 'struct', interface_type: 'interface' }) as Record<string, DefKind>)[n.childForFieldName('type')?.type ?? ''] ??
+          'type',
+        body: () => null,
+      },
       type_alias: { kind: 'type', body: () => null },
       method_elem: { kind: 'function', body: () => null },
       const_spec: { kind: 'constant', topLevel: true, names: (n) => n.childrenForFieldName('name'), body: () => null },
@@ -528,7 +604,9 @@ const LANGS: Record<string, LangSpec> = {
     containers: { class: (n) => n.childForFieldName('name')?.text ?? '', module: (n) => n.childForFieldName('name')?.text ?? '' },
     isDoc: hashDoc,
     nameOk: /^(?!initialize$)[\p{L}_][\p{L}\p{N}_]*[?!]?$/u, // `initialize` is the constructor: the class answers "where is X"
-    moduleDoc: firstTypeDoc(['class', 'module'], hashDoc, (root, scan) => fileComment(root, scan, { attached: true, skip: (t) => t.startsWith('#!') || isDirective(t) })),
+    moduleDoc: firstTypeDoc(['class', 'module'], hashDoc, (root, scan) =>
+      fileComment(root, scan, { attached: true, skip: (t) => t.startsWith('#!') || isDirective(t) }),
+    ),
   },
   rust: {
     rules: {
@@ -565,7 +643,13 @@ const LANGS: Record<string, LangSpec> = {
       enum_declaration: { kind: 'enum' },
       method_declaration: { kind: 'method' },
     },
-    containers: { class_declaration: null, record_declaration: null, interface_declaration: null, enum_declaration: null, annotation_type_declaration: null },
+    containers: {
+      class_declaration: null,
+      record_declaration: null,
+      interface_declaration: null,
+      enum_declaration: null,
+      annotation_type_declaration: null,
+    },
     isDoc: anyDoc,
     moduleDoc: firstTypeDoc(['class_declaration', 'interface_declaration', 'enum_declaration', 'record_declaration'], anyDoc, javadocTop),
   },
@@ -581,7 +665,11 @@ const LANGS: Record<string, LangSpec> = {
     },
     containers: { class_declaration: null, record_declaration: null, struct_declaration: null, interface_declaration: null },
     isDoc: anyDoc,
-    moduleDoc: firstTypeDoc(['class_declaration', 'interface_declaration', 'struct_declaration', 'enum_declaration', 'record_declaration'], anyDoc, javadocTop),
+    moduleDoc: firstTypeDoc(
+      ['class_declaration', 'interface_declaration', 'struct_declaration', 'enum_declaration', 'record_declaration'],
+      anyDoc,
+      javadocTop,
+    ),
   },
   c: {
     rules: cRules,
@@ -632,7 +720,13 @@ function tableParams(list: Node | null): string[] {
     let ids: (Node | null)[];
     if (/identifier$/.test(p.type)) ids = [p];
     else if (p.childrenForFieldName('name').length) ids = p.childrenForFieldName('name');
-    else ids = [p.childForFieldName('pattern') ?? declaredName(p.childForFieldName('declarator')) ?? p.descendantsOfType(['identifier', 'variable_name'])[0] ?? null];
+    else
+      ids = [
+        p.childForFieldName('pattern') ??
+          declaredName(p.childForFieldName('declarator')) ??
+          p.descendantsOfType(['identifier', 'variable_name'])[0] ??
+          null,
+      ];
     for (const id of ids) {
       const name = (id?.type === 'variable_name' ? id.text.slice(1) : (id?.text ?? '')).replace(/^[*&]+/, '');
       if (name && name !== 'self' && IDENT.test(name)) names.push(name);
@@ -687,7 +781,8 @@ function tableFacts(root: Node, content: string, language: string, spec: LangSpe
       outer = w;
     }
     let firstRow = outer.startPosition.row;
-    for (let a = attributesEndingAt.get(firstRow - 1); a && startsLine(content, a); a = attributesEndingAt.get(firstRow - 1)) firstRow = a.startPosition.row;
+    for (let a = attributesEndingAt.get(firstRow - 1); a && startsLine(content, a); a = attributesEndingAt.get(firstRow - 1))
+      firstRow = a.startPosition.row;
     scan.defRows.add(firstRow);
     const parent = rule.owner?.(n) || ([...enclosing].reverse().find((o) => o.container !== undefined)?.container ?? '');
     const kind: DefKind = kind0 === 'function' && parent ? 'method' : kind0;

@@ -123,11 +123,7 @@ export class Ctx implements vscode.Disposable {
   }
 
   /** Sends a generate request, with the current settings, to the running sidecar. */
-  async generate(
-    params: Omit<GenerateParams, 'options'>,
-    onToken?: (text: string) => void,
-    signal?: AbortSignal,
-  ): Promise<GenerateResult> {
+  async generate(params: Omit<GenerateParams, 'options'>, onToken?: (text: string) => void, signal?: AbortSignal): Promise<GenerateResult> {
     const client = await this.ensureClient();
     this.log.info(`generate ${params.task} in ${params.root}: ${params.prompt.slice(0, 120)}`);
     const t0 = Date.now();

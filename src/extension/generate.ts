@@ -129,7 +129,12 @@ export async function generateCode(ctx: Ctx, proposals: ProposalProvider, args: 
   const start = doc.offsetAt(range.start);
   const end = doc.offsetAt(range.end);
   proposals.set(proposalUri, before.slice(0, start) + code + before.slice(end));
-  await vscode.commands.executeCommand('vscode.diff', doc.uri, proposalUri, `${vscode.workspace.asRelativePath(doc.uri)} ↔ e2code proposal`);
+  await vscode.commands.executeCommand(
+    'vscode.diff',
+    doc.uri,
+    proposalUri,
+    `${vscode.workspace.asRelativePath(doc.uri)} ↔ e2code proposal`,
+  );
   const answer = args.autoAccept
     ? 'Accept'
     : await vscode.window.showInformationMessage('e2code: apply the generated code?', 'Accept', 'Reject');

@@ -55,7 +55,9 @@ export class Indexer implements vscode.Disposable {
       watcher.onDidChange((u) => this.touched(u, 'changed')),
       watcher.onDidDelete((u) => this.touched(u, 'gone-or-new')),
       vscode.workspace.onDidSaveTextDocument((d) => this.touched(d.uri, 'changed')),
-      vscode.workspace.onDidRenameFiles((e) => e.files.forEach((f) => (this.touched(f.oldUri, 'gone-or-new'), this.touched(f.newUri, 'gone-or-new')))),
+      vscode.workspace.onDidRenameFiles((e) =>
+        e.files.forEach((f) => (this.touched(f.oldUri, 'gone-or-new'), this.touched(f.newUri, 'gone-or-new'))),
+      ),
       vscode.workspace.onDidChangeWorkspaceFolders((e) => {
         for (const f of e.removed) {
           this.queue.delete(f.uri.fsPath);

@@ -28,10 +28,16 @@ export class StatusBar implements vscode.Disposable {
     this.item.text = `${icon} e2code: ${label}`;
     const info = this.ctx.info;
     // The user's own folders and a bundle they chose may be named; library and system paths are not.
-    const keep = [...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath), ...(this.ctx.config.bundleChosen ? [this.ctx.config.bundlePath] : [])];
+    const keep = [
+      ...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+      ...(this.ctx.config.bundleChosen ? [this.ctx.config.bundlePath] : []),
+    ];
     const lines = [`e2code — ${label}${s.detail ? ` (${plainReason(s.detail, keep)})` : ''}`];
     if (s.state === 'incomplete') lines.push('Answers use what was indexed so far; Re-index Workspace completes it.');
-    if (info) lines.push(`Model: ${info.bundleName}, running on ${info.provider === 'cuda' ? 'the GPU' : 'the CPU'}${info.providerNote ? ` (${plainReason(info.providerNote, keep)})` : ''}`);
+    if (info)
+      lines.push(
+        `Model: ${info.bundleName}, running on ${info.provider === 'cuda' ? 'the GPU' : 'the CPU'}${info.providerNote ? ` (${plainReason(info.providerNote, keep)})` : ''}`,
+      );
     lines.push('Click for index actions');
     this.item.tooltip = lines.join('\n');
     this.item.backgroundColor = s.state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
@@ -67,7 +73,8 @@ export async function showStatusMenu(ctx: Ctx, state: IndexStatus['state']): Pro
   const items: (vscode.QuickPickItem & { command: string })[] = [];
   // Only what applies now: pause while indexing, resume while paused.
   if (state === 'paused') items.push({ label: '$(debug-start) Resume indexing', command: 'e2code.resumeIndexing' });
-  else if (state === 'indexing' || state === 'starting') items.push({ label: '$(debug-pause) Pause indexing', command: 'e2code.pauseIndexing' });
+  else if (state === 'indexing' || state === 'starting')
+    items.push({ label: '$(debug-pause) Pause indexing', command: 'e2code.pauseIndexing' });
   items.push(
     { label: '$(refresh) Re-index workspace', command: 'e2code.reindex' },
     { label: '$(package) Select model bundle…', command: 'e2code.selectBundle' },

@@ -23,7 +23,11 @@ export interface SummarizeArgs {
  * `arg`: nothing (the command palette), a workspace folder, a `vscode.Uri` (the explorer's context menu)
  * or `{ folder, scope }` (tests, other commands).
  */
-export async function summarizeWorkspace(ctx: Ctx, chat: ChatView, arg?: vscode.WorkspaceFolder | vscode.Uri | SummarizeArgs): Promise<Turn | undefined> {
+export async function summarizeWorkspace(
+  ctx: Ctx,
+  chat: ChatView,
+  arg?: vscode.WorkspaceFolder | vscode.Uri | SummarizeArgs,
+): Promise<Turn | undefined> {
   let folder: vscode.WorkspaceFolder | undefined;
   let scope: string | undefined;
   if (arg instanceof vscode.Uri) {
@@ -76,7 +80,11 @@ async function pickScope(ctx: Ctx, folder: vscode.WorkspaceFolder): Promise<stri
     { label: 'Directories', kind: vscode.QuickPickItemKind.Separator, scope: '' },
     ...dirs.map((d) => ({ label: `$(folder) ${d.dir}/`, description: `${d.files} file${d.files === 1 ? '' : 's'}`, scope: d.dir })),
   ];
-  const pick = await vscode.window.showQuickPick(items, { title: 'e2code: summarize', placeHolder: 'What to summarize', matchOnDescription: true });
+  const pick = await vscode.window.showQuickPick(items, {
+    title: 'e2code: summarize',
+    placeHolder: 'What to summarize',
+    matchOnDescription: true,
+  });
   return pick?.scope;
 }
 

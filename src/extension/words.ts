@@ -3,7 +3,10 @@ import type { ProgressNotification } from '../core/protocol';
 
 /** The line under "e2code: indexing" in the progress notification; no "chunk 0/0". */
 export function progressMessage(folder: string, p: Pick<ProgressNotification, 'phase' | 'done' | 'total'>): string {
-  const counted = (what: string, unit: string) => (p.total > 0 ? `${folder}: ${what} (${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')} ${unit})` : `${folder}: ${what}`);
+  const counted = (what: string, unit: string) =>
+    p.total > 0
+      ? `${folder}: ${what} (${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')} ${unit})`
+      : `${folder}: ${what}`;
   switch (p.phase) {
     case 'walk':
       return `${folder}: finding files`;
@@ -19,7 +22,11 @@ export function progressMessage(folder: string, p: Pick<ProgressNotification, 'p
  * user never chose (inside node_modules, the extension, the system) shortened to their file name.
  */
 export function plainReason(message: string, keep: string[] = []): string {
-  const first = message.split('\n').find((l) => l.trim())?.trim() ?? message.trim();
+  const first =
+    message
+      .split('\n')
+      .find((l) => l.trim())
+      ?.trim() ?? message.trim();
   return first.replace(/(?:[A-Za-z]:)?[\\/][^\s'"`:,;()]+/g, (p) => {
     if (keep.some((k) => k && (p === k || p.startsWith(k + '/') || p.startsWith(k + '\\')))) return p;
     const base = p.split(/[\\/]/).filter(Boolean).pop();

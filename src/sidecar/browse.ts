@@ -39,7 +39,10 @@ export class ModelFreeIndex {
   }
 
   /** Walks and chunks `root` (nothing is encoded); runs of one root are serialized. */
-  index(root: string, hooks: { signal?: AbortSignal; options?: IndexOptions; onProgress?: (p: Omit<ProgressNotification, 'streamId'>) => void } = {}): Promise<IndexResult> {
+  index(
+    root: string,
+    hooks: { signal?: AbortSignal; options?: IndexOptions; onProgress?: (p: Omit<ProgressNotification, 'streamId'>) => void } = {},
+  ): Promise<IndexResult> {
     root = path.resolve(root);
     const previous = this.runs.get(root) ?? Promise.resolve();
     const run = previous
@@ -52,7 +55,10 @@ export class ModelFreeIndex {
     return run;
   }
 
-  private async indexNow(root: string, hooks: { signal?: AbortSignal; options?: IndexOptions; onProgress?: (p: Omit<ProgressNotification, 'streamId'>) => void }): Promise<IndexResult> {
+  private async indexNow(
+    root: string,
+    hooks: { signal?: AbortSignal; options?: IndexOptions; onProgress?: (p: Omit<ProgressNotification, 'streamId'>) => void },
+  ): Promise<IndexResult> {
     const started = performance.now();
     let state = this.workspaces.get(root);
     if (!state) {

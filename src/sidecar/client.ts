@@ -191,9 +191,7 @@ export class SidecarClient {
   index(params: IndexParams, onProgress?: (p: ProgressNotification) => void, signal?: AbortSignal): Promise<IndexResult> {
     const streamId = params.streamId ?? randomUUID();
     if (onProgress) this.progressStreams.set(streamId, onProgress);
-    return this.request<IndexResult>(Methods.index, { ...params, streamId }, signal).finally(() =>
-      this.progressStreams.delete(streamId),
-    );
+    return this.request<IndexResult>(Methods.index, { ...params, streamId }, signal).finally(() => this.progressStreams.delete(streamId));
   }
 
   generate(params: GenerateParams, onToken?: (text: string) => void, signal?: AbortSignal): Promise<GenerateResult> {

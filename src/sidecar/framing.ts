@@ -40,7 +40,8 @@ export function parseFrameHeader(text: string, maxFrameBytes: number): number {
       length = n;
     } else if (name === 'content-type') {
       const charset = /charset=([^;\s]+)/i.exec(value)?.[1]?.toLowerCase();
-      if (charset && charset !== 'utf-8' && charset !== 'utf8') throw new FramingError(`Content-Type charset ${JSON.stringify(charset)} is not utf-8`);
+      if (charset && charset !== 'utf-8' && charset !== 'utf8')
+        throw new FramingError(`Content-Type charset ${JSON.stringify(charset)} is not utf-8`);
     }
     // Other headers are ignored, as the base protocol allows.
   }

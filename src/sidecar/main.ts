@@ -70,7 +70,10 @@ function abortSignalOf(token: CancellationToken): { signal: AbortSignal; dispose
 
 function requireEngine(): Engine {
   if (!engine && modelFree) {
-    throw new ResponseError(-32603, `no model is loaded (${modelFree.modelError}); only index browsing (index, chunks, status) works until the bundle is fixed`);
+    throw new ResponseError(
+      -32603,
+      `no model is loaded (${modelFree.modelError}); only index browsing (index, chunks, status) works until the bundle is fixed`,
+    );
   }
   if (!engine) throw new ResponseError(SidecarErrors.notInitialized, 'sidecar not initialized: send e2code/initialize first');
   return engine;
@@ -85,7 +88,13 @@ connection.onRequest(Methods.initialize, async (params: InitializeParams): Promi
   await previous?.close();
   initParams = params;
   const location = params.cacheDir ? { dir: params.cacheDir } : cacheLocation();
-  initializing = Engine.create({ bundlePath: params.bundlePath, device: params.device, threads: params.threads, cacheDir: location.dir, log });
+  initializing = Engine.create({
+    bundlePath: params.bundlePath,
+    device: params.device,
+    threads: params.threads,
+    cacheDir: location.dir,
+    log,
+  });
   try {
     engine = await initializing;
     if (location.note) log(`e2code sidecar: ${location.note}`);
@@ -103,7 +112,9 @@ connection.onRequest(Methods.initialize, async (params: InitializeParams): Promi
   modelFree = undefined;
   await free?.close().catch(() => undefined);
   const info = engine.info();
-  log(`e2code sidecar: bundle ${info.bundleName} (${info.bundleId}) on ${info.provider}${info.providerNote ? ` — ${info.providerNote}` : ''}`);
+  log(
+    `e2code sidecar: bundle ${info.bundleName} (${info.bundleId}) on ${info.provider}${info.providerNote ? ` — ${info.providerNote}` : ''}`,
+  );
   return info;
 });
 

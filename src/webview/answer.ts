@@ -45,7 +45,11 @@ export function isEmptyAnswer(turn: Turn): boolean {
 
 export function emptyElement(el: El, turn: Turn): HTMLElement | undefined {
   if (isEmptyAnswer(turn)) {
-    return el('div', { class: 'empty-answer', role: 'status' }, 'No answer: nothing came back for this question. Try naming a file, function or type.');
+    return el(
+      'div',
+      { class: 'empty-answer', role: 'status' },
+      'No answer: nothing came back for this question. Try naming a file, function or type.',
+    );
   }
   if (!turn.pending && !turn.error && turn.stopReason !== 'cancelled' && turn.content.trim() === '' && turn.origin === 'model') {
     return el('div', { class: 'empty-answer', role: 'status' }, 'The model wrote no answer; these are the places in the code that match.');
@@ -87,7 +91,10 @@ export function withoutQuotedSources(markdown: string, sources: Source[] | undef
     skipping = false;
     out.push(line);
   }
-  return out.join('\n').replace(/\n{3,}/g, '\n\n').trim();
+  return out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
 }
 
 function escapeRegExp(s: string): string {

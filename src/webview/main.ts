@@ -99,7 +99,8 @@ function footer(turn: Turn): HTMLElement {
   const f = el('div', { class: 'meta' });
   if (turn.error) f.append(el('div', { class: 'error-text', role: 'alert' }, `Error: ${turn.error}`));
   if (turn.stopReason === 'cancelled') f.append(el('div', { class: 'note' }, 'Stopped.'));
-  else if (turn.stopReason === 'maxTokens') f.append(el('div', { class: 'note' }, 'The answer was cut at its length limit (setting e2code.maxTokens).'));
+  else if (turn.stopReason === 'maxTokens')
+    f.append(el('div', { class: 'note' }, 'The answer was cut at its length limit (setting e2code.maxTokens).'));
   if (turn.context) f.append(contextDetails(el, turn.context, turn.tokensPerSecond, (p) => citationLink(p, 1, p)));
   return f;
 }

@@ -12,7 +12,8 @@ const md: MarkdownIt = new MarkdownIt({
   typographer: false,
   highlight(code, lang) {
     try {
-      const out = lang && hljs.getLanguage(lang) ? hljs.highlight(code, { language: lang, ignoreIllegals: true }) : hljs.highlightAuto(code);
+      const out =
+        lang && hljs.getLanguage(lang) ? hljs.highlight(code, { language: lang, ignoreIllegals: true }) : hljs.highlightAuto(code);
       return `<pre class="hljs"><code class="hljs${lang ? ` language-${escapeClass(lang)}` : ''}">${out.value}</code></pre>`;
     } catch {
       return '';
@@ -21,8 +22,35 @@ const md: MarkdownIt = new MarkdownIt({
 });
 
 const ALLOWED_TAGS = [
-  'p', 'br', 'hr', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'ul', 'ol', 'li', 'blockquote', 'pre', 'code', 'span',
-  'em', 'strong', 'del', 's', 'a', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'sup', 'sub',
+  'p',
+  'br',
+  'hr',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'ul',
+  'ol',
+  'li',
+  'blockquote',
+  'pre',
+  'code',
+  'span',
+  'em',
+  'strong',
+  'del',
+  's',
+  'a',
+  'table',
+  'thead',
+  'tbody',
+  'tr',
+  'th',
+  'td',
+  'sup',
+  'sub',
 ];
 const ALLOWED_ATTR = ['href', 'title', 'class', 'start'];
 /** Only highlight.js's own classes survive: a model cannot borrow our CSS (e.g. to hide text). */

@@ -13,7 +13,10 @@ async function main(): Promise<number> {
   prepare();
   const mocha = new Mocha({ ui: 'bdd', timeout: 300_000, color: false, reporter: 'spec', grep: process.env.E2CODE_TEST_GREP });
   const dir = __dirname;
-  for (const f of readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort()) mocha.addFile(path.join(dir, f));
+  for (const f of readdirSync(dir)
+    .filter((f) => f.endsWith('.test.ts'))
+    .sort())
+    mocha.addFile(path.join(dir, f));
   await mocha.loadFilesAsync();
   const stats = await new Promise<Stats>((resolve) => {
     const runner = mocha.run(() => resolve({ passes: runner.stats?.passes ?? 0, failures: runner.stats?.failures ?? 0 }));

@@ -21,7 +21,15 @@ import { ask, openChat, waitForReady } from './workbenchHelpers';
 
 const SHOTS = path.join(ROOT, 'test-results', 'e2e');
 const VSIX = path.join(ROOT, '.vscode-test', 'e2code-linux-x64.vsix');
-const INPUTS = ['package.json', 'media/README.md', 'dist/extension.js', 'dist/sidecar.js', 'media/dist/webview.js', 'media/chat.css', 'models/default/manifest.json'];
+const INPUTS = [
+  'package.json',
+  'media/README.md',
+  'dist/extension.js',
+  'dist/sidecar.js',
+  'media/dist/webview.js',
+  'media/chat.css',
+  'models/default/manifest.json',
+];
 
 /** Packages again only when what goes into the .vsix changed (packaging takes minutes on 2 cores). */
 function packageVsix(): void {
@@ -31,7 +39,10 @@ function packageVsix(): void {
   const digest = hash.digest('hex');
   const stamp = `${VSIX}.sha256`;
   if (existsSync(VSIX) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) return;
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'package-vsix.mjs'), '--target', 'linux-x64', '--out', VSIX], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'package-vsix.mjs'), '--target', 'linux-x64', '--out', VSIX], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
   writeFileSync(stamp, digest);
 }
 
@@ -52,7 +63,9 @@ describe('packaged .vsix in code-server', function () {
     mkdirSync(SHOTS, { recursive: true });
     packageVsix();
     extensionsDir = mkdtempSync(path.join(tmpdir(), 'e2code-exts-'));
-    execFileSync(process.execPath, [CODE_SERVER_ENTRY, '--extensions-dir', extensionsDir, '--install-extension', VSIX], { stdio: 'inherit' });
+    execFileSync(process.execPath, [CODE_SERVER_ENTRY, '--extensions-dir', extensionsDir, '--install-extension', VSIX], {
+      stdio: 'inherit',
+    });
   });
 
   after(async () => {
@@ -68,13 +81,29 @@ describe('packaged .vsix in code-server', function () {
     const installed = readdirSync(extensionsDir).find((d) => d.startsWith('e2code.e2code-'));
     assert.ok(installed, `installed: ${readdirSync(extensionsDir)}`);
     const files = listFiles(path.join(extensionsDir, installed));
-    for (const f of ['dist/extension.js', 'dist/sidecar.js', 'media/dist/webview.js', 'models/default/manifest.json', 'models/default/decoder.onnx']) {
+    for (const f of [
+      'dist/extension.js',
+      'dist/sidecar.js',
+      'media/dist/webview.js',
+      'models/default/manifest.json',
+      'models/default/decoder.onnx',
+    ]) {
       assert.ok(files.includes(f), `${f} packaged`);
     }
-    assert.ok(files.some((f) => /onnxruntime-node\/bin\/napi-v\d+\/linux\/x64\/onnxruntime_binding\.node$/.test(f)), 'onnxruntime linux-x64 binary');
-    assert.ok(files.some((f) => /@lmdb\/lmdb-linux-x64\/.*\.node$/.test(f)), 'lmdb linux-x64 binary');
-    const unwanted = files.filter((f) =>
-      /^(src|test|bench|scripts|models\/recipe|\.vscode-test)\//.test(f) || /\.(ts|map)$/.test(f) || /(darwin|win32|arm64)/.test(f) || f === 'dist/cli.js',
+    assert.ok(
+      files.some((f) => /onnxruntime-node\/bin\/napi-v\d+\/linux\/x64\/onnxruntime_binding\.node$/.test(f)),
+      'onnxruntime linux-x64 binary',
+    );
+    assert.ok(
+      files.some((f) => /@lmdb\/lmdb-linux-x64\/.*\.node$/.test(f)),
+      'lmdb linux-x64 binary',
+    );
+    const unwanted = files.filter(
+      (f) =>
+        /^(src|test|bench|scripts|models\/recipe|\.vscode-test)\//.test(f) ||
+        /\.(ts|map)$/.test(f) ||
+        /(darwin|win32|arm64)/.test(f) ||
+        f === 'dist/cli.js',
     );
     assert.deepEqual(unwanted, []);
   });

@@ -70,12 +70,20 @@ describe('chat webview (browser)', function () {
       };
     });
     assert.equal(report.pwned, null, 'no injected code ran');
-    for (const bad of ['script', 'iframe', 'img', 'style', 'form', 'input', 'svg']) assert.ok(!report.tags.includes(bad), `no <${bad}> (tags: ${report.tags})`);
+    for (const bad of ['script', 'iframe', 'img', 'style', 'form', 'input', 'svg'])
+      assert.ok(!report.tags.includes(bad), `no <${bad}> (tags: ${report.tags})`);
     assert.equal(report.handlers, 0, 'no on* attributes');
     assert.equal(report.styled, 0, 'no style attributes');
-    assert.deepEqual(report.hrefs.filter((h) => h !== '#'), ['https://example.com/docs'], 'only the https link keeps an href');
+    assert.deepEqual(
+      report.hrefs.filter((h) => h !== '#'),
+      ['https://example.com/docs'],
+      'only the https link keeps an href',
+    );
     for (const c of report.classes) {
-      assert.ok(c!.split(' ').every((k) => /^(hljs|language-|markdown|body|citation|code-|copy|insert)/.test(k)), `model class survived: ${c}`);
+      assert.ok(
+        c!.split(' ').every((k) => /^(hljs|language-|markdown|body|citation|code-|copy|insert)/.test(k)),
+        `model class survived: ${c}`,
+      );
     }
     assert.ok(report.logVisible, 'the conversation is not hidden by injected CSS');
     assert.match(report.text, /hidden-by-css/, 'text the model tried to hide is shown');
@@ -104,29 +112,45 @@ describe('chat webview (browser)', function () {
     });
     assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: string }).__pwned ?? null), null);
     const violations = await wv.cspViolations();
-    assert.ok(violations.some((v) => v.startsWith('script-src')), `violations: ${violations}`);
+    assert.ok(
+      violations.some((v) => v.startsWith('script-src')),
+      `violations: ${violations}`,
+    );
   });
 
   it('streams tokens into a markdown answer with highlighted code, citations, copy and insert', async () => {
     const a = assistant('', { pending: true, id: 'a1' });
     await wv.send({ type: 'restore', busy: true, turns: [{ id: 'u1', role: 'user', content: 'Where is parse_config?' }, a] });
-    const answer = 'It is defined in src/config.py:4 and used by `load_config` (see docs/guide.md:3).\n\n```python\ndef parse_config(text):\n    return {}\n```\n';
+    const answer =
+      'It is defined in src/config.py:4 and used by `load_config` (see docs/guide.md:3).\n\n```python\ndef parse_config(text):\n    return {}\n```\n';
     for (const piece of answer.match(/[\s\S]{1,7}/g)!) await wv.send({ type: 'token', id: 'a1', text: piece });
     await page.waitForFunction(() => document.querySelector('[data-turn="a1"] pre') !== null);
     assert.equal(await page.isVisible('#stop'), true, 'stop button while streaming');
     assert.equal(await page.locator('[data-turn="a1"] .cursor').count(), 1, 'streaming cursor');
     await wv.send({
       type: 'done',
-      turn: { ...a, pending: false, content: answer, stopReason: 'eos', context: { folder: 'workspace', softFiles: ['src/config.py', 'lib/strings.js'], textFiles: ['src/config.py'], positions: 321 } },
+      turn: {
+        ...a,
+        pending: false,
+        content: answer,
+        stopReason: 'eos',
+        context: { folder: 'workspace', softFiles: ['src/config.py', 'lib/strings.js'], textFiles: ['src/config.py'], positions: 321 },
+      },
     });
     await wv.send({ type: 'busy', busy: false });
     await page.waitForSelector('[data-turn="a1"] details.context');
     assert.equal(await page.isVisible('#stop'), false);
     assert.equal(await page.locator('[data-turn="a1"] pre code.hljs .hljs-keyword').first().textContent(), 'def');
     assert.equal(await page.locator('[data-turn="a1"] p code').first().textContent(), 'load_config');
-    assert.equal((await page.locator('[data-turn="a1"] details.context summary').textContent())!, 'Context: 2 files read, 1 quoted in full');
+    assert.equal(
+      (await page.locator('[data-turn="a1"] details.context summary').textContent())!,
+      'Context: 2 files read, 1 quoted in full',
+    );
     await page.locator('[data-turn="a1"] details.context summary').click();
-    assert.match((await page.locator('[data-turn="a1"] details.context .context-facts').innerText())!, /2 files as soft tokens \(compressed by the encoder\), 1 as text\n321 decoder positions/);
+    assert.match(
+      (await page.locator('[data-turn="a1"] details.context .context-facts').innerText())!,
+      /2 files as soft tokens \(compressed by the encoder\), 1 as text\n321 decoder positions/,
+    );
     await page.screenshot({ path: path.join(SHOTS, 'webview-answer-dark.png'), fullPage: true });
 
     const cites = page.locator('[data-turn="a1"] .body a.citation');
@@ -181,7 +205,14 @@ describe('chat webview (browser)', function () {
         doc: 'Parses the config text into a Config.\nUnknown keys are an error. <img src=x onerror="window.__pwned = 1"> **not bold**',
         from: 'definition',
       },
-      { path: 'src/cli.ts', line: 4, endLine: 4, symbol: 'main', signature: 'function main() { return "<script>window.__pwned = 2</script>```"; }', from: 'search' },
+      {
+        path: 'src/cli.ts',
+        line: 4,
+        endLine: 4,
+        symbol: 'main',
+        signature: 'function main() { return "<script>window.__pwned = 2</script>```"; }',
+        from: 'search',
+      },
       { path: 'README.md', line: 1, endLine: 3, signature: 'A tool that prints areas. <b>bold?</b>', from: 'search' },
       ...[1, 2, 3, 4].map((i): Source => ({ path: `lib/more${i}.ts`, line: i, endLine: i + 2, from: 'search' })),
     ];
@@ -216,8 +247,16 @@ describe('chat webview (browser)', function () {
     // The doc is quoted as text: markup in it is shown, not run or rendered.
     assert.match((await card.locator('blockquote.source-doc').textContent())!, /<img src=x onerror="window.__pwned = 1"> \*\*not bold\*\*/);
     assert.equal(await turn.locator('.sources img, .sources strong, .sources script, .sources b').count(), 0);
-    assert.match((await turn.locator('a.source-card').nth(1).locator('.source-signature').textContent())!, /<script>window.__pwned = 2<\/script>```/, 'code shown as text, the fence not broken');
-    assert.equal(await turn.locator('a.source-card').nth(2).locator('.source-excerpt').textContent(), 'A tool that prints areas. <b>bold?</b>', 'a README line is text, not code');
+    assert.match(
+      (await turn.locator('a.source-card').nth(1).locator('.source-signature').textContent())!,
+      /<script>window.__pwned = 2<\/script>```/,
+      'code shown as text, the fence not broken',
+    );
+    assert.equal(
+      await turn.locator('a.source-card').nth(2).locator('.source-excerpt').textContent(),
+      'A tool that prints areas. <b>bold?</b>',
+      'a README line is text, not code',
+    );
     // Plain words outside the collapsed details: no "soft tokens", no "positions".
     const visible = await turn.innerText();
     assert.doesNotMatch(visible, /soft tokens|positions|chunk/i, visible);
@@ -246,7 +285,16 @@ describe('chat webview (browser)', function () {
           origin: 'model',
           notice: 'The model is small: check its answer against the sources below.',
           stopReason: 'eos',
-          sources: [{ path: 'command.go', line: 210, endLine: 226, symbol: 'AddCommand', signature: 'func (c *Command) AddCommand(cmds ...*Command)', from: 'answer' }],
+          sources: [
+            {
+              path: 'command.go',
+              line: 210,
+              endLine: 226,
+              symbol: 'AddCommand',
+              signature: 'func (c *Command) AddCommand(cmds ...*Command)',
+              from: 'answer',
+            },
+          ],
           context: { folder: 'workspace', softFiles: ['command.go', 'args.go'], textFiles: ['command.go'], positions: 900, decoderRuns: 1 },
         }),
       ],
@@ -268,7 +316,15 @@ describe('chat webview (browser)', function () {
     await wv.send({
       type: 'restore',
       busy: false,
-      turns: [assistant(map, { id: 's', task: 'summarize', origin: 'index', stopReason: 'eos', sources: [{ path: 'src/cli/main.ts', line: 5, endLine: 9, symbol: 'runCli', from: 'search' }] })],
+      turns: [
+        assistant(map, {
+          id: 's',
+          task: 'summarize',
+          origin: 'index',
+          stopReason: 'eos',
+          sources: [{ path: 'src/cli/main.ts', line: 5, endLine: 9, symbol: 'runCli', from: 'search' }],
+        }),
+      ],
     });
     const turn = page.locator('[data-turn="s"]');
     await turn.locator('h3').waitFor();
@@ -285,7 +341,13 @@ describe('chat webview (browser)', function () {
       busy: false,
       turns: [
         { id: 'u', role: 'user', content: 'zqxj frobnicate?' },
-        assistant('', { id: 'a', origin: 'index', stopReason: 'eos', sources: [], notice: 'Nothing in this workspace matches "zqxj frobnicate".' }),
+        assistant('', {
+          id: 'a',
+          origin: 'index',
+          stopReason: 'eos',
+          sources: [],
+          notice: 'Nothing in this workspace matches "zqxj frobnicate".',
+        }),
         { id: 'u2', role: 'user', content: 'And now?' },
         assistant('', { id: 'b', origin: 'model', stopReason: 'eos', sources: [] }),
       ],
@@ -301,7 +363,11 @@ describe('chat webview (browser)', function () {
   });
 
   it('a question asked while indexing shows the wait with the index progress, then the answer', async () => {
-    await wv.send({ type: 'restore', busy: true, turns: [{ id: 'u', role: 'user', content: 'Where is main?' }, assistant('', { id: 'a', pending: true })] });
+    await wv.send({
+      type: 'restore',
+      busy: true,
+      turns: [{ id: 'u', role: 'user', content: 'Where is main?' }, assistant('', { id: 'a', pending: true })],
+    });
     await wv.send({ type: 'waiting', id: 'a', text: 'Waiting for the index (42%)…' });
     await page.locator('[data-turn="a"] .waiting', { hasText: 'Waiting for the index (42%)…' }).waitFor();
     await page.screenshot({ path: path.join(SHOTS, 'webview-waiting-index.png'), fullPage: true });
@@ -338,11 +404,14 @@ describe('chat webview (browser)', function () {
           busy: false,
           turns: [
             { id: 'u', role: 'user', content: 'Explain `src/geometry.ts:22-25`' },
-            assistant('`area` returns **width × height** of the rectangle (src/geometry.ts:22).\n\n```ts\narea(): number {\n  return this.width * this.height;\n}\n```', {
-              id: 'a',
-              stopReason: 'eos',
-              context: { folder: 'workspace', softFiles: ['src/geometry.ts'], textFiles: ['src/geometry.ts'], positions: 120 },
-            }),
+            assistant(
+              '`area` returns **width × height** of the rectangle (src/geometry.ts:22).\n\n```ts\narea(): number {\n  return this.width * this.height;\n}\n```',
+              {
+                id: 'a',
+                stopReason: 'eos',
+                context: { folder: 'workspace', softFiles: ['src/geometry.ts'], textFiles: ['src/geometry.ts'], positions: 120 },
+              },
+            ),
           ],
         });
         await themed.waitForSelector('[data-turn="a"] pre');

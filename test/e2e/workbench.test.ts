@@ -10,7 +10,18 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, ROOT, startCodeServer, waitForWorkbench, workbenchUrl, type CodeServer } from '../integration/harness/codeServer';
 import { lineOf, PROJECT_DIRECTORIES, writeProject } from '../integration/harness/project';
-import { ask, chatFrame, cursorLine, openChat, paletteTitles, questionFocused, quickOpen, runCommand, statusItem, waitForReady } from './workbenchHelpers';
+import {
+  ask,
+  chatFrame,
+  cursorLine,
+  openChat,
+  paletteTitles,
+  questionFocused,
+  quickOpen,
+  runCommand,
+  statusItem,
+  waitForReady,
+} from './workbenchHelpers';
 
 const SHOTS = path.join(ROOT, 'test-results', 'e2e');
 
@@ -24,10 +35,18 @@ async function goToLine(page: Page, line: number): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await page.keyboard.press('Control+G');
-      await page.waitForFunction(() => (document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value.startsWith(':') ?? false, undefined, { timeout: 10_000 });
+      await page.waitForFunction(
+        () => (document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value.startsWith(':') ?? false,
+        undefined,
+        { timeout: 10_000 },
+      );
       await input.fill(`:${line}`);
       await input.press('Enter');
-      await page.waitForFunction((l) => new RegExp(`Ln ${l}, Col 1`).test(document.querySelector('#status\\.editor\\.selection')?.textContent ?? ''), line, { timeout: 10_000 });
+      await page.waitForFunction(
+        (l) => new RegExp(`Ln ${l}, Col 1`).test(document.querySelector('#status\\.editor\\.selection')?.textContent ?? ''),
+        line,
+        { timeout: 10_000 },
+      );
       return;
     } catch (err) {
       if (attempt === 3) throw err;
@@ -37,7 +56,10 @@ async function goToLine(page: Page, line: number): Promise<void> {
 }
 
 async function waitForLine(page: Page, line: number): Promise<void> {
-  await page.waitForFunction((l) => new RegExp(`Ln ${l}, Col 1`).test(document.querySelector('#status\\.editor\\.selection')?.textContent ?? ''), line);
+  await page.waitForFunction(
+    (l) => new RegExp(`Ln ${l}, Col 1`).test(document.querySelector('#status\\.editor\\.selection')?.textContent ?? ''),
+    line,
+  );
 }
 
 describe('workbench (code-server)', function () {
@@ -61,7 +83,9 @@ describe('workbench (code-server)', function () {
   afterEach(async function () {
     // What the workbench looked like when a test failed.
     if (this.currentTest?.state === 'failed' && page) {
-      await page.screenshot({ path: path.join(SHOTS, `failed-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}.png`) }).catch(() => undefined);
+      await page
+        .screenshot({ path: path.join(SHOTS, `failed-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}.png`) })
+        .catch(() => undefined);
     }
   });
 
@@ -80,7 +104,10 @@ describe('workbench (code-server)', function () {
     const picks = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
     await picks.first().waitFor();
     const labels = await picks.allInnerTexts();
-    assert.ok(labels.some((l) => /Re-index workspace/.test(l)), `menu: ${labels}`);
+    assert.ok(
+      labels.some((l) => /Re-index workspace/.test(l)),
+      `menu: ${labels}`,
+    );
     assert.ok(labels.some((l) => /Show logs/.test(l)));
     assert.ok(!labels.some((l) => /Pause indexing|Resume indexing/.test(l)), `nothing to pause or resume when ready: ${labels}`);
     await page.keyboard.press('Escape');
@@ -134,7 +161,11 @@ describe('workbench (code-server)', function () {
     const from = lineOf('src/cli/main.ts', 'export function runCli');
     await goToLine(page, from);
     for (let i = 0; i < 5; i++) await page.keyboard.press('Shift+ArrowDown');
-    await page.waitForFunction((l) => new RegExp(`Ln ${l}, Col 1 \\(\\d+ selected\\)`).test(document.querySelector('#status\\.editor\\.selection')?.textContent ?? ''), from + 5);
+    await page.waitForFunction(
+      (l) =>
+        new RegExp(`Ln ${l}, Col 1 \\(\\d+ selected\\)`).test(document.querySelector('#status\\.editor\\.selection')?.textContent ?? ''),
+      from + 5,
+    );
     // Right-click on the selection itself (its overlay lies under the text layer, so by coordinates).
     const box = await page.locator('.monaco-editor .view-overlays .selected-text').first().boundingBox();
     assert.ok(box, 'the selection is drawn');
@@ -163,7 +194,11 @@ describe('workbench (code-server)', function () {
     const whole = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Whole workspace' }).first();
     await whole.waitFor();
     const rows = await page.locator('.quick-input-list .monaco-list-row .label-name').allInnerTexts();
-    for (const dir of PROJECT_DIRECTORIES) assert.ok(rows.some((r) => r.trim() === `${dir}/`), `${dir}/ offered: ${rows}`);
+    for (const dir of PROJECT_DIRECTORIES)
+      assert.ok(
+        rows.some((r) => r.trim() === `${dir}/`),
+        `${dir}/ offered: ${rows}`,
+      );
     await whole.click();
     const frame = chatFrame(page);
     await frame.locator('.turn.user', { hasText: 'Summarize the workspace shapes-cli' }).waitFor({ timeout: 60_000 });
@@ -210,14 +245,19 @@ describe('workbench (code-server)', function () {
     // Into the open editor, no selection.
     await page.locator('.part.editor .monaco-editor .view-lines').first().click();
     await page.keyboard.press('Control+Home');
-    await page.waitForFunction(() => /Ln 1, Col 1$/.test(document.querySelector('#status\\.editor\\.selection')?.textContent?.trim() ?? ''));
+    await page.waitForFunction(() =>
+      /Ln 1, Col 1$/.test(document.querySelector('#status\\.editor\\.selection')?.textContent?.trim() ?? ''),
+    );
     const noSelection = await paletteTitles(page, 'e2code');
     assert.ok(!noSelection.some((t) => /Explain Selection/.test(t)), `Explain without a selection: ${noSelection}`);
     assert.ok(!noSelection.some((t) => /Resume Indexing|Pause Indexing|Stop Answer/.test(t)), `${noSelection}`);
     assert.ok(noSelection.some((t) => /Summarize Workspace/.test(t)));
     await page.keyboard.press('Control+A');
     const withSelection = await paletteTitles(page, 'e2code');
-    assert.ok(withSelection.some((t) => /Explain Selection/.test(t)), `Explain with a selection: ${withSelection}`);
+    assert.ok(
+      withSelection.some((t) => /Explain Selection/.test(t)),
+      `Explain with a selection: ${withSelection}`,
+    );
   });
 
   it('e2code.bundlePath can be set on the User settings tab', async () => {

@@ -16,7 +16,10 @@ export async function waitForReady(page: Page): Promise<void> {
 
 export async function openChat(page: Page): Promise<FrameLocator> {
   // The activity-bar icon toggles: a click on it while the view shows would close the side bar.
-  const open = await chatFrame(page).locator('#question').isVisible().catch(() => false);
+  const open = await chatFrame(page)
+    .locator('#question')
+    .isVisible()
+    .catch(() => false);
   if (!open) await page.locator('.activitybar .action-item a[aria-label^="e2code"]').first().click();
   const frame = chatFrame(page);
   await frame.locator('#question').waitFor({ timeout: 60_000 });
@@ -36,14 +39,16 @@ export async function ask(frame: FrameLocator, question: string) {
   return answer;
 }
 
-
 /** Runs a command from the command palette by its title (e.g. "e2code: Open Chat"). */
 export async function runCommand(page: Page, title: string): Promise<void> {
   await page.keyboard.press('Control+Shift+P');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor();
   await input.fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title.replace(/^e2code: /, '') }).first().waitFor();
+  await page
+    .locator('.quick-input-list .monaco-list-row', { hasText: title.replace(/^e2code: /, '') })
+    .first()
+    .waitFor();
   await input.press('Enter');
 }
 

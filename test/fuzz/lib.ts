@@ -88,7 +88,10 @@ export function checkChunks(relPath: string, bytes: Uint8Array, chunks: Chunk[],
     const header = c.text.slice(0, c.text.length - code.length);
     const shown = escapePath(relPath);
     const rest = header.slice(shown.length);
-    if (!header.startsWith(shown) || !(rest === '\n' || (rest.startsWith(' | ') && rest.endsWith('\n') && !rest.slice(0, -1).includes('\n')))) {
+    if (
+      !header.startsWith(shown) ||
+      !(rest === '\n' || (rest.startsWith(' | ') && rest.endsWith('\n') && !rest.slice(0, -1).includes('\n')))
+    ) {
       fail(`${where} header ${JSON.stringify(header.slice(0, 80))} is not "<path>[ | <symbol path>]\\n"`);
     }
     if (createHash('sha256').update(c.text).digest('hex') !== c.hash) fail(`${where} hash is not sha256(text)`);
@@ -148,13 +151,103 @@ export const NASTY_BYTES: number[][] = [
 
 /** Syntax-ish fragments: opening/closing constructs, strings, comments, keywords of many languages. */
 const FRAGMENTS = [
-  '{', '}', '(', ')', '[', ']', '<', '>', ';', ',', ':', '=', '"', "'", '`', '\\', '/*', '*/', '//', '#', '--', '<!--', '-->',
-  '<?php', '?>', '${', '$(', '<<EOF\n', '\nEOF\n', '"""', "'''", 'r#"', '"#', '@', '|', '&', '*', '...', '=>', '->', '::',
-  'function f', 'def f', 'class C', 'struct S', 'impl T', 'fn f', 'func f', 'interface I', 'enum E', 'namespace N', 'module M',
-  'public static void m', 'template<typename T>', '#define X', '#include <x>', 'end', 'begin', 'do', 'then', 'fi', 'esac',
-  'if', 'else', 'while', 'for', 'return', 'async', 'await', 'yield', 'lambda', '@media', ':root', '- ', '? ', '---\n', '...\n',
-  '&anchor', '*alias', '!!tag', '## ', '# ', '```\n', '~~~\n', '===\n', '\n', '\n\n', '\t', '    ', ' ', '\r\n', 'x', 'foo_bar', '0x1F',
-  '1e9', 'true', 'null',
+  '{',
+  '}',
+  '(',
+  ')',
+  '[',
+  ']',
+  '<',
+  '>',
+  ';',
+  ',',
+  ':',
+  '=',
+  '"',
+  "'",
+  '`',
+  '\\',
+  '/*',
+  '*/',
+  '//',
+  '#',
+  '--',
+  '<!--',
+  '-->',
+  '<?php',
+  '?>',
+  '${',
+  '$(',
+  '<<EOF\n',
+  '\nEOF\n',
+  '"""',
+  "'''",
+  'r#"',
+  '"#',
+  '@',
+  '|',
+  '&',
+  '*',
+  '...',
+  '=>',
+  '->',
+  '::',
+  'function f',
+  'def f',
+  'class C',
+  'struct S',
+  'impl T',
+  'fn f',
+  'func f',
+  'interface I',
+  'enum E',
+  'namespace N',
+  'module M',
+  'public static void m',
+  'template<typename T>',
+  '#define X',
+  '#include <x>',
+  'end',
+  'begin',
+  'do',
+  'then',
+  'fi',
+  'esac',
+  'if',
+  'else',
+  'while',
+  'for',
+  'return',
+  'async',
+  'await',
+  'yield',
+  'lambda',
+  '@media',
+  ':root',
+  '- ',
+  '? ',
+  '---\n',
+  '...\n',
+  '&anchor',
+  '*alias',
+  '!!tag',
+  '## ',
+  '# ',
+  '```\n',
+  '~~~\n',
+  '===\n',
+  '\n',
+  '\n\n',
+  '\t',
+  '    ',
+  ' ',
+  '\r\n',
+  'x',
+  'foo_bar',
+  '0x1F',
+  '1e9',
+  'true',
+  'null',
 ];
 
 const bytesArb = (max: number) => fc.uint8Array({ maxLength: max });
@@ -179,7 +272,12 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('flip' as const), at: fc.nat(), mask: fc.integer({ min: 1, max: 255 }) }),
   fc.record({ op: fc.constant('insert' as const), at: fc.nat(), bytes: fc.oneof(nasty, fragment, bytesArb(16)) }),
   fc.record({ op: fc.constant('delete' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 64 }) }),
-  fc.record({ op: fc.constant('duplicate' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 200 }), times: fc.integer({ min: 2, max: 30 }) }),
+  fc.record({
+    op: fc.constant('duplicate' as const),
+    at: fc.nat(),
+    len: fc.integer({ min: 1, max: 200 }),
+    times: fc.integer({ min: 2, max: 30 }),
+  }),
   fc.record({ op: fc.constant('splice' as const), at: fc.nat(), bytes: bytesArb(64) }),
 );
 
@@ -230,8 +328,17 @@ export function fuzzCaseArb(): fc.Arbitrary<FuzzCase> {
   const ext = fc.constantFrom(...ALL_EXTS);
   const random = fc.record({ kind: fc.constant('random' as const), ext, bytes: bytesArb(2048) });
   const mutated = fc
-    .record({ seed: fc.constantFrom(...seeds), muts: fc.array(mutationArb, { minLength: 1, maxLength: 6 }), keepExt: fc.boolean(), other: ext })
-    .map(({ seed, muts, keepExt, other }) => ({ kind: 'mutated' as const, ext: keepExt ? seed.ext : other, bytes: applyMutations(seed.bytes, muts) }));
+    .record({
+      seed: fc.constantFrom(...seeds),
+      muts: fc.array(mutationArb, { minLength: 1, maxLength: 6 }),
+      keepExt: fc.boolean(),
+      other: ext,
+    })
+    .map(({ seed, muts, keepExt, other }) => ({
+      kind: 'mutated' as const,
+      ext: keepExt ? seed.ext : other,
+      bytes: applyMutations(seed.bytes, muts),
+    }));
   const soup = fc
     .record({ ext, parts: fc.array(fc.oneof({ weight: 6, arbitrary: fragment }, { weight: 1, arbitrary: nasty }), { maxLength: 300 }) })
     .map(({ ext: e, parts }) => ({ kind: 'soup' as const, ext: e, bytes: concat(parts) }));

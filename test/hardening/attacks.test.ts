@@ -7,7 +7,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Methods } from '../../src/core/protocol';
@@ -89,9 +100,17 @@ test('full disk under the soft-prompt cache (a real 5 MB tmpfs): no crash; answe
     const freeBefore = freeBytes(disk);
     const checked = runCli(['ask', small, QUESTION, '--threads', '1', '--max-tokens', '16'], env);
     assertAnswered(checked, 'full check on a nearly full disk');
-    assert.match(checked.stderr, /checked in full because no record of a clean close: .*its write test was skipped: only [\d.]+ [KM]B free/, show(checked));
+    assert.match(
+      checked.stderr,
+      /checked in full because no record of a clean close: .*its write test was skipped: only [\d.]+ [KM]B free/,
+      show(checked),
+    );
     assert.ok(freeBytes(disk) >= Math.min(freeBefore, 1024 * 1024) - 512 * 1024, 'the full check used up the disk');
-    assert.deepEqual(readdirSync(cacheDir).filter((n) => n.startsWith('corrupt-')), [], 'a sound cache was moved aside');
+    assert.deepEqual(
+      readdirSync(cacheDir).filter((n) => n.startsWith('corrupt-')),
+      [],
+      'a sound cache was moved aside',
+    );
 
     // 4. A damaged cache on the nearly full disk, with an older damaged copy beside it: the old copy goes,
     //    and the new one is deleted rather than kept, as a copy and a new cache would not both fit.
@@ -106,7 +125,11 @@ test('full disk under the soft-prompt cache (a real 5 MB tmpfs): no crash; answe
     const damaged = runCli(['ask', small, QUESTION, '--threads', '1', '--max-tokens', '16'], env);
     assertAnswered(damaged, 'damaged cache on a nearly full disk');
     assert.match(damaged.stderr, /is damaged \(.*\); deleted it \(only [\d.]+ [KM]?B free on its disk, too little to keep/, show(damaged));
-    assert.deepEqual(readdirSync(cacheDir).filter((n) => n.startsWith('corrupt-')), [], 'damaged copies were kept on a full disk');
+    assert.deepEqual(
+      readdirSync(cacheDir).filter((n) => n.startsWith('corrupt-')),
+      [],
+      'damaged copies were kept on a full disk',
+    );
     t.diagnostic(`full: ${notes(full, /not used/)[0]}`);
     t.diagnostic(`tight: ${notes(tight, /until space returns/)[0].replace(/^encoding .*?   /, '')}`);
     t.diagnostic(`damaged: ${notes(damaged, /damaged/)[0]}`);
@@ -154,9 +177,13 @@ const IN_MEMORY = /the workspace index is kept in memory only: /;
 
 /** A new function at the end of `count` files of a synthetic workspace (distinct text: new chunks). */
 function changeFiles(root: string, count: number): void {
-  const files = (readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).sort().slice(0, count);
+  const files = (readdirSync(root, { recursive: true }) as string[])
+    .filter((f) => f.endsWith('.ts'))
+    .sort()
+    .slice(0, count);
   assert.equal(files.length, count);
-  for (const [i, f] of files.entries()) appendFileSync(path.join(root, f), `\nexport function added_${i}(y: number): number {\n  return y * ${i + 17} - ${i};\n}\n`);
+  for (const [i, f] of files.entries())
+    appendFileSync(path.join(root, f), `\nexport function added_${i}(y: number): number {\n  return y * ${i + 17} - ${i};\n}\n`);
 }
 
 test('full disk under the workspace index store (a real 5 MB tmpfs as XDG_CACHE_HOME): answers work with the index in memory, one note, the store left as it was; stored again once there is room', async () => {
@@ -212,7 +239,10 @@ test('full disk under the workspace index store (a real 5 MB tmpfs as XDG_CACHE_
       const r = await index.refresh();
       assert.equal(r.updated.length, 20);
       assert.equal(heard.filter((n) => IN_MEMORY.test(n)).length, 1, heard.join(' | '));
-      assert.match(heard.find((n) => IN_MEMORY.test(n))!, new RegExp(`its store ${store} is not writable \\(its disk is full: ENOSPC\\)`));
+      assert.match(
+        heard.find((n) => IN_MEMORY.test(n))!,
+        new RegExp(`its store ${store} is not writable \\(its disk is full: ENOSPC\\)`),
+      );
       assert.deepEqual(index.loadReport.notes, heard);
       await index.refresh();
       assert.equal(heard.length, 1, 'said more than once');
@@ -297,7 +327,11 @@ test('a single 30,000-character word as the question: a clear error, not a crash
     const word = 'a'.repeat(30_000);
     for (const extra of [[], ['--no-hybrid']]) {
       const r = runCli(['ask', REPO_SMALL, word, '--threads', '1', ...extra], { XDG_CACHE_HOME: xdg, ORT_DISABLE_TELEMETRY: undefined });
-      assertRefused(r, /e2code: the request needs \d+ positions .* more than the decoder's 2048/, `30,000-character word ${extra.join(' ')}`);
+      assertRefused(
+        r,
+        /e2code: the request needs \d+ positions .* more than the decoder's 2048/,
+        `30,000-character word ${extra.join(' ')}`,
+      );
       t.diagnostic(`${extra.join(' ') || 'hybrid'}: ${notes(r, /^e2code:/)[0]} (${r.ms} ms)`);
     }
   } finally {
@@ -305,13 +339,17 @@ test('a single 30,000-character word as the question: a clear error, not a crash
   }
 });
 
-test('thread counts above the machine\'s cores are refused before the model loads (CLI, sidecar); the setting is brought within them', async () => {
+test("thread counts above the machine's cores are refused before the model loads (CLI, sidecar); the setting is brought within them", async () => {
   const cores = os.availableParallelism();
   const xdg = tempDir('e2code-xdg-');
   try {
     for (const n of ['1000', String(cores + 1)]) {
       const r = runCli(['ask', REPO_SMALL, QUESTION, '--threads', n], { XDG_CACHE_HOME: xdg }, 60_000);
-      assertRefused(r, new RegExp(`--threads must be an integer from 0 to ${cores}, the logical cores of this machine \\(got "${n}"\\)`), `--threads ${n}`);
+      assertRefused(
+        r,
+        new RegExp(`--threads must be an integer from 0 to ${cores}, the logical cores of this machine \\(got "${n}"\\)`),
+        `--threads ${n}`,
+      );
       assert.ok(r.ms < 30_000, `--threads ${n} took ${r.ms} ms to refuse`);
     }
     const doctor = runCli(['doctor', '--threads', String(cores), '--json'], { XDG_CACHE_HOME: xdg }, 120_000);
@@ -354,10 +392,25 @@ test('bundle files that are not regular files, or too large, are refused before 
   const xdg = tempDir('e2code-xdg-');
   const cases: [string, string, (file: string) => void, RegExp][] = [
     ['tokenizer.json as a FIFO', 'tokenizer.json', (f) => execFileSync('mkfifo', [f]), /tokenizer\.json .* is a FIFO, not a regular file/],
-    ['tokenizer.json linked to /dev/zero', 'tokenizer.json', (f) => symlinkSync('/dev/zero', f), /tokenizer\.json .* is a character device, not a regular file/],
-    ['tokenizer.json of 65 MB', 'tokenizer.json', (f) => (writeFileSync(f, ''), truncateSync(f, 65 * 1024 * 1024)), /tokenizer\.json .* is 68157440 bytes, more than the 67108864/],
+    [
+      'tokenizer.json linked to /dev/zero',
+      'tokenizer.json',
+      (f) => symlinkSync('/dev/zero', f),
+      /tokenizer\.json .* is a character device, not a regular file/,
+    ],
+    [
+      'tokenizer.json of 65 MB',
+      'tokenizer.json',
+      (f) => (writeFileSync(f, ''), truncateSync(f, 65 * 1024 * 1024)),
+      /tokenizer\.json .* is 68157440 bytes, more than the 67108864/,
+    ],
     ['manifest.json as a FIFO', 'manifest.json', (f) => execFileSync('mkfifo', [f]), /manifest\.json cannot be read: .* is a FIFO/],
-    ['decoder.onnx linked to /dev/zero', 'decoder.onnx', (f) => symlinkSync('/dev/zero', f), /decoder\.onnx .* is a character device, not a regular file/],
+    [
+      'decoder.onnx linked to /dev/zero',
+      'decoder.onnx',
+      (f) => symlinkSync('/dev/zero', f),
+      /decoder\.onnx .* is a character device, not a regular file/,
+    ],
     ['embeddings.bin as a FIFO', 'embeddings.bin', (f) => execFileSync('mkfifo', [f]), /embeddings\.bin .* is a FIFO, not a regular file/],
   ];
   try {
@@ -374,9 +427,24 @@ test('bundle files that are not regular files, or too large, are refused before 
     }
     // `e2code index` reads only the manifest and the encoder's tokenizer (to size chunks), through the same checks.
     for (const [what, name, make, message] of [
-      ['manifest.json as a FIFO', 'manifest.json', (f: string) => execFileSync('mkfifo', [f]), /manifest\.json cannot be read: .* is a FIFO, not a regular file/],
-      ['tokenizer.json as a FIFO', 'tokenizer.json', (f: string) => execFileSync('mkfifo', [f]), /tokenizer\.json .* is a FIFO, not a regular file/],
-      ['tokenizer.json linked to /dev/zero', 'tokenizer.json', (f: string) => symlinkSync('/dev/zero', f), /tokenizer\.json .* is a character device, not a regular file/],
+      [
+        'manifest.json as a FIFO',
+        'manifest.json',
+        (f: string) => execFileSync('mkfifo', [f]),
+        /manifest\.json cannot be read: .* is a FIFO, not a regular file/,
+      ],
+      [
+        'tokenizer.json as a FIFO',
+        'tokenizer.json',
+        (f: string) => execFileSync('mkfifo', [f]),
+        /tokenizer\.json .* is a FIFO, not a regular file/,
+      ],
+      [
+        'tokenizer.json linked to /dev/zero',
+        'tokenizer.json',
+        (f: string) => symlinkSync('/dev/zero', f),
+        /tokenizer\.json .* is a character device, not a regular file/,
+      ],
     ] as const) {
       const dir = bundleWith(name, make);
       try {
@@ -409,7 +477,7 @@ test('bundle files that are not regular files, or too large, are refused before 
   }
 });
 
-test('broken framing on the sidecar\'s input (garbage, Content-Length 2147483648, -5, a header with no body): it logs the error and exits; a client restarts it', async (t) => {
+test("broken framing on the sidecar's input (garbage, Content-Length 2147483648, -5, a header with no body): it logs the error and exits; a client restarts it", async (t) => {
   const xdg = tempDir('e2code-xdg-');
   const attacks: [string, string, RegExp][] = [
     ['garbage', 'hello world\r\n\r\n\u0000\u0001garbage{{{\r\n\r\n', /malformed header line "hello world"/],
@@ -445,7 +513,10 @@ test('broken framing on the sidecar\'s input (garbage, Content-Length 2147483648
       await waitFor(() => h.client.pid !== pid && h.client.state === 'ready', 60_000, 'the client to restart the sidecar');
       const r = await h.client.generate({ task: 'ask', root, prompt: QUESTION, options: { maxTokens: 4 } });
       assert.ok(r.context.softChunks > 0);
-      assert.ok(h.logs.some((l) => /unreadable input on stdin/.test(l)), h.logs.join(' | '));
+      assert.ok(
+        h.logs.some((l) => /unreadable input on stdin/.test(l)),
+        h.logs.join(' | '),
+      );
     } finally {
       await h.dispose();
       rmrf(root);
@@ -467,10 +538,16 @@ test('a deaf sidecar (alive, answering nothing): the per-request timeout fires, 
     const pid = h.client.pid!;
     process.kill(pid, 'SIGSTOP'); // alive, and silent
     const t0 = Date.now();
-    await assert.rejects(h.client.status(), (e: Error) => e instanceof SidecarTimeoutError && /did not answer status within 1000 ms/.test(e.message));
+    await assert.rejects(
+      h.client.status(),
+      (e: Error) => e instanceof SidecarTimeoutError && /did not answer status within 1000 ms/.test(e.message),
+    );
     await waitFor(() => h.client.pid !== pid && h.client.state === 'ready', 60_000, 'the client to replace the deaf sidecar');
     const restartedIn = Date.now() - t0;
-    assert.ok(h.logs.some((l) => new RegExp(`\\[client\\] sidecar ${pid} sent nothing for 2000 ms after a liveness check; restarting it`).test(l)), h.logs.join(' | '));
+    assert.ok(
+      h.logs.some((l) => new RegExp(`\\[client\\] sidecar ${pid} sent nothing for 2000 ms after a liveness check; restarting it`).test(l)),
+      h.logs.join(' | '),
+    );
     const r = await h.client.generate({ task: 'ask', root, prompt: QUESTION, options: { maxTokens: 4 } });
     assert.ok(r.context.softChunks > 0);
     t.diagnostic(`deaf sidecar ${pid} replaced by ${h.client.pid} in ${restartedIn} ms`);
@@ -493,7 +570,12 @@ test('10,000 pipelined generate requests: status and cancellation are answered a
     const n = 10_000;
     const frames: Buffer[] = [];
     for (let i = 0; i < n; i++) {
-      const params = { task: 'ask', root, prompt: `question ${i}: what does the LRU cache do?`, options: { maxTokens: 64, ignoreEos: true } };
+      const params = {
+        task: 'ask',
+        root,
+        prompt: `question ${i}: what does the LRU cache do?`,
+        options: { maxTokens: 64, ignoreEos: true },
+      };
       frames.push(Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: i, method: Methods.generate, params })));
     }
     raw.write(Buffer.concat(frames.flatMap((b) => [Buffer.from(`Content-Length: ${b.length}\r\n\r\n`), b])));
@@ -510,7 +592,9 @@ test('10,000 pipelined generate requests: status and cancellation are answered a
     const cancelMs = Date.now() - t0;
     assert.equal((cancelled.result as { stopReason?: string } | undefined)?.stopReason, 'cancelled', JSON.stringify(cancelled));
     const answered = raw.messages.filter((m) => typeof m.id === 'number' && m.method === undefined).length;
-    t.diagnostic(`status answered in ${statusMs} ms and request ${n - 1} cancelled in ${cancelMs} ms, with ${answered} of ${n} generate requests answered so far`);
+    t.diagnostic(
+      `status answered in ${statusMs} ms and request ${n - 1} cancelled in ${cancelMs} ms, with ${answered} of ${n} generate requests answered so far`,
+    );
   } finally {
     raw.kill();
     rmrf(root);
@@ -525,7 +609,9 @@ test('a read-only cache is used read-only: answers work, nothing is written, one
   let view: string | undefined;
   let emptyView: string | undefined;
   try {
-    const warm = runCli(['ask', REPO_SMALL, QUESTION, '--threads', '1', '--max-tokens', '8', '--cache-dir', cache], { XDG_CACHE_HOME: xdg });
+    const warm = runCli(['ask', REPO_SMALL, QUESTION, '--threads', '1', '--max-tokens', '8', '--cache-dir', cache], {
+      XDG_CACHE_HOME: xdg,
+    });
     assertAnswered(warm, 'warming the cache');
     const before = readdirSync(cache).sort();
     const dataBefore = statSync(path.join(cache, 'data.mdb'));
@@ -534,14 +620,23 @@ test('a read-only cache is used read-only: answers work, nothing is written, one
     assertAnswered(ro, 'read-only cache');
     const said = notes(ro, /soft-prompt cache/);
     assert.equal(said.length, 1, show(ro));
-    assert.match(said[0], /is used read-only \(it is on a read-only file system\): answers use the \d+ entries it holds; nothing new is cached/);
+    assert.match(
+      said[0],
+      /is used read-only \(it is on a read-only file system\): answers use the \d+ entries it holds; nothing new is cached/,
+    );
     assert.match(ro.stderr, /\(0 encoded, \d+ cached\)/, 'the read-only cache was not used');
     assert.deepEqual(readdirSync(cache).sort(), before);
     assert.equal(statSync(path.join(cache, 'data.mdb')).mtimeMs, dataBefore.mtimeMs);
     emptyView = readOnlyView(empty);
-    const none = runCli(['ask', REPO_SMALL, QUESTION, '--threads', '1', '--max-tokens', '8', '--cache-dir', emptyView], { XDG_CACHE_HOME: xdg });
+    const none = runCli(['ask', REPO_SMALL, QUESTION, '--threads', '1', '--max-tokens', '8', '--cache-dir', emptyView], {
+      XDG_CACHE_HOME: xdg,
+    });
     assertAnswered(none, 'read-only empty cache directory');
-    assert.equal(notes(none, /soft-prompt cache .* is not used \(it is on a read-only file system\); answering without caching/).length, 1, show(none));
+    assert.equal(
+      notes(none, /soft-prompt cache .* is not used \(it is on a read-only file system\); answering without caching/).length,
+      1,
+      show(none),
+    );
     t.diagnostic(said[0]);
   } finally {
     for (const v of [view, emptyView]) if (v) unmount(v);
@@ -555,12 +650,25 @@ test('no home directory (HOME unset, no passwd entry): --help needs no cache; a 
   const uid = 54_321; // no passwd entry
   assert.equal(spawnSync('getent', ['passwd', String(uid)]).status, 2, `uid ${uid} has a passwd entry here`);
   const run = (args: string[]) =>
-    spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, '--import', 'tsx', path.join(REPO, 'src', 'cli', 'main.ts'), ...args], {
-      cwd: REPO,
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH, ORT_DISABLE_TELEMETRY: undefined },
-      timeout: 300_000,
-    });
+    spawnSync(
+      'setpriv',
+      [
+        `--reuid=${uid}`,
+        `--regid=${uid}`,
+        '--clear-groups',
+        process.execPath,
+        '--import',
+        'tsx',
+        path.join(REPO, 'src', 'cli', 'main.ts'),
+        ...args,
+      ],
+      {
+        cwd: REPO,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, ORT_DISABLE_TELEMETRY: undefined },
+        timeout: 300_000,
+      },
+    );
   const tmpCache = path.join(os.tmpdir(), `e2code-cache-${uid}`);
   rmrf(tmpCache);
   try {
@@ -584,7 +692,10 @@ test('no home directory (HOME unset, no passwd entry): --help needs no cache; a 
     assert.ok(existsSync(path.join(store, 'index.snapshot')), `no index stored in ${store}`);
     const index = run(['index', REPO_SMALL]);
     assert.equal(index.status, 0, index.stderr);
-    assert.match(index.stderr, new RegExp(`e2code: no home directory and no XDG_CACHE_HOME: the workspace index is stored in ${store}, which the system may clear`));
+    assert.match(
+      index.stderr,
+      new RegExp(`e2code: no home directory and no XDG_CACHE_HOME: the workspace index is stored in ${store}, which the system may clear`),
+    );
     assert.match(index.stdout, new RegExp(`store: ${store}`));
   } finally {
     rmrf(tmpCache);

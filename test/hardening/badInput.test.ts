@@ -47,7 +47,9 @@ test(`fuzz: chunker invariants on random, mutated and token-soup input (${FUZZ_S
   const chunker = await estimate();
   for (const s of seedFiles()) await chunker.chunkFile(`warm.${s.ext}`, s.bytes); // load every grammar first
   const stats = await fuzzChunker(chunker, FUZZ_SECONDS, FUZZ_SEED);
-  t.diagnostic(`fuzzed ${stats.cases} cases (${JSON.stringify(stats.byKind)}), ${(stats.bytes / 1e6).toFixed(2)} MB, slowest ${Math.round(stats.slowestMs)} ms`);
+  t.diagnostic(
+    `fuzzed ${stats.cases} cases (${JSON.stringify(stats.byKind)}), ${(stats.bytes / 1e6).toFixed(2)} MB, slowest ${Math.round(stats.slowestMs)} ms`,
+  );
   if (stats.failure) {
     const saved = saveCorpusCase(stats.failure.ext, stats.failure.bytes, `seed ${FUZZ_SEED}: ${stats.failure.error}`);
     assert.fail(`fuzz failure (seed ${FUZZ_SEED}, kept in ${saved}): ${stats.failure.error}`);
@@ -88,16 +90,26 @@ test('50 MB single line, and a 1.3 MB single line that is parsed: windows that t
   const json = Buffer.from(JSON.stringify(Array.from({ length: 60_000 }, (_, i) => ({ k: i, v: `x${i}` }))));
   assert.ok(json.length > 1.2e6);
   const parsed = await chunkChecked(chunker, 'big/data.json', new Uint8Array(json));
-  t.diagnostic(`50 MB line: ${big.chunks.length} chunks in ${Math.round(big.ms)} ms; ${(json.length / 1e6).toFixed(1)} MB JSON line: ${parsed.chunks.length} chunks in ${Math.round(parsed.ms)} ms`);
+  t.diagnostic(
+    `50 MB line: ${big.chunks.length} chunks in ${Math.round(big.ms)} ms; ${(json.length / 1e6).toFixed(1)} MB JSON line: ${parsed.chunks.length} chunks in ${Math.round(parsed.ms)} ms`,
+  );
 });
 
 /** Variants of a real file: invalid UTF-8 at every line start, UTF-16LE with BOM, Latin-1, CR/CRLF endings, NULs. */
 function encodingVariants(bytes: Uint8Array): { name: string; bytes: Uint8Array }[] {
   const text = Buffer.from(bytes).toString('utf8');
   const lines = text.split('\n');
-  const withNasty = Buffer.concat(lines.map((l, i) => Buffer.concat([Buffer.from(NASTY_BYTES[i % NASTY_BYTES.length]), Buffer.from(`${l}\n`)])));
+  const withNasty = Buffer.concat(
+    lines.map((l, i) => Buffer.concat([Buffer.from(NASTY_BYTES[i % NASTY_BYTES.length]), Buffer.from(`${l}\n`)])),
+  );
   const mixed = Buffer.concat(
-    lines.map((l, i) => (i % 3 === 0 ? Buffer.from(`${l}é€😀\n`, 'utf16le') : i % 3 === 1 ? Buffer.from(`${l}é\n`, 'latin1') : Buffer.from(`${l}é€😀\n`, 'utf8'))),
+    lines.map((l, i) =>
+      i % 3 === 0
+        ? Buffer.from(`${l}é€😀\n`, 'utf16le')
+        : i % 3 === 1
+          ? Buffer.from(`${l}é\n`, 'latin1')
+          : Buffer.from(`${l}é€😀\n`, 'utf8'),
+    ),
   );
   return [
     { name: 'nasty-bytes', bytes: withNasty },
@@ -145,17 +157,29 @@ test('walker + workspace index over a hostile tree: nothing throws, every file i
     // Random and mutated content under every extension.
     const seeds = seedFiles();
     let x = FUZZ_SEED >>> 0 || 1;
-    const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
     for (const ext of ALL_EXTS) {
       const bytes = Buffer.alloc(200 + Math.floor(rnd() * 3000));
       for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(rnd() * 256);
       writeFileSync(path.join(root, `random.${ext}`), bytes);
       const s = seeds[Math.floor(rnd() * seeds.length)];
-      writeFileSync(path.join(root, `mutated.${ext}`), applyMutations(s.bytes, [{ op: 'insert', at: Math.floor(rnd() * s.bytes.length), bytes: Uint8Array.from([0xff, 0xc3]) }]));
+      writeFileSync(
+        path.join(root, `mutated.${ext}`),
+        applyMutations(s.bytes, [{ op: 'insert', at: Math.floor(rnd() * s.bytes.length), bytes: Uint8Array.from([0xff, 0xc3]) }]),
+      );
       expectFiles += 2;
     }
     // Odd names, empty files, NULs, a file over the size cap, one very long line.
-    const odd = ['new\nline.ts', 'tab\there.py', 'ünïcödé-名前.go', ' leading space.rs', 'dash-.c', '.hidden.js', '#hash#.rb', 'quote"\'.sh'];
+    const odd = [
+      'new\nline.ts',
+      'tab\there.py',
+      'ünïcödé-名前.go',
+      ' leading space.rs',
+      'dash-.c',
+      '.hidden.js',
+      '#hash#.rb',
+      'quote"\'.sh',
+    ];
     for (const name of odd) writeFileSync(path.join(root, name), 'x = 1\n');
     writeFileSync(path.join(root, 'empty.ts'), '');
     writeFileSync(path.join(root, 'nul.ts'), 'a\0b\0c\n');
@@ -173,7 +197,12 @@ test('walker + workspace index over a hostile tree: nothing throws, every file i
     // A FIFO (reading it would block forever) and a directory tree deeper than PATH_MAX.
     execFileSync('mkfifo', [path.join(root, 'pipe.ts')]);
     // (3 x 700 levels through relative paths: each mkdir/cd stays under PATH_MAX, the whole does not.)
-    execFileSync('bash', ['-c', 'set -P; cd "$1" && p=$(printf "d/%.0s" $(seq 1 700)); for i in 1 2 3; do mkdir -p "$p" && cd "$p" || exit 1; done; echo "x = 1" > deep.py', '_', root]);
+    execFileSync('bash', [
+      '-c',
+      'set -P; cd "$1" && p=$(printf "d/%.0s" $(seq 1 700)); for i in 1 2 3; do mkdir -p "$p" && cd "$p" || exit 1; done; echo "x = 1" > deep.py',
+      '_',
+      root,
+    ]);
 
     const seen = new Map<string, string>();
     const t0 = performance.now();
@@ -188,7 +217,8 @@ test('walker + workspace index over a hostile tree: nothing throws, every file i
       clearTimeout(timer);
     }
     const walkMs = performance.now() - t0;
-    for (const name of ['secret.ts', 'leakdir/secret.ts']) assert.ok(![...seen.keys()].some((p) => p.endsWith(name) && seen.get(p) === 'file'), `${name} escaped the workspace`);
+    for (const name of ['secret.ts', 'leakdir/secret.ts'])
+      assert.ok(![...seen.keys()].some((p) => p.endsWith(name) && seen.get(p) === 'file'), `${name} escaped the workspace`);
     assert.equal(seen.get('leak.ts'), 'skip:symlink-outside');
     assert.equal(seen.get('leakdir'), 'skip:symlink-outside');
     assert.equal(seen.get('sub/up'), 'skip:symlink-loop');
@@ -197,7 +227,10 @@ test('walker + workspace index over a hostile tree: nothing throws, every file i
     assert.equal(seen.get('huge.ts'), 'skip:too-large');
     assert.equal(seen.get('oneline.js'), 'skip:minified');
     assert.equal(seen.has('pipe.ts'), false, 'a FIFO was listed as a file');
-    assert.ok([...seen.entries()].some(([p, v]) => p.startsWith('d/d/d/') && v === 'skip:unreadable'), 'the over-deep directory is not reported');
+    assert.ok(
+      [...seen.entries()].some(([p, v]) => p.startsWith('d/d/d/') && v === 'skip:unreadable'),
+      'the over-deep directory is not reported',
+    );
     for (const name of odd) assert.equal(seen.get(name), 'file', `${JSON.stringify(name)}: ${seen.get(name)}`);
     const accounted = [...seen.keys()].filter((p) => !p.includes('/')).length;
     assert.ok(accounted >= expectFiles, `${accounted} top-level paths accounted for, expected at least ${expectFiles}`);
@@ -212,7 +245,9 @@ test('walker + workspace index over a hostile tree: nothing throws, every file i
     }
     await index.close();
     rmrf(index.storeDir);
-    t.diagnostic(`walked ${seen.size} paths in ${Math.round(walkMs)} ms; indexed ${r.files} files, ${r.chunks} chunks; skipped ${JSON.stringify(r.skipped)}`);
+    t.diagnostic(
+      `walked ${seen.size} paths in ${Math.round(walkMs)} ms; indexed ${r.files} files, ${r.chunks} chunks; skipped ${JSON.stringify(r.skipped)}`,
+    );
   } finally {
     rmrf(root);
     rmrf(outside);

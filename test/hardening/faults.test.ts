@@ -6,13 +6,40 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { SoftPromptCache } from '../../src/core/runtime/cache/cache';
 import { WorkspaceIndex } from '../../src/core/index/index';
 import { readSizing } from '../../src/core/runtime/workspace/sizing';
 import { SidecarExitError } from '../../src/sidecar/client';
-import { BUNDLE, REPO, REPO_SMALL, copyWorkspace, mountTmpfs, rmrf, startSidecar, syntheticWorkspace, tempDir, unmount, waitFor, type SidecarHandle } from './lib';
+import {
+  BUNDLE,
+  REPO,
+  REPO_SMALL,
+  copyWorkspace,
+  mountTmpfs,
+  rmrf,
+  startSidecar,
+  syntheticWorkspace,
+  tempDir,
+  unmount,
+  waitFor,
+  type SidecarHandle,
+} from './lib';
 import { SidecarClient } from '../../src/sidecar/client';
 import { SIDECAR_TS } from './lib';
 
@@ -97,14 +124,15 @@ test('SIGKILL during encoding: the client restarts the sidecar; what was encoded
     h = undefined;
     const c = await assertConsistent(cacheDir, storeDirOf(xdg, root), root);
     assert.equal(c.entries, c.chunks, 'every indexed chunk has a sound cache entry');
-    t.diagnostic(`killed at ${killedAt}/${total} encoded; after restart ${again.cached} cached, ${again.encoded} encoded; ${c.entries} entries sound`);
+    t.diagnostic(
+      `killed at ${killedAt}/${total} encoded; after restart ${again.cached} cached, ${again.encoded} encoded; ${c.entries} entries sound`,
+    );
   } finally {
     await h?.dispose();
     rmrf(root);
     rmrf(xdg);
   }
 });
-
 
 test('SIGKILL during generation: the request fails clearly, the sidecar restarts, the cache is intact and the next answer works', async (t) => {
   const root = copyWorkspace(REPO_SMALL);
@@ -158,7 +186,7 @@ function flipBytes(file: string, count: number, seed: number, from = 0): void {
     for (let i = 0; i < count; i++) {
       x = (Math.imul(x, 1103515245) + 12345) >>> 0;
       const at = from + (x % Math.max(1, size - from));
-      writeSync(fd, Buffer.from([(x >>> 8) & 0xff ^ 0x5a]), 0, 1, at);
+      writeSync(fd, Buffer.from([((x >>> 8) & 0xff) ^ 0x5a]), 0, 1, at);
     }
   } finally {
     closeSync(fd);
@@ -183,16 +211,22 @@ test('corrupt cache and index files (truncate, flip bytes, garbage): detected, r
 
     const damage: [string, () => void][] = [
       ['cache truncated to half', () => truncateSync(data, Math.floor(statSync(data).size / 2))],
-      ['cache meta pages overwritten', () => {
-        const fd = openSync(data, 'r+');
-        for (const page of [0, 1]) writeSync(fd, Buffer.alloc(64, 0xab), 0, 64, page * 4096 + 16);
-        closeSync(fd);
-      }],
+      [
+        'cache meta pages overwritten',
+        () => {
+          const fd = openSync(data, 'r+');
+          for (const page of [0, 1]) writeSync(fd, Buffer.alloc(64, 0xab), 0, 64, page * 4096 + 16);
+          closeSync(fd);
+        },
+      ],
       ['cache file emptied', () => truncateSync(data, 0)],
       ['index snapshot truncated', () => truncateSync(snapshot, Math.floor(statSync(snapshot).size / 2))],
       ['index snapshot bytes flipped', () => flipBytes(snapshot, 20, 3, 200)],
       ['index snapshot replaced by garbage', () => writeFileSync(snapshot, Buffer.alloc(5000, 0xff))],
-      ['index journal garbage', () => writeFileSync(path.join(storeDir, 'index.journal'), '{"magic":"e2code-index-journal"}\n\u0000\u0000garbage\n')],
+      [
+        'index journal garbage',
+        () => writeFileSync(path.join(storeDir, 'index.journal'), '{"magic":"e2code-index-journal"}\n\u0000\u0000garbage\n'),
+      ],
     ];
     for (const [what, hurt] of damage) {
       // Make sure the thing to damage exists again (the previous round rebuilt it).
@@ -209,7 +243,10 @@ test('corrupt cache and index files (truncate, flip bytes, garbage): detected, r
         assert.equal(r.chunks, clean.chunks, `${what}: chunks`);
         assert.equal(r.encoded + r.cached, all, `${what}: every chunk cached or re-encoded`);
         if (what === 'cache truncated to half' || what === 'cache meta pages overwritten') {
-          assert.ok(h.logs.some((l) => /soft-prompt cache .* is damaged/.test(l)), `${what}: not reported; logs: ${h.logs.join(' | ')}`);
+          assert.ok(
+            h.logs.some((l) => /soft-prompt cache .* is damaged/.test(l)),
+            `${what}: not reported; logs: ${h.logs.join(' | ')}`,
+          );
           assert.ok(r.encoded > 0, `${what}: nothing re-encoded`);
         }
         const a = await h.client.generate({ task: 'ask', root, prompt: 'What is in src?', options: { maxTokens: 4 } });
@@ -246,7 +283,9 @@ test('corrupt cache and index files (truncate, flip bytes, garbage): detected, r
 /** `p`, or a clear failure after `ms` (a write that never settles must fail the test, not hang it). */
 function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms (hung)`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms (hung)`)), ms)),
+  );
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -272,7 +311,10 @@ test('random byte flips across the cache B-tree and value pages (many seeds): a 
       // As a clean close would have left it (an hour ago), then damaged behind its back.
       const past = new Date(Date.now() - 3_600_000);
       utimesSync(file, past, past);
-      writeFileSync(path.join(cacheDir, 'clean-close.json'), JSON.stringify({ size: statSync(file).size, mtimeMs: statSync(file).mtimeMs }));
+      writeFileSync(
+        path.join(cacheDir, 'clean-close.json'),
+        JSON.stringify({ size: statSync(file).size, mtimeMs: statSync(file).mtimeMs }),
+      );
       const flips = 50 + ((seed * 37) % 351); // 50..400 bytes, anywhere past the two meta pages
       flipBytes(file, flips, seed * 7919, 2 * 4096);
       h = await startSidecar({ cacheDir, env: { XDG_CACHE_HOME: xdg } });
@@ -285,9 +327,15 @@ test('random byte flips across the cache B-tree and value pages (many seeds): a 
         const a = await h.client.generate({ task: 'ask', root, prompt: 'What does compute_3_2 return?', options: { maxTokens: 2 } });
         assert.ok(a.context.softChunks > 0, `seed ${seed}: no soft context`);
         assert.notEqual((await h.client.status()).state, 'error');
-        assert.equal(h.client.pid, pid, `seed ${seed}: the sidecar crashed (states ${states.join(' -> ')}); logs: ${h.logs.slice(-5).join(' | ')}`);
+        assert.equal(
+          h.client.pid,
+          pid,
+          `seed ${seed}: the sidecar crashed (states ${states.join(' -> ')}); logs: ${h.logs.slice(-5).join(' | ')}`,
+        );
         assert.deepEqual(states, [], `seed ${seed}: the sidecar restarted`);
-        const report = h.logs.find((l) => /soft-prompt cache at .* (is damaged|checked in full because data\.mdb changed since it was last closed)/.test(l));
+        const report = h.logs.find((l) =>
+          /soft-prompt cache at .* (is damaged|checked in full because data\.mdb changed since it was last closed)/.test(l),
+        );
         assert.ok(report, `seed ${seed}: no report; logs: ${h.logs.join(' | ')}`);
         if (/is damaged/.test(report)) {
           tally.movedAside++;
@@ -307,7 +355,9 @@ test('random byte flips across the cache B-tree and value pages (many seeds): a 
       assert.equal(c.entries, c.chunks, `seed ${seed}: cache incomplete after the rebuild`);
       rmrf(cacheDir);
     }
-    t.diagnostic(`${seeds} seeds (50-400 flipped bytes in ${pages - 2} pages past the meta pages): no crash; moved aside and rebuilt ${tally.movedAside}, full check passed ${tally.checkedSound}, full check passed with entries failing their checksum (re-encoded) ${tally.checkedWithBadEntries}`);
+    t.diagnostic(
+      `${seeds} seeds (50-400 flipped bytes in ${pages - 2} pages past the meta pages): no crash; moved aside and rebuilt ${tally.movedAside}, full check passed ${tally.checkedSound}, full check passed with entries failing their checksum (re-encoded) ${tally.checkedWithBadEntries}`,
+    );
   } finally {
     rmrf(root);
     rmrf(xdg);
@@ -340,7 +390,10 @@ test('disk full while writing the cache (4 MB free on a real 12 MB tmpfs): cachi
     assert.equal(paused().length, 1, 'the pause was said more than once');
     rmSync(filler); // space returns: the next soft prompts this sidecar encodes are cached again
     await h.client.generate({ task: 'ask', root, prompt: 'What does compute_7_1 return?', options: { maxTokens: 4 } });
-    assert.ok(h.logs.some((l) => /space is back .* caching again/.test(l)), `no note that caching resumed: ${h.logs.join(' | ')}`);
+    assert.ok(
+      h.logs.some((l) => /space is back .* caching again/.test(l)),
+      `no note that caching resumed: ${h.logs.join(' | ')}`,
+    );
     await h.dispose();
     // A new sidecar encodes what the full disk kept out of the cache, and caches it all.
     h = await startSidecar({ cacheDir, env: { XDG_CACHE_HOME: xdg } });
@@ -352,7 +405,9 @@ test('disk full while writing the cache (4 MB free on a real 12 MB tmpfs): cachi
     h = undefined;
     const c = await assertConsistent(cacheDir, storeDirOf(xdg, root), root);
     assert.equal(c.entries, c.chunks);
-    t.diagnostic(`disk full: ${first.encoded} encoded, note "${paused()[0]}"; after space returned: ${second.cached} cached, ${second.encoded} encoded and cached; ${c.entries} entries sound`);
+    t.diagnostic(
+      `disk full: ${first.encoded} encoded, note "${paused()[0]}"; after space returned: ${second.cached} cached, ${second.encoded} encoded and cached; ${c.entries} entries sound`,
+    );
   } finally {
     await h?.dispose();
     unmount(fs);
@@ -384,14 +439,46 @@ test('missing, truncated or mismatched model bundle: a clear error naming the fi
   const cases: [string, () => string, RegExp][] = [
     ['no bundle directory', () => path.join(tempDir(), 'nope'), /not found|does not exist/],
     ['manifest.json missing', () => brokenBundle((d) => rmSync(path.join(d, 'manifest.json'))), /manifest\.json/],
-    ['manifest.json not JSON', () => brokenBundle((d) => writeFileSync(path.join(d, 'manifest.json'), '{"formatVersion": 1, "name": ')), /manifest\.json/],
-    ['decoder.hiddenSize wrong type', () => brokenBundle((d) => editManifest(d, (m) => (m.decoder.hiddenSize = 'big'))), /decoder\.hiddenSize/],
-    ['encoder.hiddenSize mismatched', () => brokenBundle((d) => editManifest(d, (m) => (m.encoder.hiddenSize = 193))), /encoder\.hiddenSize|encoder\.onnx/],
-    ['decoder.numLayers mismatched', () => brokenBundle((d) => editManifest(d, (m) => (m.decoder.numLayers = 9))), /decoder\.numLayers|decoder\.onnx: missing inputs "past_key_values/],
+    [
+      'manifest.json not JSON',
+      () => brokenBundle((d) => writeFileSync(path.join(d, 'manifest.json'), '{"formatVersion": 1, "name": ')),
+      /manifest\.json/,
+    ],
+    [
+      'decoder.hiddenSize wrong type',
+      () => brokenBundle((d) => editManifest(d, (m) => (m.decoder.hiddenSize = 'big'))),
+      /decoder\.hiddenSize/,
+    ],
+    [
+      'encoder.hiddenSize mismatched',
+      () => brokenBundle((d) => editManifest(d, (m) => (m.encoder.hiddenSize = 193))),
+      /encoder\.hiddenSize|encoder\.onnx/,
+    ],
+    [
+      'decoder.numLayers mismatched',
+      () => brokenBundle((d) => editManifest(d, (m) => (m.decoder.numLayers = 9))),
+      /decoder\.numLayers|decoder\.onnx: missing inputs "past_key_values/,
+    ],
     ['decoder.onnx missing', () => brokenBundle((d) => rmSync(path.join(d, 'decoder.onnx'))), /decoder\.onnx/],
-    ['encoder.onnx truncated', () => brokenBundle((d) => truncateSync(path.join(d, 'encoder.onnx'), 100_000), ['encoder.onnx']), /encoder\.onnx/],
-    ['adapter.onnx garbage', () => brokenBundle((d) => { rmSync(path.join(d, 'adapter.onnx')); writeFileSync(path.join(d, 'adapter.onnx'), 'not a model'); }), /adapter\.onnx/],
-    ['embeddings.bin truncated', () => brokenBundle((d) => truncateSync(path.join(d, 'embeddings.bin'), 4096), ['embeddings.bin']), /embeddings\.bin|embeddings/],
+    [
+      'encoder.onnx truncated',
+      () => brokenBundle((d) => truncateSync(path.join(d, 'encoder.onnx'), 100_000), ['encoder.onnx']),
+      /encoder\.onnx/,
+    ],
+    [
+      'adapter.onnx garbage',
+      () =>
+        brokenBundle((d) => {
+          rmSync(path.join(d, 'adapter.onnx'));
+          writeFileSync(path.join(d, 'adapter.onnx'), 'not a model');
+        }),
+      /adapter\.onnx/,
+    ],
+    [
+      'embeddings.bin truncated',
+      () => brokenBundle((d) => truncateSync(path.join(d, 'embeddings.bin'), 4096), ['embeddings.bin']),
+      /embeddings\.bin|embeddings/,
+    ],
     ['tokenizer.json truncated', () => brokenBundle((d) => truncateSync(path.join(d, 'tokenizer.json'), 1000)), /tokenizer\.json/],
   ];
   const cacheDir = tempDir('e2code-cache-');
@@ -427,18 +514,27 @@ test('missing, truncated or mismatched model bundle: a clear error naming the fi
     // No model needed: the CLI indexes a workspace (and lists its chunks) with the broken bundle configured.
     const bundle = brokenBundle((d) => rmSync(path.join(d, 'decoder.onnx')));
     const store = tempDir('e2code-store-');
-    const out = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'cli', 'main.ts'), 'index', REPO_SMALL, '--json', '--store', store], {
-      encoding: 'utf8',
-      env: { ...process.env, E2CODE_BUNDLE: bundle },
-      cwd: REPO,
-      timeout: 120_000,
-    });
+    const out = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO, 'src', 'cli', 'main.ts'), 'index', REPO_SMALL, '--json', '--store', store],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, E2CODE_BUNDLE: bundle },
+        cwd: REPO,
+        timeout: 120_000,
+      },
+    );
     assert.equal(out.status, 0, out.stderr);
     const summary = JSON.parse(out.stdout) as { files: number; chunks: number };
     assert.ok(summary.files >= 4 && summary.chunks >= summary.files, out.stdout);
     // Opened as `index` made it: chunked by the bundle's encoder (a store made for other sizes is rebuilt).
     const sizing = readSizing(bundle);
-    const idx = await WorkspaceIndex.open({ root: REPO_SMALL, storeDir: store, chunkTokens: sizing.chunkTokens, tokenizerId: sizing.tokenizerId });
+    const idx = await WorkspaceIndex.open({
+      root: REPO_SMALL,
+      storeDir: store,
+      chunkTokens: sizing.chunkTokens,
+      tokenizerId: sizing.tokenizerId,
+    });
     const some = idx.files()[0];
     const chunks = await idx.readChunks(some);
     assert.ok(chunks.length > 0 && chunks[0].text.includes(some));
@@ -451,13 +547,18 @@ test('missing, truncated or mismatched model bundle: a clear error naming the fi
   }
 });
 
-test('no model: the real sidecar with a missing bundle serves index status and lists a file\'s chunks; answers are refused with the reason', async (t) => {
+test("no model: the real sidecar with a missing bundle serves index status and lists a file's chunks; answers are refused with the reason", async (t) => {
   const root = copyWorkspace(REPO_SMALL);
   const xdg = tempDir('e2code-xdg-');
   const cacheDir = tempDir('e2code-cache-');
   const missing = path.join(tempDir('e2code-nobundle-'), 'missing-bundle');
   const logs: string[] = [];
-  const client = new SidecarClient({ sidecarPath: SIDECAR_TS, env: { E2CODE_CACHE_DIR: cacheDir, XDG_CACHE_HOME: xdg }, log: (l) => logs.push(l), restartDelaysMs: [100] });
+  const client = new SidecarClient({
+    sidecarPath: SIDECAR_TS,
+    env: { E2CODE_CACHE_DIR: cacheDir, XDG_CACHE_HOME: xdg },
+    log: (l) => logs.push(l),
+    restartDelaysMs: [100],
+  });
   try {
     const err = await client.start({ bundlePath: missing, device: 'cpu', threads: 1, cacheDir }).then(
       () => undefined,
@@ -494,20 +595,33 @@ test('no model: the real sidecar with a missing bundle serves index status and l
     assert.deepEqual((await client.chunks({ root, path: 'no/such/file.ts' })).chunks, []);
 
     // A fresh sidecar (nothing indexed in this process yet) lists chunks straight away.
-    const second = new SidecarClient({ sidecarPath: SIDECAR_TS, env: { E2CODE_CACHE_DIR: cacheDir, XDG_CACHE_HOME: xdg }, restartDelaysMs: [100] });
+    const second = new SidecarClient({
+      sidecarPath: SIDECAR_TS,
+      env: { E2CODE_CACHE_DIR: cacheDir, XDG_CACHE_HOME: xdg },
+      restartDelaysMs: [100],
+    });
     try {
       await second.start({ bundlePath: missing, device: 'cpu', threads: 1, cacheDir }).catch(() => undefined);
       assert.equal(second.state, 'noModel');
-      assert.deepEqual((await second.chunks({ root, path: file })).chunks.map((c) => c.hash), chunks.map((c) => c.hash));
+      assert.deepEqual(
+        (await second.chunks({ root, path: file })).chunks.map((c) => c.hash),
+        chunks.map((c) => c.hash),
+      );
     } finally {
       await second.dispose();
     }
 
-    await assert.rejects(client.generate({ task: 'ask', root, prompt: 'What does the LRU cache do?', options: { maxTokens: 2 } }), /no model is loaded \(model bundle not found/);
+    await assert.rejects(
+      client.generate({ task: 'ask', root, prompt: 'What does the LRU cache do?', options: { maxTokens: 2 } }),
+      /no model is loaded \(model bundle not found/,
+    );
     const after = await client.status();
     assert.equal(after.state, 'error');
     assert.equal(client.pid, pid, 'the sidecar process changed');
-    assert.ok(logs.some((l) => /no model .*serving index status and chunks without it/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => /no model .*serving index status and chunks without it/.test(l)),
+      logs.join('\n'),
+    );
     t.diagnostic(`no model: indexed ${r.files} files / ${r.chunks} chunks; ${file}: ${chunks.length} chunks listed; generate refused`);
   } finally {
     await client.dispose();
@@ -517,4 +631,3 @@ test('no model: the real sidecar with a missing bundle serves index status and l
     rmrf(path.dirname(missing));
   }
 });
-

@@ -13,7 +13,10 @@ function makeWorkspace(files: number): string {
     const dir = path.join(root, `d${i % 50}`, `e${i % 7}`);
     if (i < 350) mkdirSync(dir, { recursive: true });
     const ext = ['ts', 'py', 'go', 'md', 'txt'][i % 5];
-    writeFileSync(path.join(dir, `f${i}.${ext}`), `// file ${i}\nfunction f${i}(a, b) {\n  return a + b * ${i};\n}\n\nconst v${i} = f${i}(1, 2);\n`);
+    writeFileSync(
+      path.join(dir, `f${i}.${ext}`),
+      `// file ${i}\nfunction f${i}(a, b) {\n  return a + b * ${i};\n}\n\nconst v${i} = f${i}(1, 2);\n`,
+    );
   }
   return root;
 }

@@ -1,6 +1,19 @@
 // Helpers of the hardening suite: temp dirs, a real sidecar behind the real client, /proc inspection.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SidecarClient, type SidecarClientOptions } from '../../src/sidecar/client';
@@ -35,7 +48,8 @@ export function syntheticWorkspace(files: number, fns: number): string {
     mkdirSync(dir, { recursive: true });
     const body = Array.from(
       { length: fns },
-      (_, i) => `/** Computes value ${f}.${i} of the table. */\nexport function compute_${f}_${i}(x: number): number {\n  const k = ${f * 1000 + i};\n  return x * k + ${i} - Math.floor(x / ${f + 1});\n}\n`,
+      (_, i) =>
+        `/** Computes value ${f}.${i} of the table. */\nexport function compute_${f}_${i}(x: number): number {\n  const k = ${f * 1000 + i};\n  return x * k + ${i} - Math.floor(x / ${f + 1});\n}\n`,
     ).join('\n');
     writeFileSync(path.join(dir, `mod${f}.ts`), body);
   }
@@ -58,7 +72,13 @@ export interface SidecarHandle {
 
 /** Starts the real sidecar (src/sidecar/main.ts through tsx) with the real bundle. */
 export async function startSidecar(
-  opts: { cacheDir?: string; bundlePath?: string; env?: NodeJS.ProcessEnv; client?: Partial<SidecarClientOptions>; init?: Partial<InitializeParams> } = {},
+  opts: {
+    cacheDir?: string;
+    bundlePath?: string;
+    env?: NodeJS.ProcessEnv;
+    client?: Partial<SidecarClientOptions>;
+    init?: Partial<InitializeParams>;
+  } = {},
 ): Promise<SidecarHandle> {
   const cacheDir = opts.cacheDir ?? tempDir('e2code-cache-');
   const logs: string[] = [];
@@ -179,7 +199,13 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
   const t0 = Date.now();
   const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k];
-  const r = spawnSync(process.execPath, [...nodeArgs, '--import', 'tsx', CLI_TS, ...args], { cwd: REPO, encoding: 'utf8', env: merged, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, [...nodeArgs, '--import', 'tsx', CLI_TS, ...args], {
+    cwd: REPO,
+    encoding: 'utf8',
+    env: merged,
+    timeout: timeoutMs,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: Date.now() - t0 };
 }
 
@@ -189,7 +215,9 @@ export function mountTmpfs(mb: number): string {
   const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', dir], { encoding: 'utf8' });
   if (r.status !== 0) {
     rmrf(dir);
-    throw new Error(`cannot mount a ${mb} MB tmpfs at ${dir} (${(r.stderr || r.error?.message || '').trim()}): this test needs mount rights (run as root)`);
+    throw new Error(
+      `cannot mount a ${mb} MB tmpfs at ${dir} (${(r.stderr || r.error?.message || '').trim()}): this test needs mount rights (run as root)`,
+    );
   }
   return dir;
 }
@@ -239,7 +267,9 @@ export function readOnlyView(dir: string): string {
   if (bind.status !== 0 || ro.status !== 0) {
     spawnSync('umount', [view]);
     rmrf(view);
-    throw new Error(`cannot bind-mount ${dir} read-only (${(ro.stderr || bind.stderr || '').trim()}): this test needs mount rights (run as root)`);
+    throw new Error(
+      `cannot bind-mount ${dir} read-only (${(ro.stderr || bind.stderr || '').trim()}): this test needs mount rights (run as root)`,
+    );
   }
   return view;
 }
@@ -266,7 +296,11 @@ export interface RawSidecar {
 
 /** The real sidecar spoken to byte by byte (no client): for attacks on its framing and queue. */
 export function spawnRawSidecar(env: NodeJS.ProcessEnv = {}): RawSidecar {
-  const child = spawn(process.execPath, ['--import', 'tsx', SIDECAR_TS], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', SIDECAR_TS], {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const messages: RawSidecar['messages'] = [];
   let err = '';
   child.stderr!.setEncoding('utf8');
@@ -284,7 +318,9 @@ export function spawnRawSidecar(env: NodeJS.ProcessEnv = {}): RawSidecar {
       buf = buf.subarray(end + 4 + n);
     }
   });
-  const gone = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const gone = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     messages,
@@ -298,7 +334,10 @@ export function spawnRawSidecar(env: NodeJS.ProcessEnv = {}): RawSidecar {
     async exited(ms) {
       let timer: NodeJS.Timeout | undefined;
       try {
-        return await Promise.race([gone, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the sidecar still runs after ${ms} ms`)), ms)))]);
+        return await Promise.race([
+          gone,
+          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the sidecar still runs after ${ms} ms`)), ms))),
+        ]);
       } finally {
         clearTimeout(timer);
       }

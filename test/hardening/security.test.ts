@@ -114,7 +114,9 @@ test('the sidecar speaks only stdio: no listening or connected network socket, b
     // No listening TCP/UDP socket in its network namespace belongs to it either.
     const mine = new Set([...openFds(pid).values()]);
     for (const s of inetSockets(pid)) assert.ok(!mine.has(`socket:[${s.inode}]`) || s.state !== '0A');
-    t.diagnostic(`sidecar ${pid}: ${before} / ${after} anonymous unix sockets (its stdio socketpairs), no inet sockets, none listening or named`);
+    t.diagnostic(
+      `sidecar ${pid}: ${before} / ${after} anonymous unix sockets (its stdio socketpairs), no inet sockets, none listening or named`,
+    );
   } finally {
     await h.dispose();
     rmrf(root);
@@ -130,17 +132,40 @@ test('nothing is sent off the machine: a CLI ask works in a network namespace wi
   try {
     const r = spawnSync(
       'unshare',
-      ['-n', process.execPath, '--import', 'tsx', path.join(REPO, 'src', 'cli', 'main.ts'), 'ask', REPO_SMALL, 'Where is LruCache defined?', '--max-tokens', '8', '--json', '--cache-dir', cache],
+      [
+        '-n',
+        process.execPath,
+        '--import',
+        'tsx',
+        path.join(REPO, 'src', 'cli', 'main.ts'),
+        'ask',
+        REPO_SMALL,
+        'Where is LruCache defined?',
+        '--max-tokens',
+        '8',
+        '--json',
+        '--cache-dir',
+        cache,
+      ],
       { cwd: REPO, encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: xdg }, timeout: 300_000 },
     );
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { answer: string; context: { softChunks: number } };
     assert.ok(out.context.softChunks > 0);
     // The namespace really had no network: the same node cannot reach even an address that needs a route.
-    const net = spawnSync('unshare', ['-n', process.execPath, '-e', "require('net').connect(80, '192.0.2.1').on('error', (e) => { console.log(e.code); process.exit(0); })"], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const net = spawnSync(
+      'unshare',
+      [
+        '-n',
+        process.execPath,
+        '-e',
+        "require('net').connect(80, '192.0.2.1').on('error', (e) => { console.log(e.code); process.exit(0); })",
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
     assert.match(net.stdout, /ENETUNREACH|EHOSTUNREACH|EADDRNOTAVAIL/);
     t.diagnostic(`CLI ask without any network: ok (${net.stdout.trim()} for an outside address)`);
   } finally {

@@ -23,20 +23,60 @@ test('malformed requests: each gets a clear error naming the problem, quickly, a
       ['wrong root type', Methods.generate, { task: 'ask', root: 42, prompt: 'x' }, /"root" must be a string/],
       ['prompt not a string', Methods.generate, { task: 'ask', root, prompt: { $gt: '' } }, /"prompt" must be a string/],
       ['unknown top-level field', Methods.generate, { task: 'ask', root, prompt: 'x', __proto__x: 1 }, /unknown field "__proto__x"/],
-      ['unknown option', Methods.generate, { task: 'ask', root, prompt: 'x', options: { maxTokens: 2, evil: true } }, /unknown field "options.evil"/],
-      ['negative maxTokens', Methods.generate, { task: 'ask', root, prompt: 'x', options: { maxTokens: -5 } }, /"options.maxTokens" must be an integer/],
-      ['NaN-ish temperature', Methods.generate, { task: 'ask', root, prompt: 'x', options: { temperature: 'hot' } }, /"options.temperature" must be a number/],
+      [
+        'unknown option',
+        Methods.generate,
+        { task: 'ask', root, prompt: 'x', options: { maxTokens: 2, evil: true } },
+        /unknown field "options.evil"/,
+      ],
+      [
+        'negative maxTokens',
+        Methods.generate,
+        { task: 'ask', root, prompt: 'x', options: { maxTokens: -5 } },
+        /"options.maxTokens" must be an integer/,
+      ],
+      [
+        'NaN-ish temperature',
+        Methods.generate,
+        { task: 'ask', root, prompt: 'x', options: { temperature: 'hot' } },
+        /"options.temperature" must be a number/,
+      ],
       ['huge question (1 MB)', Methods.generate, { task: 'ask', root, prompt: big }, /"prompt" is too long: \d+ characters \(limit \d+\)/],
-      ['over-long selection', Methods.generate, { task: 'explain', root, prompt: '', selection: { path: 'a.ts', startLine: 1, endLine: 9, text: 'x'.repeat(2_000_000) } }, /"selection.text" is too long/],
-      ['selection end before start', Methods.generate, { task: 'explain', root, prompt: '', selection: { path: 'a.ts', startLine: 9, endLine: 2, text: 'x' } }, /"selection.endLine" \(2\) is before/],
-      ['selection line 0', Methods.generate, { task: 'explain', root, prompt: '', selection: { path: 'a.ts', startLine: 0, endLine: 2, text: 'x' } }, /"selection.startLine" must be an integer from 1/],
-      ['history of wrong shape', Methods.generate, { task: 'ask', root, prompt: 'x', history: [{ role: 'system', content: 'obey' }] }, /"history\[0\].role" must be one of "user", "assistant"/],
+      [
+        'over-long selection',
+        Methods.generate,
+        { task: 'explain', root, prompt: '', selection: { path: 'a.ts', startLine: 1, endLine: 9, text: 'x'.repeat(2_000_000) } },
+        /"selection.text" is too long/,
+      ],
+      [
+        'selection end before start',
+        Methods.generate,
+        { task: 'explain', root, prompt: '', selection: { path: 'a.ts', startLine: 9, endLine: 2, text: 'x' } },
+        /"selection.endLine" \(2\) is before/,
+      ],
+      [
+        'selection line 0',
+        Methods.generate,
+        { task: 'explain', root, prompt: '', selection: { path: 'a.ts', startLine: 0, endLine: 2, text: 'x' } },
+        /"selection.startLine" must be an integer from 1/,
+      ],
+      [
+        'history of wrong shape',
+        Methods.generate,
+        { task: 'ask', root, prompt: 'x', history: [{ role: 'system', content: 'obey' }] },
+        /"history\[0\].role" must be one of "user", "assistant"/,
+      ],
       ['NUL in root', Methods.index, { root: `${root}\0/etc` }, /"root" must be a string without NUL/],
       ['index option wrong type', Methods.index, { root, options: { maxFileBytes: '1e12' } }, /"options.maxFileBytes" must be an integer/],
       ['chunks without path', Methods.chunks, { root }, /missing field "path"/],
       ['initialize with a number', Methods.initialize, { bundlePath: 7, device: 'cpu' }, /"bundlePath" must be a string/],
       ['initialize with unknown device', Methods.initialize, { bundlePath: '/x', device: 'tpu' }, /"device" must be one of/],
-      ['root that does not exist', Methods.generate, { task: 'ask', root: `${root}/nope`, prompt: 'x', options: { maxTokens: 2 } }, /not a directory|no such directory/],
+      [
+        'root that does not exist',
+        Methods.generate,
+        { task: 'ask', root: `${root}/nope`, prompt: 'x', options: { maxTokens: 2 } },
+        /not a directory|no such directory/,
+      ],
     ];
     const times: number[] = [];
     for (const [what, method, params, expected] of cases) {
@@ -88,18 +128,25 @@ test('100 concurrent requests: each answered, queued or refused with a clear err
         if (i % 4 === 3) setTimeout(() => c.abort(), 200 + i * 5);
         const t0 = Date.now();
         try {
-          const r = await client.generate({ task: 'ask', root, prompt: `Question ${i}: what does shapes.ts define?`, options: { maxTokens: 6 } }, undefined, c.signal);
+          const r = await client.generate(
+            { task: 'ask', root, prompt: `Question ${i}: what does shapes.ts define?`, options: { maxTokens: 6 } },
+            undefined,
+            c.signal,
+          );
           return { kind: r.stopReason === 'cancelled' ? 'cancelled' : 'answered', ms: Date.now() - t0 };
         } catch (e) {
           const m = (e as Error).message;
-          if (/sidecar busy: \d+ generate requests already running or queued \(limit 8\)/.test(m)) return { kind: 'refused', ms: Date.now() - t0 };
+          if (/sidecar busy: \d+ generate requests already running or queued \(limit 8\)/.test(m))
+            return { kind: 'refused', ms: Date.now() - t0 };
           if (c.signal.aborted && /abort|cancel/i.test(`${(e as Error).name} ${m}`)) return { kind: 'cancelled', ms: Date.now() - t0 };
           return { kind: `unexpected: ${m}`, ms: Date.now() - t0 };
         }
       }),
     );
     // Status and chunk requests are answered meanwhile as well (100 more, concurrently).
-    const side = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? client.status() : client.chunks({ root, path: 'src/lruCache.ts' }))));
+    const side = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => (i % 2 ? client.status() : client.chunks({ root, path: 'src/lruCache.ts' }))),
+    );
     clearInterval(sampler);
     const counts: Record<string, number> = {};
     for (const o of outcomes) counts[o.kind] = (counts[o.kind] ?? 0) + 1;

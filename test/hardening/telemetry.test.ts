@@ -56,14 +56,19 @@ test('no telemetry: a live sidecar (initialize, index, one answer, 60 s) opens n
   try {
     assert.ok(existsSync(trace), 'strace wrote no trace: the sidecar did not run under it');
     const lines = readFileSync(trace, 'utf8').split('\n');
-    assert.ok(lines.some((l) => /openat\(.*\.onnx"/.test(l)), 'the trace does not show the model being loaded: it did not watch the sidecar');
+    assert.ok(
+      lines.some((l) => /openat\(.*\.onnx"/.test(l)),
+      'the trace does not show the model being loaded: it did not watch the sidecar',
+    );
     const inet = lines.filter((l) => /socket\(AF_INET6?\b/.test(l) || /connect\(.*sa_family=AF_INET6?\b/.test(l));
     assert.deepEqual(inet, [], 'inet sockets were opened');
     const microsoft = lines.filter((l) => /\/Microsoft\//.test(l));
     assert.deepEqual(microsoft, [], 'files under a Microsoft/ folder were touched');
     const written = [...walk(home), ...walk(xdg)].filter((p) => p.includes(`${path.sep}Microsoft`));
     assert.deepEqual(written, [], 'files were left under a Microsoft/ folder');
-    t.diagnostic(`${lines.length} traced calls over ${((Date.now() - started) / 1000).toFixed(0)} s: no inet socket, nothing under Microsoft/`);
+    t.diagnostic(
+      `${lines.length} traced calls over ${((Date.now() - started) / 1000).toFixed(0)} s: no inet socket, nothing under Microsoft/`,
+    );
   } finally {
     rmrf(root);
     rmrf(home);

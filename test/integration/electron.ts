@@ -14,7 +14,12 @@ async function runWindow(name: string, target: string, testsPath: string): Promi
   mkdirSync(path.join(userData, 'User'), { recursive: true });
   writeFileSync(
     path.join(userData, 'User', 'settings.json'),
-    JSON.stringify({ 'e2code.maxTokens': 48, 'e2code.index.refreshDelayMs': 300, 'workbench.startupEditor': 'none', 'security.workspace.trust.enabled': false }),
+    JSON.stringify({
+      'e2code.maxTokens': 48,
+      'e2code.index.refreshDelayMs': 300,
+      'workbench.startupEditor': 'none',
+      'security.workspace.trust.enabled': false,
+    }),
   );
   let code = 1;
   try {
@@ -43,7 +48,10 @@ async function main(): Promise<number> {
   const base = path.dirname(first);
   mkdirSync(path.join(base, 'second', 'tools'), { recursive: true });
   writeFileSync(path.join(base, 'second', 'README.md'), '# second\n\nReport tooling for the multi-root test.\n');
-  writeFileSync(path.join(base, 'second', 'tools', 'report.py'), 'def render_report(rows):\n    """Format rows as an aligned text table."""\n    return "\\n".join(" | ".join(map(str, r)) for r in rows)\n');
+  writeFileSync(
+    path.join(base, 'second', 'tools', 'report.py'),
+    'def render_report(rows):\n    """Format rows as an aligned text table."""\n    return "\\n".join(" | ".join(map(str, r)) for r in rows)\n',
+  );
   const workspaceFile = path.join(base, 'multi.code-workspace');
   writeFileSync(workspaceFile, JSON.stringify({ folders: [{ path: 'workspace' }, { path: 'second' }] }));
   try {

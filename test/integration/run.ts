@@ -17,7 +17,6 @@ import { writeProject } from './harness/project';
 const TIMEOUT_MS = Number(process.env.E2CODE_TEST_TIMEOUT_MS) || 15 * 60_000;
 const verbose = Boolean(process.env.E2CODE_TEST_VERBOSE);
 
-
 /** Opens one workbench window in test mode and waits for the suite to finish. */
 async function runWindow(name: string, target: { folder?: string; workspaceFile?: string }, testsPath: string): Promise<Stats> {
   const report = path.join(SUITE_OUT, `report-${name}.txt`);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { checkParity, generate, loadBundle } from './lib/bundle';
+import { checkParity, generate, loadBundle } from '../../models/recipe/checks/bundle';
 import { ROOT } from './lib/run';
 
 const DIR = path.join(ROOT, 'models/default');

@@ -12,12 +12,14 @@ const EXPORT_AND_IMPORT = `
 import sys, json, shutil, torch
 from pathlib import Path
 sys.path.insert(0, '.')
-import train
 from export import _DecoderWithPast, write_bundle
+from runs import latest_modules, model_configs, run_dir
+from stages.bundle import import_bundle
+from train import parse_args
 from model import Adapter, Decoder, Encoder
 out, run, mode = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 torch.manual_seed(1)
-dec_cfg, enc_cfg, ad_cfg = train.model_configs(True)
+dec_cfg, enc_cfg, ad_cfg = model_configs(True)
 dec, enc, ad = Decoder(dec_cfg), Encoder(enc_cfg), Adapter(ad_cfg)
 for m in (dec, enc, ad):  # trained-looking weights: no two tensors alike, norms not all ones
     for p in m.parameters():
@@ -30,11 +32,11 @@ write_bundle(out, name='imp', encoder=enc.eval(), adapter=ad.eval(), decoder_mod
                        'headDim': dec_cfg.head_dim, 'vocabSize': dec_cfg.vocab_size, 'maxPositions': dec_cfg.max_positions},
              soft_tokens_per_chunk=ad_cfg.soft_tokens_per_chunk, training={})
 if mode == 'tokenizer':  # the run already has another tokenizer
-    d = train.run_dir(run); (d / 'tokenizer.json').write_text('{}')
-train.stage_import(train.parse_args(['import', '--run', run, '--smoke', '--bundle', str(out)]))
-ck = torch.load(train.run_dir(run) / 'imported.pt', weights_only=False)
+    d = run_dir(run); (d / 'tokenizer.json').write_text('{}')
+import_bundle(parse_args(['import', '--run', run, '--smoke', '--bundle', str(out)]))
+ck = torch.load(run_dir(run) / 'imported.pt', weights_only=False)
 same = {name: all(torch.equal(v, ck[name][k]) for k, v in m.state_dict().items()) for name, m in (('decoder', dec), ('encoder', enc), ('adapter', ad))}
-latest = train.latest_modules(train.parse_args(['align', '--run', run, '--smoke']), upto='align')[3]
+latest = latest_modules(parse_args(['align', '--run', run, '--smoke']), upto='align')[3]
 print(json.dumps({'same': same, 'bundle': ck['bundle'], 'from': {k: v['stage'] for k, v in latest.items()}}))
 `;
 
@@ -42,7 +44,7 @@ function runId(): string {
   return `imp-test-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
 }
 
-test('train.py import brings a bundle\'s decoder, encoder and adapter back exactly, and later stages start from them', () => {
+test("train.py import brings a bundle's decoder, encoder and adapter back exactly, and later stages start from them", () => {
   ensureVenv();
   const out = mkdtempSync(path.join(os.tmpdir(), 'e2code-imp-'));
   const id = runId();
@@ -63,11 +65,16 @@ test('train.py import refuses a bundle of another architecture, or with another 
   const id = runId();
   try {
     // The default bundle is the full-size model: a smoke run cannot hold it.
-    assert.throws(() => run(PYTHON, ['train.py', 'import', '--run', id, '--smoke', '--bundle', '../default'], { cwd: RECIPE }),
-      /decoder\.onnx: .*(no counterpart|is \[)/);
+    assert.throws(
+      () => run(PYTHON, ['train.py', 'import', '--run', id, '--smoke', '--bundle', '../default'], { cwd: RECIPE }),
+      /decoder\.onnx: .*(no counterpart|is \[)/,
+    );
     const out = mkdtempSync(path.join(os.tmpdir(), 'e2code-imp-'));
     try {
-      assert.throws(() => run(PYTHON, ['-c', EXPORT_AND_IMPORT, out, `${id}-tok`, 'tokenizer'], { cwd: RECIPE }), /another tokenizer than run/);
+      assert.throws(
+        () => run(PYTHON, ['-c', EXPORT_AND_IMPORT, out, `${id}-tok`, 'tokenizer'], { cwd: RECIPE }),
+        /another tokenizer than run/,
+      );
     } finally {
       rmSync(out, { recursive: true, force: true });
       rmSync(path.join(RECIPE, 'work', `${id}-tok`), { recursive: true, force: true });
@@ -84,10 +91,12 @@ test('train.py import refuses a bundle of another architecture, or with another 
 const KEEP_ENCODER = `
 import sys, json, torch, numpy as np, onnxruntime as ort
 sys.path.insert(0, '.')
-import train
+from runs import latest_modules, run_dir
+from stages.bundle import import_bundle
+from train import parse_args
 run = sys.argv[1]
-train.stage_import(train.parse_args(['import', '--run', run, '--bundle', '../default', '--keep-encoder']))
-dec, enc, ad, rec = train.latest_modules(train.parse_args(['instruct', '--run', run]))
+import_bundle(parse_args(['import', '--run', run, '--bundle', '../default', '--keep-encoder']))
+dec, enc, ad, rec = latest_modules(parse_args(['instruct', '--run', run]))
 enc.eval(); ad.eval()
 torch.manual_seed(0)
 ids = torch.randint(0, enc.cfg.vocab_size, (3, 128)); mask = torch.ones(3, 128, dtype=torch.long); mask[1, 60:] = 0
@@ -96,7 +105,7 @@ s = ort.InferenceSession('../default/adapter.onnx').run(None, {'chunk_vectors': 
 with torch.no_grad():
     enc_diff = float(np.abs(enc(ids, mask).numpy() - v).max()); ad_diff = float(np.abs(ad(torch.from_numpy(v)).numpy() - s).max())
 print(json.dumps({'outputs': enc.outputs, 'retrieval': enc.retrieval_mode, 'from': {k: r['stage'] for k, r in rec.items()},
-                  'enc_diff': enc_diff, 'ad_diff': ad_diff, 'model': json.loads((train.run_dir(run) / 'model.json').read_text())}))
+                  'enc_diff': enc_diff, 'ad_diff': ad_diff, 'model': json.loads((run_dir(run) / 'model.json').read_text())}))
 `;
 
 test('train.py import --keep-encoder continues the committed bundle as a whole (an encoder without the retrieval query)', () => {

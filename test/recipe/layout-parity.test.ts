@@ -1,4 +1,4 @@
-// The prompt layout of a training example (models/recipe data.py build_example, token ids by train.py
+// The prompt layout of a training example (models/recipe data.py build_example, token ids by batches.py
 // TokCache) and of the runtime (PromptBuilder) are the same sequence: the same text ids and soft rows at the
 // same positions, encoded from the same chunk texts. A mismatch here would train one layout and serve another.
 import { test } from 'node:test';
@@ -18,7 +18,7 @@ import json, random, sys
 sys.path.insert(0, sys.argv[1])
 from tokenizers import Tokenizer
 from data import FileRec, build_example
-from train import TokCache
+from batches import TokCache
 toks = TokCache(Tokenizer.from_file(sys.argv[2]))
 req = json.load(sys.stdin)
 files = []
@@ -45,7 +45,10 @@ test('training examples and the runtime build the same prompt', () => {
     { path: 'pkg/util.py', name: 'helper_fn', code: 'def helper_fn(x):\n    """<|im_end|> in a docstring"""\n    return x\n' },
   ];
   const py = JSON.parse(run(PYTHON, ['-c', SCRIPT, RECIPE, TOKENIZER], { input: JSON.stringify({ files }) })) as {
-    ids: number[]; soft_texts: string[]; request: string; files: string[];
+    ids: number[];
+    soft_texts: string[];
+    request: string;
+    files: string[];
   };
   const manifest = JSON.parse(readFileSync(path.join(ROOT, 'models/default/manifest.json'), 'utf8')) as BundleManifest;
   const rows = manifest.adapter.softTokensPerChunk;
@@ -64,5 +67,8 @@ test('training examples and the runtime build the same prompt', () => {
   assert.deepEqual(py.ids, ids, 'layout ids differ');
   assert.equal(ids.filter((x) => x === -1).length, files.length * rows);
   // Each soft piece is encoded from the same text: the chunk's text.
-  assert.deepEqual(py.soft_texts, pieces.flatMap((p) => (p.kind === 'soft' ? [byPath.get(p.hash)!.code] : [])));
+  assert.deepEqual(
+    py.soft_texts,
+    pieces.flatMap((p) => (p.kind === 'soft' ? [byPath.get(p.hash)!.code] : [])),
+  );
 });

@@ -26,13 +26,24 @@ test('train --smoke runs every stage, exports a bundle that loads and generates 
     assert.ok(copyStop.step < 100_000, 'copy stopped at its time cap, not its step cap');
     // The last instruct leg (--rank-files --pointer-weight) evaluates lookup in drawn order, the shuffled-soft
     // control and the pointer head's hit rate.
-    for (const key of ['heldout_where_drawn_path', 'heldout_where_drawn_shuffled_path', 'heldout_where_soft_shuffled_path', 'heldout_where_drawn_pointer']) {
+    for (const key of [
+      'heldout_where_drawn_path',
+      'heldout_where_drawn_shuffled_path',
+      'heldout_where_soft_shuffled_path',
+      'heldout_where_drawn_pointer',
+    ]) {
       assert.match(stdout, new RegExp(`"${key}": [0-9.]+`), `no ${key} in the instruct rows`);
     }
     // Alignment reports its shuffled-soft-token control; the leg that trains the encoder also its retrieval.
-    const alignStops = stdout.split('\n').filter((l) => l.startsWith('{"stage": "align"') && l.includes('"event": "stop"')).map((l) => JSON.parse(l));
+    const alignStops = stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{"stage": "align"') && l.includes('"event": "stop"'))
+      .map((l) => JSON.parse(l));
     assert.equal(alignStops.length, 2, 'two align legs');
-    assert.ok(alignStops.every((r) => typeof r.heldout_recon_token_acc_shuffled === 'number'), 'no shuffled control in align');
+    assert.ok(
+      alignStops.every((r) => typeof r.heldout_recon_token_acc_shuffled === 'number'),
+      'no shuffled control in align',
+    );
     assert.equal(alignStops[0].heldout_retrieval_top1, undefined, 'the frozen-encoder leg has no retrieval to watch');
     assert.equal(typeof alignStops[1].heldout_retrieval_top1, 'number', 'the encoder-training leg watches retrieval');
     assert.equal(alignStops[1].step, 12);

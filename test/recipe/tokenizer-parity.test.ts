@@ -12,7 +12,9 @@ function sampleTexts(): string[] {
   const texts: string[] = [];
   // Held-out Python (never seen by the tokenizer trainer) and JavaScript, cut into pieces of varied size.
   const sources = [
-    ...readdirSync('/root/.pyenv/versions/3.11.7/lib/python3.11/json').filter((f) => f.endsWith('.py')).map((f) => `/root/.pyenv/versions/3.11.7/lib/python3.11/json/${f}`),
+    ...readdirSync('/root/.pyenv/versions/3.11.7/lib/python3.11/json')
+      .filter((f) => f.endsWith('.py'))
+      .map((f) => `/root/.pyenv/versions/3.11.7/lib/python3.11/json/${f}`),
     path.join(ROOT, 'node_modules/commander/lib/command.js'),
     path.join(ROOT, 'node_modules/semver/classes/range.js'),
     path.join(ROOT, 'src/core/types.ts'),

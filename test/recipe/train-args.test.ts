@@ -1,10 +1,13 @@
 // train.py's argument rules that decide what a rerun of `npm run train` does: a bad --task-mix (or an align
-// option that means nothing with the others) fails before any data loads, and an option added after
-// checkpoints began recording legs leaves the keys of the legs that did not use it unchanged (else a rerun
-// would take a finished, time-capped leg for a new one).
+// option that means nothing with the others) fails before any data loads; a leg's key is its settings that
+// differ from their defaults, so an option added later leaves the keys of the legs that do not use it
+// unchanged (else a rerun would take a finished, time-capped leg for a new one); and the default run's
+// config keeps the legs the shipped bundle was trained with.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { ensureVenv, PYTHON, RECIPE, run } from './lib/run';
 
 function py(code: string): string {
@@ -18,22 +21,139 @@ test('a bad --task-mix is refused with the rule, before any data loads', () => {
     assert.notEqual(r.status, 0, `--task-mix ${bad} was accepted`);
     assert.match(r.stderr, /--task-mix/, r.stderr);
   }
-  assert.equal(py('print(train.task_mix("where:2,summary:1"))'), "['where', 'where', 'summary']");
+  assert.equal(py('from stages.instruct import task_mix\nprint(task_mix("where:2,summary:1"))'), "['where', 'where', 'summary']");
 });
 
 test('align: --contrast-weight with --freeze-encoder is refused (there is no encoder training to balance)', () => {
-  const r = spawnSync(PYTHON, ['train.py', 'align', '--run', 'no-such-run', '--freeze-encoder', '--contrast-weight', '1'], { cwd: RECIPE, encoding: 'utf8' });
+  const r = spawnSync(PYTHON, ['train.py', 'align', '--run', 'no-such-run', '--freeze-encoder', '--contrast-weight', '1'], {
+    cwd: RECIPE,
+    encoding: 'utf8',
+  });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /--contrast-weight .*--freeze-encoder/, r.stderr);
 });
 
-test('--task-mix at its default leaves a leg key as before the option existed; another value makes a new leg', () => {
+test('a leg key holds the settings that differ from their defaults: a default is no new leg, another value is, where and how fast are not', () => {
   const keys = py(`import json
 base = ['instruct', '--run', 'r', '--steps', '10']
-plain = json.loads(train.leg_key(train.parse_args(base)))
-print('task_mix' in plain, train.leg_key(train.parse_args(base)) == train.leg_key(train.parse_args(base + ['--task-mix', 'where:5,what:1,params:1,defines:1,summary:1,complete:1'])),
-      train.leg_key(train.parse_args(base)) == train.leg_key(train.parse_args(base + ['--task-mix', 'where:1,summary:2'])))`);
-  assert.equal(keys, 'False True False');
+key = lambda extra: train.parse_args(base + extra).leg_key
+print(json.dumps([json.loads(key([])), key([]) == key(['--task-mix', 'where:5,what:1,params:1,defines:1,summary:1,complete:1']),
+                  key([]) == key(['--task-mix', 'where:1,summary:2']), key([]) == key(['--threads', '2', '--log-every', '5', '--data', 'd', '--out', 'o'])]))`);
+  assert.deepEqual(JSON.parse(keys), [{ stage: 'instruct', run: 'r', steps: 10 }, true, false, true]);
+});
+
+test('configs/default.toml keeps the legs the shipped bundle was trained with (their keys, as a rerun recognises them)', () => {
+  // The shipped bundle's run ("repro") ran train.sh's legs with these settings. A change here would make a
+  // rerun of `npm run train` train something else than what produced models/default.
+  const out = py(`import json, tomllib
+from pathlib import Path
+c = tomllib.loads(Path('configs/default.toml').read_text())
+over = ['--run', 'default', '--data', 'work/data', '--out', '../default', '--threads', '2']
+print(json.dumps({'model': c['model'], 'keys': [train.parse_args(train.config_argv(l, 'default') + over).leg_key for l in c['legs']]}))`);
+  const { model, keys } = JSON.parse(out);
+  assert.deepEqual(model, { retrieval_query: false }, 'the shipped encoder ranks by its mean vector');
+  assert.deepEqual(
+    keys.map((k: string) => JSON.parse(k)),
+    [
+      { stage: 'lm', steps: 600, minutes: 45 },
+      { stage: 'copy', init_from: 'lm', lr: 0.001, batch: 32, steps: 1200, minutes: 8 },
+      { stage: 'contrast', steps: 2500, minutes: 20 },
+      { stage: 'align', freeze_encoder: true, steps: 1500, minutes: 12 },
+      {
+        stage: 'instruct',
+        text_control: true,
+        init_from: 'copy',
+        lr: 0.001,
+        batch: 16,
+        extra_questions: 4,
+        max_positions: 448,
+        steps: 1500,
+        minutes: 20,
+      },
+      {
+        stage: 'instruct',
+        init_from: 'textctl',
+        lr: 0.001,
+        batch: 16,
+        max_positions: 448,
+        text_frac: 0.5,
+        extra_questions: 3,
+        extra_names: 8,
+        recon_frac: 0.15,
+        names_weight: 0.5,
+        copy_mix: 4,
+        lm_mix: 4,
+        steps: 2000,
+        minutes: 90,
+      },
+      {
+        stage: 'instruct',
+        lr: 0.001,
+        batch: 16,
+        max_positions: 448,
+        text_frac: 0.3,
+        recon_frac: 0.1,
+        names_weight: 0.5,
+        copy_mix: 4,
+        lm_mix: 4,
+        rank_files: true,
+        retrieved_frac: 0.15,
+        steps: 3000,
+        minutes: 60,
+      },
+      {
+        stage: 'instruct',
+        lr: 0.001,
+        batch: 16,
+        max_positions: 448,
+        text_frac: 0.3,
+        recon_frac: 0.2,
+        names_weight: 0.5,
+        copy_mix: 4,
+        lm_mix: 4,
+        rank_files: true,
+        retrieved_frac: 0.15,
+        task_mix: 'where:3,what:2,params:1,defines:1,summary:4,complete:1',
+        steps: 3100,
+        minutes: 45,
+      },
+      { stage: 'export', context_positions: 448 },
+    ],
+  );
+});
+
+test('a config leg with an unknown setting, or a flag given a non-boolean, is refused with the leg named', () => {
+  for (const [leg, message] of [
+    ['{"stage": "lm", "stepz": 5}', /leg 1: unknown setting 'stepz'/],
+    ['{"stage": "align", "freeze_encoder": "yes"}', /freeze_encoder is true or false/],
+  ] as const) {
+    const r = spawnSync(
+      PYTHON,
+      ['-c', `import sys, json; sys.path.insert(0, '.'); import train; train.config_argv(json.loads(sys.argv[1]), 'c.toml: leg 1')`, leg],
+      { cwd: RECIPE, encoding: 'utf8' },
+    );
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, message, r.stderr);
+  }
+});
+
+test('train.py run refuses a config whose [model] differs from the encoder shape the run was built with, before any leg trains', () => {
+  const id = `cfg-test-${process.pid}`;
+  const dir = path.join(RECIPE, 'work', id);
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'model.json'), '{"retrieval_query": true}\n');
+    const r = spawnSync(PYTHON, ['train.py', 'run', 'configs/default.toml', '--run', id], { cwd: RECIPE, encoding: 'utf8' });
+    assert.notEqual(r.status, 0);
+    assert.match(
+      r.stderr,
+      /\[model\] is \{'retrieval_query': False\}, but run cfg-test-\d+ was built as \{"retrieval_query": true\}/,
+      r.stderr,
+    );
+    assert.deepEqual(readdirSync(dir), ['model.json'], 'no leg started');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('held-out instruct sets hold distinct questions: a small repository is not asked the same thing again and again', () => {
@@ -45,7 +165,8 @@ def rec(repo, i, name):
     return FileRec(repo, f"m{i}.py", "python", code.encode(), [{"text": code, "startLine": 1, "endLine": 3, "startByte": 0, "endByte": len(code)}],
                    [{"name": name, "line": 1, "kind": "function", "doc": f"Does thing {i}.", "params": []}], "")
 held = {"tiny": [rec("tiny", 0, "only_one")], "big": [rec("big", i, f"func_{i}") for i in range(1, 13)]}
-exs = train.heldout_instruct_set(held, 10, 4, "soft", 0.0, 1, 3, ["what"])
+from batches import heldout_instruct_set
+exs = heldout_instruct_set(held, 10, 4, "soft", 0.0, 1, 3, ["what"])
 qs = [(e.meta["request"], e.answer) for e in exs]
 print(len(qs), len(set(qs)), sum(q[0] == "What does only_one do?" for q in qs))`);
   assert.equal(out, '10 10 1');
@@ -53,19 +174,22 @@ print(len(qs), len(set(qs)), sum(q[0] == "What does only_one do?" for q in qs))`
 
 test('--prose-files grows "what"/summary contexts from 1 file at the leg\'s start to N by its end, and a resumed leg keeps its start', () => {
   const out = py(`import json
-from train import Leg, Clock, parse_args, prose_files
+from common import Clock
+from loop import Leg
+from stages.instruct import prose_files
+from train import parse_args
 print(json.dumps([prose_files(s, 100, 500, 4) for s in (100, 199, 200, 300, 400, 499, 500)]))
 a = parse_args(['instruct', '--run', 'r', '--steps', '500', '--prose-files', '4'])
 fresh = Leg(a, {'step': 100, 'legs_done': []}, Clock(60.0))  # a new leg on a checkpoint at step 100
 resumed = Leg(a, {'step': 250, **fresh.record()}, Clock(90.0))  # the same leg, resumed at step 250
 other = Leg(parse_args(['instruct', '--run', 'r', '--steps', '900']), {'step': 250, **fresh.record()}, Clock(90.0))
-print(json.dumps([fresh.start_step, resumed.start_step, other.start_step, 'prose_files' in train.leg_key(parse_args(['instruct']))]))`);
+print(json.dumps([fresh.start_step, resumed.start_step, other.start_step, 'prose_files' in parse_args(['instruct']).leg_key]))`);
   const [files, starts] = out.split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(files, [1, 1, 2, 3, 4, 4, 4]);
   assert.deepEqual(starts, [100, 100, 250, false]);
 });
 
-test('--recap-chunks repeats the ranking\'s best chunks after the files, each under its file header, as the runtime does', () => {
+test("--recap-chunks repeats the ranking's best chunks after the files, each under its file header, as the runtime does", () => {
   const out = py(`import json, random
 from data import FileRec, build_example, variant
 from common import CHAT_TEMPLATE as T
@@ -88,7 +212,7 @@ tail = ex.segments[end - 4:end]
 print(json.dumps([len(ex.chunk_texts) - len(plain.chunk_texts), [s[1] for s in tail[0::2]] == [T["fileHeader"].replace("{path}", f.path) for f, _ in best],
                   [s[0] for s in tail], ex.chunk_texts[-2:] == [c["text"] for _, c in best],
                   ex.segments[:end - 4] == plain.segments[:plain.segments.index(("text", T["contextEnd"]))],
-                  variant(ex, "soft").segments[:end] == ex.segments[:end], "recap_chunks" in train.leg_key(train.parse_args(["instruct"]))]))`);
+                  variant(ex, "soft").segments[:end] == ex.segments[:end], "recap_chunks" in train.parse_args(["instruct"]).leg_key]))`);
   const [more, headers, kinds, sameTexts, filesUnchanged, variantKeeps, inKey] = JSON.parse(out);
   assert.equal(more, 2, 'two chunks again');
   assert.equal(headers, true, 'each under its own file header');

@@ -57,22 +57,32 @@ test('python encode_untrusted / encode_template / escape_path match the runtime'
     ['system', { content: 'sys <|endoftext|>' }],
   ];
   const paths = ['a\nb.ts', 'c\rd\te\u0001\u007f\u0085\u2028.py', 'plain/path.ts', 'back\\slash'];
-  const py = JSON.parse(
-    run(PYTHON, ['-c', SCRIPT, RECIPE, TOKENIZER], { input: JSON.stringify({ texts, templates, paths }) }),
-  ) as { untrusted: number[][]; decoded: string[]; templates: number[][]; paths: string[]; headers: string[] };
+  const py = JSON.parse(run(PYTHON, ['-c', SCRIPT, RECIPE, TOKENIZER], { input: JSON.stringify({ texts, templates, paths }) })) as {
+    untrusted: number[][];
+    decoded: string[];
+    templates: number[][];
+    paths: string[];
+    headers: string[];
+  };
   texts.forEach((t, i) => {
     const ids = tok.encodeUntrusted(t);
     assert.deepEqual(py.untrusted[i], ids, `ids differ for ${JSON.stringify(t)}`);
     assert.ok(!ids.some((id) => tok.isSpecial(id)));
     assert.equal(py.decoded[i], t);
   });
-  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'models/default/manifest.json'), 'utf8')) as { chatTemplate: Record<string, string> };
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'models/default/manifest.json'), 'utf8')) as {
+    chatTemplate: Record<string, string>;
+  };
   templates.forEach(([key, values], i) => {
-    const ids = splitTemplate(manifest.chatTemplate[key], values).flatMap((p) => (p.untrusted ? tok.encodeUntrusted(p.text) : tok.encode(p.text)));
+    const ids = splitTemplate(manifest.chatTemplate[key], values).flatMap((p) =>
+      p.untrusted ? tok.encodeUntrusted(p.text) : tok.encode(p.text),
+    );
     assert.deepEqual(py.templates[i], ids, `template ${key}`);
   });
   assert.deepEqual(py.paths, paths.map(escapePath));
   // Training examples write paths into headers as the runtime does (one line, escaped).
-  paths.forEach((p, i) => assert.equal(py.headers[i], manifest.chatTemplate.fileHeader.replace('{path}', escapePath(p)), `header for ${JSON.stringify(p)}`));
+  paths.forEach((p, i) =>
+    assert.equal(py.headers[i], manifest.chatTemplate.fileHeader.replace('{path}', escapePath(p)), `header for ${JSON.stringify(p)}`),
+  );
   assert.equal(escapePath('a\nb.ts'), 'a\\nb.ts');
 });

@@ -171,7 +171,10 @@ test('open marker and clean-close record: a clean reopen is quick; an unclean en
     logs = [];
     cache = SoftPromptCache.open(dir, { log: (l) => logs.push(l) });
     assert.equal(cache.openCheck.deep, true);
-    assert.match(logs.join('\n'), new RegExp(`checked in full because process ${deadPid} did not close it cleanly: 2 entries read, all sound`));
+    assert.match(
+      logs.join('\n'),
+      new RegExp(`checked in full because process ${deadPid} did not close it cleanly: 2 entries read, all sound`),
+    );
     assert.equal(existsSync(path.join(dir, `open-${deadPid}`)), false, 'the stale marker is removed after the check');
     assert.deepEqual(cache.get('b', 'two')!.vector, entry(2).vector);
     await cache.close();
@@ -201,7 +204,10 @@ test('open marker and clean-close record: a clean reopen is quick; an unclean en
     await raw.close();
     logs = [];
     cache = SoftPromptCache.open(dir, { log: (l) => logs.push(l) });
-    assert.match(logs.join('\n'), /checked in full because data\.mdb changed since it was last closed: 2 entries read, 1 failed their checksum/);
+    assert.match(
+      logs.join('\n'),
+      /checked in full because data\.mdb changed since it was last closed: 2 entries read, 1 failed their checksum/,
+    );
     assert.equal(cache.openCheck.corrupt, 1);
     assert.equal(cache.get('b', 'one'), undefined, 'the damaged entry is gone (re-encoded by the caller)');
     assert.deepEqual(cache.get('b', 'two')!.softTokens, entry(2).softTokens);
@@ -211,7 +217,6 @@ test('open marker and clean-close record: a clean reopen is quick; an unclean en
   }
 });
 
-
 test('entries read back at open are the same entries as those used since (real hash keys, some starting with a digit)', async () => {
   const dir = tempDir();
   const bundle = 'default-024536884fc3fc47';
@@ -219,7 +224,10 @@ test('entries read back at open are the same entries as those used since (real h
   const hashes = ['0336d4f8b2c4b38c0dcccb8e26c96bee7b4f5d29d56cd685b9820f8b2e381c28', '9f0e', 'a1b2', 'fed0'];
   try {
     let cache = SoftPromptCache.open(dir, { touchIntervalMs: 0 });
-    await cache.putMany(bundle, hashes.map((hash, i) => ({ hash, entry: entry(i) })));
+    await cache.putMany(
+      bundle,
+      hashes.map((hash, i) => ({ hash, entry: entry(i) })),
+    );
     await cache.close();
     cache = SoftPromptCache.open(dir, { touchIntervalMs: 0 });
     const bytes = cache.stats().bytes;
@@ -281,7 +289,10 @@ test('a read-only cache (a read-only mount) is used read-only: entries are read,
   const view = tempDir();
   try {
     const writer = SoftPromptCache.open(dir);
-    await writer.putMany('b', [{ hash: 'h1', entry: entry(1) }, { hash: 'h2', entry: entry(2) }]);
+    await writer.putMany('b', [
+      { hash: 'h1', entry: entry(1) },
+      { hash: 'h2', entry: entry(2) },
+    ]);
     await writer.close();
     const before = statSync(path.join(dir, 'data.mdb'));
     must('mount', ['--bind', dir, view]);
@@ -295,9 +306,15 @@ test('a read-only cache (a read-only mount) is used read-only: entries are read,
     assert.equal(cache.stats().writing, false);
     await cache.close();
     assert.equal(logs.length, 1, logs.join(' | '));
-    assert.match(logs[0], /is used read-only \(it is on a read-only file system\): answers use the 2 entries it holds; nothing new is cached/);
+    assert.match(
+      logs[0],
+      /is used read-only \(it is on a read-only file system\): answers use the 2 entries it holds; nothing new is cached/,
+    );
     assert.equal(statSync(path.join(dir, 'data.mdb')).mtimeMs, before.mtimeMs);
-    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('corrupt-')), []);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.startsWith('corrupt-')),
+      [],
+    );
   } finally {
     // Lazily: lmdb keeps a read-only file system's map after close (no lock file there), so the mount stays busy while this process lives.
     spawnSync('umount', ['-l', view]);
@@ -326,7 +343,10 @@ test('a disk without room pauses caching (no throw, said once) and resumes when 
     await cache.putMany('b', big(3));
     assert.ok(cache.get('b', 'big-3-0'));
     assert.equal(cache.stats().writing, true);
-    assert.ok(logs.some((l) => /space is back .* caching again/.test(l)), logs.join(' | '));
+    assert.ok(
+      logs.some((l) => /space is back .* caching again/.test(l)),
+      logs.join(' | '),
+    );
     await cache.close();
     const reopened = SoftPromptCache.open(path.join(disk, 'cache'));
     assert.equal(reopened.stats().entries, 41);

@@ -46,7 +46,10 @@ test('e2code chunks <dir> walks it (ignore rules apply) and covers every file it
     assert.deepEqual([...byFile.keys()].sort(), ['.gitignore', 'README.md', 'src/a.ts', 'src/b.go']);
     for (const [p, chunks] of byFile) checkChunks(chunks, readFileSync(path.join(dir, p)), { path: p });
     assert.ok(out.chunks.some((c) => c.symbols.includes('a')));
-    assert.ok(out.skipped.some((s) => s.path === 'blob.bin'), JSON.stringify(out.skipped));
+    assert.ok(
+      out.skipped.some((s) => s.path === 'blob.bin'),
+      JSON.stringify(out.skipped),
+    );
     // the readable listing ends with a summary line
     const text = cli([dir]);
     assert.match(text, /4 files, \d+ chunks/);

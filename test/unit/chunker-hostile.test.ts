@@ -56,7 +56,10 @@ test('a 50 MB single line is cut into windows quickly, never parsed', async () =
   assert.equal(chunks[chunks.length - 1].endByte, bytes.length);
   for (let i = 1; i < chunks.length; i++) assert.equal(chunks[i].startByte, chunks[i - 1].endByte);
   assert.ok(chunks.every((ch) => ch.kind === 'window'));
-  assert.ok(chunks.every((ch) => estimate(ch.text) <= 256), 'windows fit the budget even within one line');
+  assert.ok(
+    chunks.every((ch) => estimate(ch.text) <= 256),
+    'windows fit the budget even within one line',
+  );
 });
 
 test('a minified bundle (one long line) is windowed, exact, with a custom counter too', async () => {

@@ -117,12 +117,17 @@ test('random Unicode text (astral, combining, lone surrogates): byte offsets sta
   const exts = ['.ts', '.py', '.md', '.txt', '.json', '.yaml', '.rs', '.css'];
   const line = fc.string({ unit: 'binary', maxLength: 60 });
   await fc.assert(
-    fc.asyncProperty(fc.array(line, { maxLength: 40 }), fc.constantFrom(...exts), fc.constantFrom(8, 32, 256), async (lines, ext, maxTokens) => {
-      const bytes = Buffer.from(lines.join('\n'), 'utf8');
-      const name = `u${ext}`;
-      const chunks = await (await chunkerFor(maxTokens)).chunkFile(name, bytes);
-      checkChunks(chunks, bytes, { path: name, maxTokens, countTokens: estimate });
-    }),
+    fc.asyncProperty(
+      fc.array(line, { maxLength: 40 }),
+      fc.constantFrom(...exts),
+      fc.constantFrom(8, 32, 256),
+      async (lines, ext, maxTokens) => {
+        const bytes = Buffer.from(lines.join('\n'), 'utf8');
+        const name = `u${ext}`;
+        const chunks = await (await chunkerFor(maxTokens)).chunkFile(name, bytes);
+        checkChunks(chunks, bytes, { path: name, maxTokens, countTokens: estimate });
+      },
+    ),
     { numRuns: 200, seed: SEED },
   );
 });

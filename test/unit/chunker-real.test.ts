@@ -40,9 +40,15 @@ const CANDIDATES: string[] = [
   nm('eslint/README.md'),
   '/usr/lib/node_modules/npm/node_modules/node-gyp/lib/Find-VisualStudio.cs',
   '/root/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html/error_codes/main.rs',
-  ...['argparse.py', 'typing.py', 'dataclasses.py', 'textwrap.py', 'json/decoder.py', 'asyncio/base_events.py', 'collections/__init__.py'].map(
-    (f) => path.join(PY, f),
-  ),
+  ...[
+    'argparse.py',
+    'typing.py',
+    'dataclasses.py',
+    'textwrap.py',
+    'json/decoder.py',
+    'asyncio/base_events.py',
+    'collections/__init__.py',
+  ].map((f) => path.join(PY, f)),
 ];
 
 const FILES = CANDIDATES.filter((f) => existsSync(f));
@@ -66,7 +72,10 @@ test('real files of every available language tile exactly and keep the budget', 
       checkChunks(chunks, bytes, { path: name, language: c.languageOf(name), maxTokens, countTokens: estimate });
       const lang = c.languageOf(name);
       if (!['markdown', 'text', 'yaml'].includes(lang) && bytes.length > 2000) {
-        assert.ok(chunks.some((ch) => ch.symbols.length > 0), `${name}: no symbols at all`);
+        assert.ok(
+          chunks.some((ch) => ch.symbols.length > 0),
+          `${name}: no symbols at all`,
+        );
       }
     }
   }
@@ -86,7 +95,10 @@ test('real files: known definitions are found with their symbol paths', async ()
     const chunks = await c.chunkFile(label(f), readFileSync(f));
     const hit = chunks.find((ch) => ch.symbols.includes(symbol));
     assert.ok(hit, `${label(f)}: ${symbol} not defined in any chunk`);
-    assert.ok(chunks.some((ch) => pathRe.test(ch.symbolPath)), `${label(f)}: no symbol path like ${pathRe}`);
+    assert.ok(
+      chunks.some((ch) => pathRe.test(ch.symbolPath)),
+      `${label(f)}: no symbol path like ${pathRe}`,
+    );
   }
 });
 

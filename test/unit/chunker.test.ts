@@ -42,7 +42,7 @@ test('languageOf maps extensions and file names; unknown is text', async () => {
     's.yaml': 'yaml',
     'README.md': 'markdown',
     'notes.txt': 'text',
-    'Makefile': 'makefile',
+    Makefile: 'makefile',
     'x.unknownext': 'text',
     noext: 'text',
     '.gitignore': 'text',
@@ -63,14 +63,31 @@ test('every grammar resolves to an existing .wasm and loads', async () => {
   }
   // each language yields syntax chunks (kind other than window) on its fixture
   const ext: Record<string, string> = {
-    typescript: 'ts', tsx: 'tsx', javascript: 'js', python: 'py', go: 'go', rust: 'rs', java: 'java', cpp: 'cpp',
-    csharp: 'cs', ruby: 'rb', php: 'php', bash: 'sh', css: 'css', c: 'c', json: 'json', yaml: 'yaml',
+    typescript: 'ts',
+    tsx: 'tsx',
+    javascript: 'js',
+    python: 'py',
+    go: 'go',
+    rust: 'rs',
+    java: 'java',
+    cpp: 'cpp',
+    csharp: 'cs',
+    ruby: 'rb',
+    php: 'php',
+    bash: 'sh',
+    css: 'css',
+    c: 'c',
+    json: 'json',
+    yaml: 'yaml',
   };
   for (const lang of Object.keys(GRAMMARS)) {
     const name = `sample.${ext[lang]}`;
     const chunks = await c.chunkFile(name, fixture(name));
     assert.equal(chunks[0].language, lang);
-    assert.ok(chunks.every((ch) => ch.kind !== 'window'), `${lang}: fell back to windows`);
+    assert.ok(
+      chunks.every((ch) => ch.kind !== 'window'),
+      `${lang}: fell back to windows`,
+    );
     assert.ok(allSymbols(chunks).size > 0, `${lang}: no symbols`);
   }
 });
@@ -99,9 +116,40 @@ const EXPECTED_SYMBOLS: Record<string, string[]> = {
   'sample.ts': ['CacheOptions', 'Key', 'Eviction', 'DEFAULT_TTL', 'now', 'double', 'Cache', 'get', 'set', 'clear', 'Stats', 'ratio'],
   'sample.tsx': ['ButtonProps', 'Button', 'Counter', 'Panel', 'render'],
   'sample.js': ['EventEmitter', 'createBus', 'Logger', 'log', 'create', 'greet', 'square'],
-  'sample.py': ['MAX_ITEMS', 'CURRENCY', 'Item', 'total', 'label', 'Inventory', '__init__', 'add', 'remove', 'value', 'Report', 'render', 'load', 'refresh'],
+  'sample.py': [
+    'MAX_ITEMS',
+    'CURRENCY',
+    'Item',
+    'total',
+    'label',
+    'Inventory',
+    '__init__',
+    'add',
+    'remove',
+    'value',
+    'Report',
+    'render',
+    'load',
+    'refresh',
+  ],
   'sample.go': ['ErrNegative', 'Pi', 'Shape', 'Rect', 'Meters', 'Area', 'Perimeter', 'Circle', 'NewRect', 'Total'],
-  'sample.rs': ['MAX', 'GREETING', 'Stack', 'Error', 'Sized2', 'size', 'new', 'push', 'pop', 'fmt', 'util', 'clamp', 'square', 'Pair', 'main'],
+  'sample.rs': [
+    'MAX',
+    'GREETING',
+    'Stack',
+    'Error',
+    'Sized2',
+    'size',
+    'new',
+    'push',
+    'pop',
+    'fmt',
+    'util',
+    'clamp',
+    'square',
+    'Pair',
+    'main',
+  ],
   'sample.java': ['Library', 'books', 'LIMIT', 'add', 'find', 'titles', 'Book', 'isClassic', 'Loanable', 'lend', 'Status', 'canLend'],
   'sample.c': ['RING_MAX', 'MIN', 'ring', 'ring_t', 'ring_status', 'instances', 'ring_new', 'ring_free', 'ring_push', 'ring_pop'],
   'sample.cpp': ['linalg', 'Matrix', 'at', 'rows', 'cols', 'Point', 'dot', 'main'],
@@ -200,8 +248,14 @@ test('small siblings merge; oversized declarations split, down to line windows i
   const hc = await c.chunkFile('h.js', enc(huge));
   checkChunks(hc, enc(huge), { path: 'h.js', maxTokens: 128, countTokens: estimate });
   assert.ok(hc.length > 10);
-  assert.ok(hc.slice(0, -1).every((ch) => ch.text.endsWith('\n')), 'windows inside the literal end at line ends');
-  assert.ok(hc.every((ch) => ch.symbolPath === 'function big'), 'pieces of big() keep its symbol path');
+  assert.ok(
+    hc.slice(0, -1).every((ch) => ch.text.endsWith('\n')),
+    'windows inside the literal end at line ends',
+  );
+  assert.ok(
+    hc.every((ch) => ch.symbolPath === 'function big'),
+    'pieces of big() keep its symbol path',
+  );
 });
 
 test('byte offsets are UTF-8 byte offsets (multi-byte and astral characters)', async () => {
@@ -223,9 +277,19 @@ test('byte offsets are UTF-8 byte offsets (multi-byte and astral characters)', a
 test('invalid UTF-8, BOM, CRLF, NUL bytes: still tiled exactly', async () => {
   const c = await createChunker({ maxTokens: 32 });
   const cases: [string, Buffer][] = [
-    ['bad.ts', Buffer.concat([enc('const a = "'), Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82]), enc('";\nfunction f() { return 1; }\n')])],
+    [
+      'bad.ts',
+      Buffer.concat([enc('const a = "'), Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82]), enc('";\nfunction f() { return 1; }\n')]),
+    ],
     ['bad.py', Buffer.concat([enc('x = 1\n'), Buffer.from([0x80, 0x80, 0xf0, 0x9f, 0x98]), enc('\ndef g():\n    return 2\n')])],
-    ['overlong.c', Buffer.concat([enc('int a;'), Buffer.from([0xc0, 0xaf, 0xe0, 0x80, 0xaf, 0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80]), enc('\nint b;\n')])],
+    [
+      'overlong.c',
+      Buffer.concat([
+        enc('int a;'),
+        Buffer.from([0xc0, 0xaf, 0xe0, 0x80, 0xaf, 0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80]),
+        enc('\nint b;\n'),
+      ]),
+    ],
     ['bom.ts', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), enc('export const x = 1;\nexport function y() {}\n')])],
     ['crlf.py', enc('import os\r\n\r\ndef f():\r\n    return 1\r\n\r\nclass C:\r\n    def m(self):\r\n        pass\r\n')],
     ['nul.txt', Buffer.from([0, 0, 10, 0, 65, 0, 10])],
@@ -240,11 +304,16 @@ test('invalid UTF-8, BOM, CRLF, NUL bytes: still tiled exactly', async () => {
 });
 
 test('syntax errors: the file is still covered and definitions the parser recovered are still found', async () => {
-  const js = 'function ok1() { return 1; }\n\nfunction broken( { return ;;; }}}\n\nclass Fine { method() { return 2; } }\n%%% ^^^ ;\nfunction ok2() {}\n';
-  const py = 'def ok1():\n    return 1\n\ndef broken(:\n    return ((\n\nclass Fine:\n    def method(self):\n        return 2\n\nx = [1, 2,, %%\n\ndef ok2():\n    pass\n';
+  const js =
+    'function ok1() { return 1; }\n\nfunction broken( { return ;;; }}}\n\nclass Fine { method() { return 2; } }\n%%% ^^^ ;\nfunction ok2() {}\n';
+  const py =
+    'def ok1():\n    return 1\n\ndef broken(:\n    return ((\n\nclass Fine:\n    def method(self):\n        return 2\n\nx = [1, 2,, %%\n\ndef ok2():\n    pass\n';
   for (const maxTokens of [16, 256]) {
     const c = await createChunker({ maxTokens });
-    for (const [name, src] of [['e.js', js], ['e.py', py]]) {
+    for (const [name, src] of [
+      ['e.js', js],
+      ['e.py', py],
+    ]) {
       const chunks = await c.chunkFile(name, enc(src));
       checkChunks(chunks, enc(src), { path: name, maxTokens, countTokens: estimate });
       const syms = allSymbols(chunks);
@@ -310,8 +379,14 @@ test('equal text => equal hash; the header makes the path part of the content ad
   const a = await c.chunkFile('a/x.py', fixture('sample.py'));
   const b = await c.chunkFile('a/x.py', fixture('sample.py'));
   const moved = await c.chunkFile('b/x.py', fixture('sample.py'));
-  assert.deepEqual(a.map((ch) => ch.hash), b.map((ch) => ch.hash));
-  assert.notDeepEqual(a.map((ch) => ch.hash), moved.map((ch) => ch.hash));
+  assert.deepEqual(
+    a.map((ch) => ch.hash),
+    b.map((ch) => ch.hash),
+  );
+  assert.notDeepEqual(
+    a.map((ch) => ch.hash),
+    moved.map((ch) => ch.hash),
+  );
   // an edit at the end leaves the hashes of untouched earlier chunks alone
   const edited = Buffer.concat([fixture('sample.py'), enc('\n\ndef extra():\n    return 42\n')]);
   const e = await c.chunkFile('a/x.py', edited);

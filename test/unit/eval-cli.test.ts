@@ -68,7 +68,8 @@ test('eval --json --n 2 prints the full result: every task, every row, metrics, 
   assert.match(out.tasks.where.rows.soft.examples[0][0], /^Where is \S+ defined\?$/);
   // Where rows with a context say how much the order decided: the first file is the reference / is the answer.
   for (const row of ['truncated', 'retrieved', 'soft', 'hybrid']) {
-    for (const m of ['reference_first', 'answered_first']) assert.ok(out.tasks.where.rows[row][m] >= 0 && out.tasks.where.rows[row][m] <= 1, `${row}: ${m}`);
+    for (const m of ['reference_first', 'answered_first'])
+      assert.ok(out.tasks.where.rows[row][m] >= 0 && out.tasks.where.rows[row][m] <= 1, `${row}: ${m}`);
   }
   assert.equal(out.tasks.where.rows.none.reference_first, undefined);
   assert.match(r.stderr, /eval reconstruct: 2\/2 questions/, 'progress goes to stderr');
@@ -80,7 +81,8 @@ test('eval prints a table by default; bad options are clear errors', () => {
   assert.equal(r.code, 0, r.stderr);
   assert.ok(r.stdout.startsWith(`bundle default (`) && r.stdout.includes(`on ${repo}, ${small}:`), r.stdout);
   assert.match(r.stdout, /^task +row +n +metric/m);
-  for (const row of ['none', 'truncated', 'retrieved', 'soft', 'hybrid']) assert.match(r.stdout, new RegExp(`^where +${row} +1 +path `, 'm'));
+  for (const row of ['none', 'truncated', 'retrieved', 'soft', 'hybrid'])
+    assert.match(r.stdout, new RegExp(`^where +${row} +1 +path `, 'm'));
   assert.match(r.stdout, /^reconstruct +soft +1 +token_acc .* [+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]$/m);
   assert.match(r.stdout, /^task .* vs none \[95% CI\]$/m);
   assert.match(r.stderr, /indexed \d+ files, \d+ chunks/);

@@ -24,10 +24,19 @@ let files: EvalFile[];
 let soft: Map<string, SoftPromptEntry>;
 
 before(async () => {
-  engine = await Engine.create({ bundlePath: path.join(ROOT, 'models/default'), device: 'cpu', threads: 1, cacheDir: path.join(tmp, 'cache'), persistIndex: false });
+  engine = await Engine.create({
+    bundlePath: path.join(ROOT, 'models/default'),
+    device: 'cpu',
+    threads: 1,
+    cacheDir: path.join(tmp, 'cache'),
+    persistIndex: false,
+  });
   const loaded = await loadRepository(engine, repo);
   files = loaded.files;
-  soft = await engine.softTokens(loaded.workspace, files.flatMap((f) => f.chunks));
+  soft = await engine.softTokens(
+    loaded.workspace,
+    files.flatMap((f) => f.chunks),
+  );
 });
 after(async () => {
   await engine?.close();
@@ -45,7 +54,8 @@ test('edit similarity equals difflib.SequenceMatcher(None, a, b).ratio()', () =>
     // 300 characters: difflib's autojunk drops the popular 'a'/'b' from the index.
     ['a'.repeat(150) + 'b'.repeat(150), 'ab'.repeat(150), 0.0033333333333333335],
   ];
-  for (const [a, b, want] of cases) assert.ok(Math.abs(editSimilarity(a, b) - want) < 1e-12, `${a.slice(0, 20)} / ${b.slice(0, 20)}: ${editSimilarity(a, b)} != ${want}`);
+  for (const [a, b, want] of cases)
+    assert.ok(Math.abs(editSimilarity(a, b) - want) < 1e-12, `${a.slice(0, 20)} / ${b.slice(0, 20)}: ${editSimilarity(a, b)} != ${want}`);
   assert.equal(editSimilarity('', ''), 1);
 });
 
@@ -88,7 +98,17 @@ test('paired bootstrap: the difference of two rows on the same questions, with a
   assert.ok(Math.abs(noisy.diff - 1 / 18) < 1e-12);
   assert.ok(noisy.ci95[0] === 0 && noisy.ci95[1] > noisy.diff, String(noisy.ci95));
   // Pooled ratios (token accuracy): sums over questions, not a mean of per-question ratios.
-  const pooled = pairedDifference([{ num: 9, den: 10 }, { num: 0, den: 90 }], [{ num: 0, den: 10 }, { num: 0, den: 90 }], random);
+  const pooled = pairedDifference(
+    [
+      { num: 9, den: 10 },
+      { num: 0, den: 90 },
+    ],
+    [
+      { num: 0, den: 10 },
+      { num: 0, den: 90 },
+    ],
+    random,
+  );
   assert.ok(Math.abs(pooled.diff - 0.09) < 1e-12, String(pooled.diff));
   assert.throws(() => pairedDifference(ones([1]), ones([1, 2]), random), /1 vs 2 questions/);
 });
@@ -115,17 +135,20 @@ test('the repository loads through the product index: source files only, with ch
   assert.deepEqual(files.map((f) => f.path).sort(), SOURCE_FILES);
   const shapes = files.find((f) => f.path === 'pkg/shapes.py')!;
   assert.equal(shapes.moduleDoc, 'Geometric shapes with areas and perimeters.');
-  assert.deepEqual(shapes.defs.find((d) => d.name === 'square_area'), {
-    name: 'square_area',
-    line: 20,
-    endLine: 23,
-    kind: 'function',
-    params: ['side'],
-    doc: 'Area of a square with the given side length.',
-    fullDoc: 'Area of a square with the given side length.',
-    signature: 'def square_area(side)',
-    parent: '',
-  });
+  assert.deepEqual(
+    shapes.defs.find((d) => d.name === 'square_area'),
+    {
+      name: 'square_area',
+      line: 20,
+      endLine: 23,
+      kind: 'function',
+      params: ['side'],
+      doc: 'Area of a square with the given side length.',
+      fullDoc: 'Area of a square with the given side length.',
+      signature: 'def square_area(side)',
+      parent: '',
+    },
+  );
   for (const f of files) {
     assert.ok(f.chunks.length > 0);
     // Each chunk's code is the file's bytes in its range.
@@ -146,7 +169,10 @@ test('questions are deterministic for a seed and phrased exactly as the recipe p
     assert.equal(new Set(qs.map((q) => q.request + '\u0000' + q.answer)).size, qs.length, 'questions repeat');
     for (const q of qs) {
       const own = files.find((f) => f.path === q.file)!;
-      assert.ok(q.files.some((f) => f.path === q.file), 'the answer file is among the question files');
+      assert.ok(
+        q.files.some((f) => f.path === q.file),
+        'the answer file is among the question files',
+      );
       if (task === 'reconstruct') {
         assert.equal(q.request, 'Repeat the code.');
         assert.equal(q.files.length, 1);
@@ -196,7 +222,11 @@ test('over several repositories each question is about one of them', async () =>
     assert.deepEqual(new Set(qs.map((q) => q.repo)), new Set([repo, other.workspace.root]), `${task}: both repositories asked about`);
     for (const q of qs) {
       const own = both.filter((f) => f.repo === q.repo);
-      for (const f of q.files) assert.ok(own.some((x) => x.path === f.path && x.chunks.includes(f.chunks[0])), `${task}: ${f.path} is not in ${q.repo}`);
+      for (const f of q.files)
+        assert.ok(
+          own.some((x) => x.path === f.path && x.chunks.includes(f.chunks[0])),
+          `${task}: ${f.path} is not in ${q.repo}`,
+        );
     }
   }
 });
@@ -213,7 +243,8 @@ test("each row's prompt has the recipe's layout (data.py segments)", async () =>
   assert.ok(q, 'need a where question over several files');
   const tail = `<|/context|>\n<|im_start|>user\n${q.request}<|im_end|>\n<|im_start|>assistant\n`;
   const softPart = q.files.map((f) => `<|file|>${f.path}\n${SOFT.repeat(f.chunks.length)}`).join('');
-  const code = (c: { path: string; startLine: number; code: string }) => `<|code|>${c.path}:${c.startLine}\n${c.code.endsWith('\n') ? c.code : c.code + '\n'}`;
+  const code = (c: { path: string; startLine: number; code: string }) =>
+    `<|code|>${c.path}:${c.startLine}\n${c.code.endsWith('\n') ? c.code : c.code + '\n'}`;
   const ranked = await rankChunks(engine, q, soft, 2);
   const textChunkCost = (c: { path: string; startLine: number; code: string }) => engine.builder.textChunkCost(c.path, c.startLine, c.code);
   const build = (row: ReturnType<typeof rowsFor>[number]) => {
@@ -231,7 +262,10 @@ test("each row's prompt has the recipe's layout (data.py segments)", async () =>
 
   const softRow = build('soft');
   assert.equal(softRow.text, `<|context|>\n${softPart}${tail}`, 'every chunk as soft tokens under its file header, no text chunks');
-  assert.equal(softRow.softPieces.length, q.files.reduce((n, f) => n + f.chunks.length, 0));
+  assert.equal(
+    softRow.softPieces.length,
+    q.files.reduce((n, f) => n + f.chunks.length, 0),
+  );
   assert.ok(softRow.prompt.length > none.prompt.length + 4 * softRow.softPieces.length - 1);
 
   const hybrid = build('hybrid');
@@ -252,7 +286,10 @@ test("each row's prompt has the recipe's layout (data.py segments)", async () =>
   // In the files' order, each file's chunks from its start.
   const order = q.files.flatMap((f) => f.chunks);
   const at = truncated.layout.text.map((c) => order.indexOf(c));
-  assert.deepEqual(at, [...at].sort((a, b) => a - b));
+  assert.deepEqual(
+    at,
+    [...at].sort((a, b) => a - b),
+  );
   assert.equal(truncated.layout.text[0], order[0]);
 
   // A bundle trained with relevance order: the soft rows' files follow the encoder's ranking, best first;
@@ -261,7 +298,10 @@ test("each row's prompt has the recipe's layout (data.py segments)", async () =>
   const fileOrder = [...new Set(all.map((c) => c.path))];
   assert.deepEqual([...fileOrder].sort(), q.files.map((f) => f.path).sort());
   const byRelevance = rowLayout(q, 'soft', { fileOrder, textChunkCost });
-  assert.deepEqual(byRelevance.soft.map((f) => f.path), fileOrder);
+  assert.deepEqual(
+    byRelevance.soft.map((f) => f.path),
+    fileOrder,
+  );
   assert.equal(byRelevance.soft[0].path, all[0].path, 'the file of the best-ranked chunk first');
   assert.deepEqual(new Set(byRelevance.soft.flatMap((f) => f.chunks)), new Set(softRow.layout.soft.flatMap((f) => f.chunks)));
   // A bundle that repeats its best chunks (decoder.recapChunks): the soft rows end with them, each under
@@ -269,7 +309,10 @@ test("each row's prompt has the recipe's layout (data.py segments)", async () =>
   const recap = all.slice(0, 2);
   const recapped = rowLayout(q, 'soft', { fileOrder, recap, textChunkCost });
   assert.deepEqual(recapped.soft.slice(0, -2), byRelevance.soft);
-  assert.deepEqual(recapped.soft.slice(-2), recap.map((c) => ({ path: c.path, chunks: [c] })));
+  assert.deepEqual(
+    recapped.soft.slice(-2),
+    recap.map((c) => ({ path: c.path, chunks: [c] })),
+  );
   assert.deepEqual(rowLayout(q, 'hybrid', { fileOrder, recap, textChunkCost }).soft, recapped.soft);
   assert.deepEqual(rowLayout(q, 'retrieved', { ranked: all.slice(0, 2), recap, textChunkCost }).soft, []);
   assert.deepEqual(rowLayout(q, 'none', { recap, textChunkCost }), { soft: [], text: [] });
@@ -279,7 +322,7 @@ test("each row's prompt has the recipe's layout (data.py segments)", async () =>
   assert.deepEqual(rowLayout(s, 'hybrid', { textChunkCost }), rowLayout(s, 'soft', { textChunkCost }));
 });
 
-test('--shuffle-soft gives every chunk another chunk\'s soft tokens, each used once', () => {
+test("--shuffle-soft gives every chunk another chunk's soft tokens, each used once", () => {
   const entries = new Map([...soft].slice(0, 5));
   assert.ok(entries.size >= 3);
   const s = shifted(entries);
@@ -295,7 +338,10 @@ test('reconstruction: one chunk as soft tokens vs no context; the target is its 
   const tail = '<|/context|>\n<|im_start|>user\nRepeat the code.<|im_end|>\n<|im_start|>assistant\n';
   const softText = render(engine.builder.build(rowSpec(q, rowLayout(q, 'soft', { textChunkCost: () => 0 }), soft)).pieces);
   assert.equal(softText, `<|context|>\n<|file|>${c.path}\n${SOFT}${tail}`);
-  assert.equal(render(engine.builder.build(rowSpec(q, rowLayout(q, 'none', { textChunkCost: () => 0 }), soft)).pieces), `<|context|>\n${tail}`);
+  assert.equal(
+    render(engine.builder.build(rowSpec(q, rowLayout(q, 'none', { textChunkCost: () => 0 }), soft)).pieces),
+    `<|context|>\n${tail}`,
+  );
   const targets = reconstructTargets(engine, q.answer);
   const eot = engine.builder.tokens('<|im_end|>\n');
   assert.deepEqual(targets.slice(-eot.length), eot);

@@ -34,9 +34,19 @@ test('New chat keeps the earlier conversation in the list and switching brings i
   store.save();
 
   const list = store.list();
-  assert.deepEqual(list.map((c) => [c.title, c.questions]), [['What does slugify do?', 1], ['Where is parseConfig defined?', 1]], 'most recent first');
+  assert.deepEqual(
+    list.map((c) => [c.title, c.questions]),
+    [
+      ['What does slugify do?', 1],
+      ['Where is parseConfig defined?', 1],
+    ],
+    'most recent first',
+  );
   assert.equal(store.switchTo(first), true);
-  assert.deepEqual(store.turns.map((t) => t.id), ['u1', 'a1']);
+  assert.deepEqual(
+    store.turns.map((t) => t.id),
+    ['u1', 'a1'],
+  );
   assert.equal(store.switchTo('no-such-chat'), false);
   assert.equal(store.current.id, first, 'a bad id leaves the current chat');
 
@@ -56,7 +66,12 @@ test('New chat on an empty conversation does not add another empty one', () => {
 
 test('an answer that was streaming when the window closed comes back as stopped', () => {
   const state = memento({
-    [CHATS_KEY]: { current: 'c', chats: [{ id: 'c', updated: 1, turns: [user('u', 'q'), answer('a', 'par', { pending: true, waiting: 'Waiting for the index (42%)…' })] }] },
+    [CHATS_KEY]: {
+      current: 'c',
+      chats: [
+        { id: 'c', updated: 1, turns: [user('u', 'q'), answer('a', 'par', { pending: true, waiting: 'Waiting for the index (42%)…' })] },
+      ],
+    },
   });
   const store = new ChatStore(state);
   const a = store.turns[1];
@@ -68,7 +83,10 @@ test('an answer that was streaming when the window closed comes back as stopped'
 test('the one conversation kept before there were several becomes the first chat', () => {
   const store = new ChatStore(memento({ 'e2code.chat.turns': [user('u', 'old question'), answer('a', 'old answer')] }));
   assert.equal(store.list().length, 1);
-  assert.deepEqual(store.turns.map((t) => t.content), ['old question', 'old answer']);
+  assert.deepEqual(
+    store.turns.map((t) => t.content),
+    ['old question', 'old answer'],
+  );
 });
 
 test('limits: turns per chat and number of chats (the current one is never dropped)', () => {

@@ -4,7 +4,8 @@ import * as assert from 'node:assert/strict';
 import { extractCode, lineWindow } from '../../src/extension/codeText';
 
 test('extractCode takes the longest fenced block and keeps indentation', () => {
-  const answer = 'Here:\n\n```ts\nconst a = 1;\n```\n\nand the function:\n\n```ts\nfunction double(x: number) {\n  return 2 * x;\n}\n```\nDone.';
+  const answer =
+    'Here:\n\n```ts\nconst a = 1;\n```\n\nand the function:\n\n```ts\nfunction double(x: number) {\n  return 2 * x;\n}\n```\nDone.';
   assert.equal(extractCode(answer), 'function double(x: number) {\n  return 2 * x;\n}\n');
   assert.equal(extractCode('~~~\n  indented();\n~~~'), '  indented();\n');
 });

@@ -5,7 +5,13 @@ import * as assert from 'node:assert/strict';
 import type { Source } from '../../src/core/protocol';
 import { isEmptyAnswer, sourceLocation, withoutQuotedSources } from '../../src/webview/answer';
 
-const src = (path: string, line: number, extra: Partial<Source> = {}): Source => ({ path, line, endLine: line + 2, from: 'search', ...extra });
+const src = (path: string, line: number, extra: Partial<Source> = {}): Source => ({
+  path,
+  line,
+  endLine: line + 2,
+  from: 'search',
+  ...extra,
+});
 
 test('a lookup keeps its lead sentence; the quoted source blocks go to the cards', () => {
   const answer = [

@@ -7,7 +7,10 @@ test('progressMessage says what is happening, with counts only when there are so
   assert.equal(progressMessage('cobra', { phase: 'walk', done: 0, total: 0 }), 'cobra: finding files');
   assert.equal(progressMessage('cobra', { phase: 'chunk', done: 0, total: 0 }), 'cobra: reading files');
   assert.equal(progressMessage('cobra', { phase: 'chunk', done: 12, total: 37 }), 'cobra: reading files (12 of 37 files)');
-  assert.equal(progressMessage('cobra', { phase: 'encode', done: 1200, total: 2067 }), 'cobra: reading the code with the model (1,200 of 2,067 parts)');
+  assert.equal(
+    progressMessage('cobra', { phase: 'encode', done: 1200, total: 2067 }),
+    'cobra: reading the code with the model (1,200 of 2,067 parts)',
+  );
   for (const phase of ['walk', 'chunk', 'encode'] as const) {
     const m = progressMessage('x', { phase, done: 0, total: 0 });
     assert.doesNotMatch(m, /\b0\/0\b|chunk|encode/, m);
@@ -22,7 +25,10 @@ test('plainReason keeps the first line and shortens library and system paths to 
   );
   assert.equal(plainReason('C:\\Users\\u\\AppData\\e2code\\models\\default\\decoder.onnx is missing'), 'decoder.onnx is missing');
   // Paths the user chose (a workspace folder, a bundle they set) stay as they are.
-  assert.equal(plainReason('bundle /data/my-bundle: manifest.json has no decoder', ['/data/my-bundle']), 'bundle /data/my-bundle: manifest.json has no decoder');
+  assert.equal(
+    plainReason('bundle /data/my-bundle: manifest.json has no decoder', ['/data/my-bundle']),
+    'bundle /data/my-bundle: manifest.json has no decoder',
+  );
   assert.equal(plainReason('cannot read /ws/proj/src/a.ts', ['/ws/proj']), 'cannot read /ws/proj/src/a.ts');
   assert.equal(plainReason('no path here'), 'no path here');
 });

@@ -75,8 +75,21 @@ func MinimumNArgs[T ~int](n T, extra, more string) PositionalArgs {
 `;
   const f = await extractFacts(src, 'go');
   assert.equal(f.moduleDoc, 'Package cobra is a commander providing a simple interface to create powerful modern CLI interfaces.');
-  assert.equal(f.moduleFullDoc, 'Package cobra is a commander providing a simple interface to create powerful modern CLI interfaces.\nIn addition to providing an interface, Cobra simultaneously provides a controller.');
-  assert.deepEqual(names(f), ['Command', 'PositionalArgs', 'FlagSetByCobraAnnotation', 'Command.AddCommand', 'Command.Name', 'Command.CommandPath', 'Runner', 'Runner.Run', 'MinimumNArgs']);
+  assert.equal(
+    f.moduleFullDoc,
+    'Package cobra is a commander providing a simple interface to create powerful modern CLI interfaces.\nIn addition to providing an interface, Cobra simultaneously provides a controller.',
+  );
+  assert.deepEqual(names(f), [
+    'Command',
+    'PositionalArgs',
+    'FlagSetByCobraAnnotation',
+    'Command.AddCommand',
+    'Command.Name',
+    'Command.CommandPath',
+    'Runner',
+    'Runner.Run',
+    'MinimumNArgs',
+  ]);
   assert.deepEqual(def(f, 'AddCommand'), {
     name: 'AddCommand',
     line: 32,
@@ -90,17 +103,29 @@ func MinimumNArgs[T ~int](n T, extra, more string) PositionalArgs {
   });
   const command = def(f, 'Command');
   assert.deepEqual([command.kind, command.line, command.endLine, command.signature], ['struct', 15, 19, 'type Command struct']);
-  assert.equal(command.doc, "Command is just that, a command for your application.");
+  assert.equal(command.doc, 'Command is just that, a command for your application.');
   assert.match(command.fullDoc, /^Command is just that[^]*E\.g\. {2}'go run \.\.\.'[^]*part of your command definition\.$/);
   // A trailing comment on the line above is not a doc comment.
   assert.deepEqual([def(f, 'Name').doc, def(f, 'Name').signature], ['', 'func (c *Command) Name() string']);
   assert.equal(def(f, 'CommandPath').doc, 'CommandPath returns the full path to this command.');
-  assert.deepEqual([def(f, 'PositionalArgs').kind, def(f, 'PositionalArgs').signature], ['type', 'type PositionalArgs func(cmd *Command, args []string) error']);
-  assert.deepEqual([def(f, 'Runner').kind, def(f, 'Runner').signature, def(f, 'Runner').endLine], ['interface', 'type Runner interface', 52]);
+  assert.deepEqual(
+    [def(f, 'PositionalArgs').kind, def(f, 'PositionalArgs').signature],
+    ['type', 'type PositionalArgs func(cmd *Command, args []string) error'],
+  );
+  assert.deepEqual(
+    [def(f, 'Runner').kind, def(f, 'Runner').signature, def(f, 'Runner').endLine],
+    ['interface', 'type Runner interface', 52],
+  );
   assert.deepEqual([def(f, 'Run').kind, def(f, 'Run').parent, def(f, 'Run').doc], ['method', 'Runner', 'Run runs it.']);
-  assert.deepEqual([def(f, 'FlagSetByCobraAnnotation').kind, def(f, 'FlagSetByCobraAnnotation').line, def(f, 'FlagSetByCobraAnnotation').doc], ['constant', 26, 'FlagSetByCobraAnnotation marks flags set by Cobra itself.']);
+  assert.deepEqual(
+    [def(f, 'FlagSetByCobraAnnotation').kind, def(f, 'FlagSetByCobraAnnotation').line, def(f, 'FlagSetByCobraAnnotation').doc],
+    ['constant', 26, 'FlagSetByCobraAnnotation marks flags set by Cobra itself.'],
+  );
   const generic = def(f, 'MinimumNArgs');
-  assert.deepEqual([generic.kind, generic.params, generic.signature], ['function', ['n', 'extra', 'more'], 'func MinimumNArgs[T ~int](n T, extra, more string) PositionalArgs']);
+  assert.deepEqual(
+    [generic.kind, generic.params, generic.signature],
+    ['function', ['n', 'extra', 'more'], 'func MinimumNArgs[T ~int](n T, extra, more string) PositionalArgs'],
+  );
 });
 
 test('Ruby: modules, classes, ?/! methods, self. methods; # comments above; the file doc', async () => {
@@ -141,7 +166,11 @@ end
 `;
   const f = await extractFacts(src, 'ruby');
   assert.equal(f.moduleDoc, 'Automatically sets the etag header on all String bodies.', "the file's first documented class");
-  assert.deepEqual(names(f), ['Rack', 'Rack.ETag', 'ETag.etag_status?', 'ETag.build', 'ETag.call', 'ETag.reset!'], '`initialize` is the class, as a constructor');
+  assert.deepEqual(
+    names(f),
+    ['Rack', 'Rack.ETag', 'ETag.etag_status?', 'ETag.build', 'ETag.call', 'ETag.reset!'],
+    '`initialize` is the class, as a constructor',
+  );
   assert.deepEqual(def(f, 'etag_status?'), {
     name: 'etag_status?',
     line: 18,
@@ -155,13 +184,25 @@ end
   });
   const etag = def(f, 'ETag');
   assert.deepEqual([etag.kind, etag.parent, etag.line, etag.endLine, etag.signature], ['class', 'Rack', 9, 33, 'class ETag < Base']);
-  assert.equal(etag.fullDoc, 'Automatically sets the etag header on all String bodies.\n\nThe etag header is skipped if etag or last-modified headers are sent.');
+  assert.equal(
+    etag.fullDoc,
+    'Automatically sets the etag header on all String bodies.\n\nThe etag header is skipped if etag or last-modified headers are sent.',
+  );
   assert.deepEqual([def(f, 'Rack').kind, def(f, 'Rack').doc], ['module', '']);
-  assert.deepEqual([def(f, 'build').params, def(f, 'build').signature, def(f, 'build').doc], [['app', 'args', 'opts', 'block'], 'def self.build(app, *args, **opts, &block)', 'Builds the middleware.']);
+  assert.deepEqual(
+    [def(f, 'build').params, def(f, 'build').signature, def(f, 'build').doc],
+    [['app', 'args', 'opts', 'block'], 'def self.build(app, *args, **opts, &block)', 'Builds the middleware.'],
+  );
   assert.deepEqual([def(f, 'call').params, def(f, 'call').signature, def(f, 'call').doc], [['env'], 'def call env', '']);
-  assert.deepEqual([def(f, 'reset!').signature, def(f, 'reset!').line, def(f, 'reset!').endLine, def(f, 'reset!').doc], ['def reset!', 32, 32, 'Forgets the digest.']);
+  assert.deepEqual(
+    [def(f, 'reset!').signature, def(f, 'reset!').line, def(f, 'reset!').endLine, def(f, 'reset!').doc],
+    ['def reset!', 32, 32, 'Forgets the digest.'],
+  );
   // A file-top comment (after the magic comment) is the file's doc.
-  const top = await extractFacts(`#!/usr/bin/env ruby\n# frozen_string_literal: true\n\n# Helpers for building Rack responses.\nrequire 'rack'\n`, 'ruby');
+  const top = await extractFacts(
+    `#!/usr/bin/env ruby\n# frozen_string_literal: true\n\n# Helpers for building Rack responses.\nrequire 'rack'\n`,
+    'ruby',
+  );
   assert.equal(top.moduleDoc, 'Helpers for building Rack responses.');
 });
 
@@ -233,11 +274,21 @@ pub const MAX_DEPTH: usize = 64;
     parent: 'Ast',
   });
   const ast = def(f, 'Ast');
-  assert.deepEqual([ast.kind, ast.line, ast.endLine, ast.signature, ast.doc], ['struct', 15, 18, 'pub struct Ast', 'The parsed expression tree.'], 'the line is the attribute\'s, the doc above it');
+  assert.deepEqual(
+    [ast.kind, ast.line, ast.endLine, ast.signature, ast.doc],
+    ['struct', 15, 18, 'pub struct Ast', 'The parsed expression tree.'],
+    "the line is the attribute's, the doc above it",
+  );
   assert.equal(def(f, 'Token').doc, '', 'a plain // comment is not a doc comment in Rust');
-  assert.deepEqual([def(f, 'eval').kind, def(f, 'eval').parent, def(f, 'eval').signature, def(f, 'eval').params], ['method', 'Eval', 'fn eval(&self) -> i64', []]);
+  assert.deepEqual(
+    [def(f, 'eval').kind, def(f, 'eval').parent, def(f, 'eval').signature, def(f, 'eval').params],
+    ['method', 'Eval', 'fn eval(&self) -> i64', []],
+  );
   assert.deepEqual([def(f, 'Eval').kind, def(f, 'fmt').parent], ['trait', 'Wrapper']);
-  assert.deepEqual([def(f, 'MAX_DEPTH').kind, def(f, 'MAX_DEPTH').doc, def(f, 'MAX_DEPTH').signature], ['constant', 'Upper bound of nesting.', 'pub const MAX_DEPTH: usize = 64']);
+  assert.deepEqual(
+    [def(f, 'MAX_DEPTH').kind, def(f, 'MAX_DEPTH').doc, def(f, 'MAX_DEPTH').signature],
+    ['constant', 'Upper bound of nesting.', 'pub const MAX_DEPTH: usize = 64'],
+  );
 });
 
 test('Java: javadoc above annotations, methods in classes, nested types, constructors left out', async () => {
@@ -292,7 +343,14 @@ public abstract class LocalCache<K, V> extends AbstractMap<K, V> implements Cach
 `;
   const f = await extractFacts(src, 'java');
   assert.equal(f.moduleDoc, 'A semi-persistent mapping from keys to values.', 'the file is its class: the class javadoc, not the license');
-  assert.deepEqual(names(f), ['LocalCache', 'LocalCache.get', 'LocalCache.cleanUp', 'LocalCache.license', 'LocalCache.internal', 'LocalCache.Strength']);
+  assert.deepEqual(names(f), [
+    'LocalCache',
+    'LocalCache.get',
+    'LocalCache.cleanUp',
+    'LocalCache.license',
+    'LocalCache.internal',
+    'LocalCache.Strength',
+  ]);
   assert.deepEqual(def(f, 'get'), {
     name: 'get',
     line: 26,
@@ -306,10 +364,20 @@ public abstract class LocalCache<K, V> extends AbstractMap<K, V> implements Cach
     parent: 'LocalCache',
   });
   const cls = def(f, 'LocalCache');
-  assert.deepEqual([cls.kind, cls.line, cls.endLine, cls.signature], ['class', 13, 48, 'public abstract class LocalCache<K, V> extends AbstractMap<K, V> implements Cache<K, V>']);
-  assert.equal(cls.fullDoc, 'A semi-persistent mapping from keys to values. Values are added with #put.\n\nImplementations of this interface are expected to be thread-safe.');
+  assert.deepEqual(
+    [cls.kind, cls.line, cls.endLine, cls.signature],
+    ['class', 13, 48, 'public abstract class LocalCache<K, V> extends AbstractMap<K, V> implements Cache<K, V>'],
+  );
+  assert.equal(
+    cls.fullDoc,
+    'A semi-persistent mapping from keys to values. Values are added with #put.\n\nImplementations of this interface are expected to be thread-safe.',
+  );
   assert.deepEqual([def(f, 'cleanUp').doc, def(f, 'cleanUp').signature], ['Removes expired entries.', 'void cleanUp()']);
-  assert.equal(def(f, 'license').doc, "Returns the license of the cache's data, as its owner set it.", 'a doc that mentions a license is not a license header');
+  assert.equal(
+    def(f, 'license').doc,
+    "Returns the license of the cache's data, as its owner set it.",
+    'a doc that mentions a license is not a license header',
+  );
   // A doc of tags only has no description: no first sentence (not a tag's continuation line), the whole text kept.
   assert.deepEqual([def(f, 'internal').doc, def(f, 'internal').signature], ['', 'public Object internal()']);
   assert.match(def(f, 'internal').fullDoc, /^@deprecated Use #get instead; [^]* future version\.$/);
@@ -360,9 +428,19 @@ sds sdsMakeRoomFor(sds s, size_t addlen) { return s; }
 `;
   const f = await extractFacts(src, 'c');
   assert.equal(f.moduleDoc, 'A C dynamic strings library.');
-  assert.deepEqual(names(f), ['SDS_MAX_PREALLOC', 'sdshdr_t', 'sdshdr', 'sdscatlen', 'sdsfree', 'sdsMakeRoomFor'], 'a prototype is not a definition; an include guard is not a constant');
+  assert.deepEqual(
+    names(f),
+    ['SDS_MAX_PREALLOC', 'sdshdr_t', 'sdshdr', 'sdscatlen', 'sdsfree', 'sdsMakeRoomFor'],
+    'a prototype is not a definition; an include guard is not a constant',
+  );
   // A boxed comment: its rules and right edge are drawing, not text.
-  assert.deepEqual([def(f, 'sdsMakeRoomFor').doc, def(f, 'sdsMakeRoomFor').fullDoc], ['Grow the free space at the end of the string.', 'Grow the free space at the end of the string.\nThe length of the string is unchanged.']);
+  assert.deepEqual(
+    [def(f, 'sdsMakeRoomFor').doc, def(f, 'sdsMakeRoomFor').fullDoc],
+    [
+      'Grow the free space at the end of the string.',
+      'Grow the free space at the end of the string.\nThe length of the string is unchanged.',
+    ],
+  );
   assert.deepEqual(def(f, 'sdscatlen'), {
     name: 'sdscatlen',
     line: 23,
@@ -370,13 +448,23 @@ sds sdsMakeRoomFor(sds s, size_t addlen) { return s; }
     kind: 'function',
     params: ['s', 't', 'len'],
     doc: "Append the specified binary-safe string pointed by 't' of 'len' bytes to the end of the specified sds string 's'.",
-    fullDoc: "Append the specified binary-safe string pointed by 't' of 'len' bytes to the\nend of the specified sds string 's'.\n\nAfter the call, the passed sds string is no longer valid.",
+    fullDoc:
+      "Append the specified binary-safe string pointed by 't' of 'len' bytes to the\nend of the specified sds string 's'.\n\nAfter the call, the passed sds string is no longer valid.",
     signature: 'sds sdscatlen(sds s, const void *t, size_t len)',
     parent: '',
   });
-  assert.deepEqual([def(f, 'sdsfree').signature, def(f, 'sdsfree').line, def(f, 'sdsfree').doc], ['static void sdsfree(sds s)', 29, "Free an sds string. No operation is performed if 's' is NULL."]);
-  assert.deepEqual([def(f, 'sdshdr_t').kind, def(f, 'sdshdr_t').doc, def(f, 'sdshdr_t').endLine], ['type', 'Header of a dynamic string.', 15]);
-  assert.deepEqual([def(f, 'sdshdr').kind, def(f, 'SDS_MAX_PREALLOC').kind, def(f, 'SDS_MAX_PREALLOC').signature], ['struct', 'constant', '#define SDS_MAX_PREALLOC (1024*1024)']);
+  assert.deepEqual(
+    [def(f, 'sdsfree').signature, def(f, 'sdsfree').line, def(f, 'sdsfree').doc],
+    ['static void sdsfree(sds s)', 29, "Free an sds string. No operation is performed if 's' is NULL."],
+  );
+  assert.deepEqual(
+    [def(f, 'sdshdr_t').kind, def(f, 'sdshdr_t').doc, def(f, 'sdshdr_t').endLine],
+    ['type', 'Header of a dynamic string.', 15],
+  );
+  assert.deepEqual(
+    [def(f, 'sdshdr').kind, def(f, 'SDS_MAX_PREALLOC').kind, def(f, 'SDS_MAX_PREALLOC').signature],
+    ['struct', 'constant', '#define SDS_MAX_PREALLOC (1024*1024)'],
+  );
 });
 
 test('C++: class methods in and out of the class, templates, /// docs; constructors left out', async () => {
@@ -427,9 +515,21 @@ Shape::~Shape() {}
     signature: 'double Shape::perimeter(int sides) const',
     parent: 'Shape',
   });
-  assert.deepEqual([def(f, 'scale').kind, def(f, 'scale').parent, def(f, 'scale').doc, def(f, 'scale').signature], ['method', 'Shape', 'Scales the shape by a factor.', 'void scale(double factor)']);
+  assert.deepEqual(
+    [def(f, 'scale').kind, def(f, 'scale').parent, def(f, 'scale').doc, def(f, 'scale').signature],
+    ['method', 'Shape', 'Scales the shape by a factor.', 'void scale(double factor)'],
+  );
   const d = def(f, 'distance');
-  assert.deepEqual([d.line, d.endLine, d.signature, d.doc, d.params], [20, 23, 'template <typename T> T distance(const Point<T>& a, const Point<T>& b)', 'Euclidean distance between two points.', ['a', 'b']]);
+  assert.deepEqual(
+    [d.line, d.endLine, d.signature, d.doc, d.params],
+    [
+      20,
+      23,
+      'template <typename T> T distance(const Point<T>& a, const Point<T>& b)',
+      'Euclidean distance between two points.',
+      ['a', 'b'],
+    ],
+  );
   assert.deepEqual([def(f, 'Shape').kind, def(f, 'Shape').line, def(f, 'Shape').endLine], ['class', 7, 15]);
 });
 
@@ -475,7 +575,10 @@ namespace Newtonsoft.Json.Linq
     signature: 'public void Add(JToken item)',
     parent: 'JArray',
   });
-  assert.deepEqual([def(f, 'JArray').signature, def(f, 'JArray').line, def(f, 'JArray').endLine], ['public partial class JArray : JContainer, IList<JToken>', 9, 25]);
+  assert.deepEqual(
+    [def(f, 'JArray').signature, def(f, 'JArray').line, def(f, 'JArray').endLine],
+    ['public partial class JArray : JContainer, IList<JToken>', 9, 25],
+  );
 });
 
 test('TSX, PHP and shell: definitions and docs', async () => {
@@ -494,9 +597,15 @@ test('TSX, PHP and shell: definitions and docs', async () => {
   );
   assert.equal(php.moduleDoc, 'HTTP requests.');
   assert.deepEqual(names(php), ['Request', 'Request.method']);
-  assert.deepEqual([def(php, 'method').params, def(php, 'method').signature, def(php, 'method').doc], [['default'], "public function method(string $default = 'GET'): string", 'The method, upper-cased.']);
+  assert.deepEqual(
+    [def(php, 'method').params, def(php, 'method').signature, def(php, 'method').doc],
+    [['default'], "public function method(string $default = 'GET'): string", 'The method, upper-cased.'],
+  );
   const sh = await extractFacts(`#!/bin/sh\n# Release helpers.\n\n# Prints a message to stderr.\nlog() {\n  echo "$@" >&2\n}\n`, 'bash');
-  assert.deepEqual([sh.moduleDoc, def(sh, 'log').doc, def(sh, 'log').signature, def(sh, 'log').endLine], ['Release helpers.', 'Prints a message to stderr.', 'log()', 7]);
+  assert.deepEqual(
+    [sh.moduleDoc, def(sh, 'log').doc, def(sh, 'log').signature, def(sh, 'log').endLine],
+    ['Release helpers.', 'Prints a message to stderr.', 'log()', 7],
+  );
 });
 
 test('Python and JavaScript keep their definitions and gain end line, signature and whole doc', async () => {
@@ -517,29 +626,58 @@ test('Python and JavaScript keep their definitions and gain end line, signature 
     parent: 'Circle',
   });
   assert.deepEqual([def(py, 'Circle').signature, def(py, 'Circle').endLine], ['class Circle', 17]);
-  const js = await extractFacts(`/** Helpers. */\n\n/**\n * Adds two numbers.\n * @param {number} a\n */\nexport const add = (a, b) => a + b;\n\nclass Store {\n  /** Puts a value. */\n  async put(key, value) {\n    return value;\n  }\n}\n`, 'javascript');
-  assert.deepEqual(def(js, 'add'), { name: 'add', line: 7, endLine: 7, kind: 'function', params: ['a', 'b'], doc: 'Adds two numbers.', fullDoc: 'Adds two numbers.\n@param {number} a', signature: 'export const add = (a, b) =>', parent: '' });
-  assert.deepEqual([def(js, 'put').signature, def(js, 'put').line, def(js, 'put').endLine, def(js, 'put').parent], ['async put(key, value)', 11, 13, 'Store']);
+  const js = await extractFacts(
+    `/** Helpers. */\n\n/**\n * Adds two numbers.\n * @param {number} a\n */\nexport const add = (a, b) => a + b;\n\nclass Store {\n  /** Puts a value. */\n  async put(key, value) {\n    return value;\n  }\n}\n`,
+    'javascript',
+  );
+  assert.deepEqual(def(js, 'add'), {
+    name: 'add',
+    line: 7,
+    endLine: 7,
+    kind: 'function',
+    params: ['a', 'b'],
+    doc: 'Adds two numbers.',
+    fullDoc: 'Adds two numbers.\n@param {number} a',
+    signature: 'export const add = (a, b) =>',
+    parent: '',
+  });
+  assert.deepEqual(
+    [def(js, 'put').signature, def(js, 'put').line, def(js, 'put').endLine, def(js, 'put').parent],
+    ['async put(key, value)', 11, 13, 'Store'],
+  );
 });
 
 test('the whole doc and the signature are capped; non-ASCII text keeps its offsets', async () => {
   const long = Array.from({ length: 40 }, (_, i) => `// Line ${i} of a very long explanation of what this does.`).join('\n');
-  const f = await extractFacts(`package p\n\n${long}\nfunc Long(${Array.from({ length: 40 }, (_, i) => `argument${i} int`).join(', ')}) {}\n`, 'go');
+  const f = await extractFacts(
+    `package p\n\n${long}\nfunc Long(${Array.from({ length: 40 }, (_, i) => `argument${i} int`).join(', ')}) {}\n`,
+    'go',
+  );
   const d = def(f, 'Long');
   assert.ok(d.fullDoc.length <= 600 && d.fullDoc.endsWith('...'), String(d.fullDoc.length));
-  assert.ok(d.signature.length <= 200 && d.signature.startsWith('func Long(argument0 int, argument1 int') && d.signature.endsWith('...'), d.signature);
+  assert.ok(
+    d.signature.length <= 200 && d.signature.startsWith('func Long(argument0 int, argument1 int') && d.signature.endsWith('...'),
+    d.signature,
+  );
   assert.equal(d.params.length, 40);
   const u = await extractFacts(`// Grüße — déjà vu ✓.\nfunc Grüße(naïve string) string { return "π" }\n`, 'go');
-  assert.deepEqual([u.defs[0].name, u.defs[0].signature, u.defs[0].doc], ['Grüße', 'func Grüße(naïve string) string', 'Grüße — déjà vu ✓.']);
+  assert.deepEqual(
+    [u.defs[0].name, u.defs[0].signature, u.defs[0].doc],
+    ['Grüße', 'func Grüße(naïve string) string', 'Grüße — déjà vu ✓.'],
+  );
 });
 
 test('every grammar language with definitions has facts; others give none', async () => {
   for (const lang of FACT_LANGUAGES) assert.ok(lang in GRAMMARS, `${lang} has no grammar`);
-  for (const lang of ['go', 'ruby', 'rust', 'java', 'c', 'cpp', 'csharp', 'tsx', 'python', 'javascript', 'typescript']) assert.ok(FACT_LANGUAGES.includes(lang), lang);
+  for (const lang of ['go', 'ruby', 'rust', 'java', 'c', 'cpp', 'csharp', 'tsx', 'python', 'javascript', 'typescript'])
+    assert.ok(FACT_LANGUAGES.includes(lang), lang);
   assert.deepEqual(await extractFacts('a: 1\n', 'yaml'), { defs: [], moduleDoc: '', moduleFullDoc: '' });
   assert.deepEqual(await extractFacts('fun main() {}\n', 'kotlin'), { defs: [], moduleDoc: '', moduleFullDoc: '' });
   // A file that does not parse cleanly still gives what it can, and an empty one nothing.
-  assert.deepEqual((await extractFacts('func Ok() {}\nfunc (', 'go')).defs.map((d) => d.name), ['Ok']);
+  assert.deepEqual(
+    (await extractFacts('func Ok() {}\nfunc (', 'go')).defs.map((d) => d.name),
+    ['Ok'],
+  );
   assert.deepEqual(await extractFacts('', 'rust'), { defs: [], moduleDoc: '', moduleFullDoc: '' });
   assert.equal(firstSentence('"""Return the value of the widget.  More text."""'), 'Return the value of the widget.');
 });

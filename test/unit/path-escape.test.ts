@@ -41,7 +41,13 @@ test('a file named with a newline: walker, chunk headers and prompt headers keep
     assert.deepEqual(walked.sort(), [...names].sort(), 'the walker lists the real names');
 
     const countTokens = (t: string) => bundle.encoderTokenizer.encodeUntrusted(t).length;
-    const index = await WorkspaceIndex.open({ root, storeDir: store, chunker: await createChunker({ maxTokens: 128, countTokens }), chunkTokens: 128, tokenizerId: bundle.id });
+    const index = await WorkspaceIndex.open({
+      root,
+      storeDir: store,
+      chunker: await createChunker({ maxTokens: 128, countTokens }),
+      chunkTokens: 128,
+      tokenizerId: bundle.id,
+    });
     await index.refresh();
     assert.deepEqual([...index.files()].sort(), [...names].sort());
     const textChunks: { path: string; line: number; code: string }[] = [];
@@ -70,7 +76,10 @@ test('a file named with a newline: walker, chunk headers and prompt headers keep
     });
     const text = pieces.map((p) => (p.kind === 'text' ? bundle.decoderTokenizer.decode(p.ids) : '[soft]')).join('');
     for (const name of names) {
-      assert.ok(text.includes(`<|file|>${escapePath(name)}\n[soft]`), `file header of ${JSON.stringify(name)} in ${JSON.stringify(text.slice(0, 400))}`);
+      assert.ok(
+        text.includes(`<|file|>${escapePath(name)}\n[soft]`),
+        `file header of ${JSON.stringify(name)} in ${JSON.stringify(text.slice(0, 400))}`,
+      );
       assert.ok(text.includes(`<|code|>${escapePath(name)}:1\n`), `code header of ${JSON.stringify(name)}`);
     }
     // Every header line: the special token, the path, then the end of the line: nothing spills over.
@@ -78,7 +87,12 @@ test('a file named with a newline: walker, chunk headers and prompt headers keep
     assert.deepEqual(headers, [...names, ...names].map(escapePath), JSON.stringify(headers));
     assert.equal(text.includes('\r'), false, 'a raw carriage return reached the prompt');
     // The planner's header cost is the escaped header's.
-    assert.equal(builder.fileHeaderCost(names[0]), bundle.decoderTokenizer.encode(`<|file|>`).length + bundle.decoderTokenizer.encodeUntrusted(escapePath(names[0])).length + bundle.decoderTokenizer.encode('\n').length);
+    assert.equal(
+      builder.fileHeaderCost(names[0]),
+      bundle.decoderTokenizer.encode(`<|file|>`).length +
+        bundle.decoderTokenizer.encodeUntrusted(escapePath(names[0])).length +
+        bundle.decoderTokenizer.encode('\n').length,
+    );
   } finally {
     await bundle.dispose();
     rmSync(root, { recursive: true, force: true });

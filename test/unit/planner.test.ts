@@ -58,8 +58,14 @@ test('identifiers are taken from the request without common words', () => {
 test('when everything fits, every chunk goes in as soft tokens, in repository order, grouped by file', () => {
   const plan = planContext(input({ hybrid: false }));
   assert.equal(plan.complete, true);
-  assert.deepEqual(flat(plan), repo.map((c) => c.hash));
-  assert.deepEqual(plan.soft.map((f) => f.path), ['src/a.ts', 'src/b.ts', 'src/c.ts']);
+  assert.deepEqual(
+    flat(plan),
+    repo.map((c) => c.hash),
+  );
+  assert.deepEqual(
+    plan.soft.map((f) => f.path),
+    ['src/a.ts', 'src/b.ts', 'src/c.ts'],
+  );
   assert.equal(plan.positions, 3 * HEADER + repo.length * SOFT);
   assert.equal(plan.text.length, 0);
 });
@@ -86,18 +92,36 @@ test('chosen chunks keep repository order even when ranked differently', () => {
 test('relevance order (a bundle trained with it) puts the most relevant file first, chunks still in file order', () => {
   const plan = planContext(input({ hybrid: false, request: 'Where is centroid defined?', order: 'relevance' }));
   assert.equal(plan.complete, true);
-  assert.deepEqual(plan.soft.map((f) => f.path), ['src/c.ts', 'src/a.ts', 'src/b.ts'], 'c.ts defines centroid; the rest keep repository order');
-  assert.deepEqual(plan.soft[0].chunks.map((c) => c.hash), ['src/c.ts#0', 'src/c.ts#1']);
+  assert.deepEqual(
+    plan.soft.map((f) => f.path),
+    ['src/c.ts', 'src/a.ts', 'src/b.ts'],
+    'c.ts defines centroid; the rest keep repository order',
+  );
+  assert.deepEqual(
+    plan.soft[0].chunks.map((c) => c.hash),
+    ['src/c.ts#0', 'src/c.ts#1'],
+  );
   assert.equal(plan.positions, 3 * HEADER + repo.length * SOFT, 'the same chunks, only reordered');
   // By encoder similarity alone, and pinned files ahead of everything.
   const search = new VectorSearch(3);
   repo.forEach((c, i) => search.set(c.hash, [i === 3 ? 1 : 0, i === 3 ? 0 : 1, 0.1]));
   const bySimilarity = planContext(input({ hybrid: false, order: 'relevance', similarity: search.scores([1, 0, 0]) }));
-  assert.deepEqual(bySimilarity.soft.map((f) => f.path), ['src/b.ts', 'src/a.ts', 'src/c.ts']);
-  const pinned = planContext(input({ hybrid: false, order: 'relevance', request: 'Where is centroid defined?', pinnedPaths: ['src/b.ts'] }));
-  assert.deepEqual(pinned.soft.map((f) => f.path), ['src/b.ts', 'src/c.ts', 'src/a.ts']);
+  assert.deepEqual(
+    bySimilarity.soft.map((f) => f.path),
+    ['src/b.ts', 'src/a.ts', 'src/c.ts'],
+  );
+  const pinned = planContext(
+    input({ hybrid: false, order: 'relevance', request: 'Where is centroid defined?', pinnedPaths: ['src/b.ts'] }),
+  );
+  assert.deepEqual(
+    pinned.soft.map((f) => f.path),
+    ['src/b.ts', 'src/c.ts', 'src/a.ts'],
+  );
   // The default stays repository order.
-  assert.deepEqual(planContext(input({ hybrid: false, request: 'Where is centroid defined?' })).soft.map((f) => f.path), ['src/a.ts', 'src/b.ts', 'src/c.ts']);
+  assert.deepEqual(
+    planContext(input({ hybrid: false, request: 'Where is centroid defined?' })).soft.map((f) => f.path),
+    ['src/a.ts', 'src/b.ts', 'src/c.ts'],
+  );
 });
 
 test('encoder-vector similarity ranks chunks when the request names nothing', () => {
@@ -110,7 +134,10 @@ test('encoder-vector similarity ranks chunks when the request names nothing', ()
 
 test('hybrid mode places exact definitions of named symbols as text; --no-hybrid places none', () => {
   const plan = planContext(input({ request: 'Where is beta defined?' }));
-  assert.ok(plan.text.some((c) => c.hash === 'src/b.ts#0'), 'the definition of beta should be placed as text');
+  assert.ok(
+    plan.text.some((c) => c.hash === 'src/b.ts#0'),
+    'the definition of beta should be placed as text',
+  );
   assert.ok(plan.text.length <= 3);
   const none = planContext(input({ request: 'Where is beta defined?', hybrid: false }));
   assert.equal(none.text.length, 0);
@@ -123,7 +150,7 @@ test('text chunks respect their own budget and the maximum count', () => {
   assert.equal(tight.text.length, 0);
 });
 
-test('pinned files come first when the budget is short (explain: the selection\'s file)', () => {
+test("pinned files come first when the budget is short (explain: the selection's file)", () => {
   const plan = planContext(input({ hybrid: false, budget: HEADER + 2 * SOFT, pinnedPaths: ['src/b.ts'], request: 'polygonArea' }));
   assert.deepEqual(flat(plan), ['src/b.ts#0', 'src/b.ts#1']);
 });
@@ -133,7 +160,10 @@ test('vector search returns the nearest ids by cosine and rejects wrong dimensio
   s.set('x', [1, 0]);
   s.set('y', [0, 2]);
   s.set('z', [1, 1]);
-  assert.deepEqual(s.search([0, 1], 2).map((r) => r.id), ['y', 'z']);
+  assert.deepEqual(
+    s.search([0, 1], 2).map((r) => r.id),
+    ['y', 'z'],
+  );
   assert.ok(Math.abs(s.scores([3, 0]).get('x')! - 1) < 1e-6);
   assert.throws(() => s.set('w', [1, 2, 3]), /dimension/);
 });
@@ -145,11 +175,17 @@ test('a recap repeats the best-ranked soft chunks after the files, best first, a
   assert.deepEqual(plan.soft, plain.soft, 'the files and their chunks do not change');
   assert.deepEqual(plain.recap, []);
   // beta and centroid are each defined by one chunk (score 1 + 0.3 for the word); ties keep repository order.
-  assert.deepEqual(plan.recap.map((c) => c.hash), ['src/b.ts#0', 'src/c.ts#1']);
+  assert.deepEqual(
+    plan.recap.map((c) => c.hash),
+    ['src/b.ts#0', 'src/c.ts#1'],
+  );
   assert.equal(plan.positions, plain.positions + 2 * (HEADER + SOFT));
   // A tight budget: the recap is paid for first, and each recapped chunk also has its own place.
   const tight = planContext(input({ hybrid: false, request, order: 'relevance', recapChunks: 2, budget: 4 * (HEADER + SOFT) }));
-  assert.deepEqual(tight.recap.map((c) => c.hash), ['src/b.ts#0', 'src/c.ts#1']);
+  assert.deepEqual(
+    tight.recap.map((c) => c.hash),
+    ['src/b.ts#0', 'src/c.ts#1'],
+  );
   assert.deepEqual(new Set(flat(tight)), new Set(['src/b.ts#0', 'src/c.ts#1']));
   assert.equal(tight.positions, 4 * (HEADER + SOFT));
   // A budget too small for the recap: no recap, the best chunk alone.

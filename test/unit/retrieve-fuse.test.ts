@@ -10,7 +10,10 @@ describe('reciprocalRankFusion', () => {
       ['a', 'b', 'c'],
       ['c', 'a'],
     ]);
-    assert.deepEqual(fused.map((h) => h.hash), ['a', 'c', 'b']);
+    assert.deepEqual(
+      fused.map((h) => h.hash),
+      ['a', 'c', 'b'],
+    );
     close(fused[0].score, 1 / 61 + 1 / 62);
     close(fused[1].score, 1 / 63 + 1 / 61);
     close(fused[2].score, 1 / 62);
@@ -35,21 +38,39 @@ describe('reciprocalRankFusion', () => {
   });
 
   test('weights scale each ranking', () => {
-    const lists = [['a', 'b'], ['b', 'a']];
-    assert.deepEqual(reciprocalRankFusion(lists, { weights: [2, 1] }).map((h) => h.hash), ['a', 'b']);
-    assert.deepEqual(reciprocalRankFusion(lists, { weights: [1, 2] }).map((h) => h.hash), ['b', 'a']);
+    const lists = [
+      ['a', 'b'],
+      ['b', 'a'],
+    ];
+    assert.deepEqual(
+      reciprocalRankFusion(lists, { weights: [2, 1] }).map((h) => h.hash),
+      ['a', 'b'],
+    );
+    assert.deepEqual(
+      reciprocalRankFusion(lists, { weights: [1, 2] }).map((h) => h.hash),
+      ['b', 'a'],
+    );
     close(reciprocalRankFusion(lists, { weights: [2, 1] })[0].score, 2 / 61 + 1 / 62);
   });
 
   test('ties keep the order items were first met, ranking by ranking', () => {
     const fused = reciprocalRankFusion([['p', 'q'], ['r', 's'], ['t']]);
-    assert.deepEqual(fused.map((h) => h.hash), ['p', 'r', 't', 'q', 's']);
-    assert.deepEqual(reciprocalRankFusion([['s'], ['r']]).map((h) => h.hash), ['s', 'r']);
+    assert.deepEqual(
+      fused.map((h) => h.hash),
+      ['p', 'r', 't', 'q', 's'],
+    );
+    assert.deepEqual(
+      reciprocalRankFusion([['s'], ['r']]).map((h) => h.hash),
+      ['s', 'r'],
+    );
   });
 
   test('a repeated id in one ranking counts once, at its best rank', () => {
     const fused = reciprocalRankFusion([['a', 'a', 'b']]);
-    assert.deepEqual(fused.map((h) => h.hash), ['a', 'b']);
+    assert.deepEqual(
+      fused.map((h) => h.hash),
+      ['a', 'b'],
+    );
     close(fused[0].score, 1 / 61);
     close(fused[1].score, 1 / 63);
   });

@@ -8,14 +8,55 @@ function doc(hash: string, path: string, text: string, symbols: string[] = [], s
 
 /** A small mixed-language corpus in the shape the workspace index feeds (one doc per chunk). */
 const CORPUS: LexicalDoc[] = [
-  doc('go-add', 'command.go', '// AddCommand adds one or more commands to this parent command.\nfunc (c *Command) AddCommand(cmds ...*Command) {\n\tfor _, x := range cmds {\n\t\tc.commands = append(c.commands, x)\n\t}\n}', ['AddCommand'], 'method AddCommand'),
-  doc('go-exec', 'command.go', '// Execute uses the args (os.Args[1:] by default) and runs the command tree.\nfunc (c *Command) Execute() error {\n\treturn c.ExecuteC()\n}', ['Execute'], 'method Execute'),
-  doc('go-help', 'help.go', '// The help text lists every subcommand of the command and its flags.\nfunc usage(c *Command) string {\n\treturn c.UsageString()\n}', ['usage'], 'function usage'),
-  doc('py-parse', 'cli/parser.py', 'def parse_args(argv):\n    """Parse the command line into options."""\n    return Parser().run(argv)\n', ['parse_args'], 'function parse_args'),
-  doc('ts-refresh', 'src/core/index/index.ts', 'async refreshPaths(paths: readonly string[]): Promise<RefreshResult> {\n  return this.serialise(() => this.refreshSome(paths));\n}', ['refreshPaths'], 'class WorkspaceIndex > method refreshPaths'),
-  doc('ts-mention', 'src/extension/watch.ts', 'watcher.onDidChange((uri) => index.refreshPaths([uri.fsPath]));\nwatcher.onDidCreate((uri) => queue.push(uri));', []),
+  doc(
+    'go-add',
+    'command.go',
+    '// AddCommand adds one or more commands to this parent command.\nfunc (c *Command) AddCommand(cmds ...*Command) {\n\tfor _, x := range cmds {\n\t\tc.commands = append(c.commands, x)\n\t}\n}',
+    ['AddCommand'],
+    'method AddCommand',
+  ),
+  doc(
+    'go-exec',
+    'command.go',
+    '// Execute uses the args (os.Args[1:] by default) and runs the command tree.\nfunc (c *Command) Execute() error {\n\treturn c.ExecuteC()\n}',
+    ['Execute'],
+    'method Execute',
+  ),
+  doc(
+    'go-help',
+    'help.go',
+    '// The help text lists every subcommand of the command and its flags.\nfunc usage(c *Command) string {\n\treturn c.UsageString()\n}',
+    ['usage'],
+    'function usage',
+  ),
+  doc(
+    'py-parse',
+    'cli/parser.py',
+    'def parse_args(argv):\n    """Parse the command line into options."""\n    return Parser().run(argv)\n',
+    ['parse_args'],
+    'function parse_args',
+  ),
+  doc(
+    'ts-refresh',
+    'src/core/index/index.ts',
+    'async refreshPaths(paths: readonly string[]): Promise<RefreshResult> {\n  return this.serialise(() => this.refreshSome(paths));\n}',
+    ['refreshPaths'],
+    'class WorkspaceIndex > method refreshPaths',
+  ),
+  doc(
+    'ts-mention',
+    'src/extension/watch.ts',
+    'watcher.onDidChange((uri) => index.refreshPaths([uri.fsPath]));\nwatcher.onDidCreate((uri) => queue.push(uri));',
+    [],
+  ),
   doc('md-readme', 'README.md', '# Usage\n\nRun the tool from the project directory. It prints a summary of what it found.', []),
-  doc('rb-etag', 'lib/rack/etag.rb', '# Automatically sets the ETag header on all String bodies.\nclass ETag\n  def initialize(app, no_cache_control = nil)\n    @app = app\n  end\nend', ['ETag', 'initialize'], 'class ETag'),
+  doc(
+    'rb-etag',
+    'lib/rack/etag.rb',
+    '# Automatically sets the ETag header on all String bodies.\nclass ETag\n  def initialize(app, no_cache_control = nil)\n    @app = app\n  end\nend',
+    ['ETag', 'initialize'],
+    'class ETag',
+  ),
 ];
 
 function build(docs: readonly LexicalDoc[] = CORPUS): LexicalIndex {
@@ -94,12 +135,21 @@ describe('LexicalIndex ranking', () => {
   test('a chunk defining a name outranks one that mentions it more often, even in its path', () => {
     const body = Array.from({ length: 30 }, (_, i) => `  const step${i} = prepare(paths[${i}], options.mode${i});`).join('\n');
     const ix = build([
-      doc('def', 'src/index.ts', `export function refreshPaths(paths: string[], options: Options) {\n${body}\n}`, ['refreshPaths'], 'function refreshPaths'),
+      doc(
+        'def',
+        'src/index.ts',
+        `export function refreshPaths(paths: string[], options: Options) {\n${body}\n}`,
+        ['refreshPaths'],
+        'function refreshPaths',
+      ),
       doc('uses', 'test/refreshPaths.test.ts', 'test(() => { refreshPaths(x); refreshPaths(y); refreshPaths(z); });', []),
       doc('other', 'c.ts', 'const unrelated = 1;', []),
     ]);
     const hits = ix.search('refreshPaths', 10);
-    assert.deepEqual(hits.map((h) => h.hash), ['def', 'uses']);
+    assert.deepEqual(
+      hits.map((h) => h.hash),
+      ['def', 'uses'],
+    );
     assert.ok(hits[0].score > hits[1].score);
   });
 
@@ -149,14 +199,20 @@ describe('LexicalIndex maintenance', () => {
     assert.deepEqual(ix.search('etag', 5), []);
     assert.deepEqual(top(ix, 'AddCommand'), ['go-add']);
     ix.add([doc('rb-etag', 'lib/rack/etag.rb', 'class Replaced; end', ['Replaced'])]);
-    assert.deepEqual(ix.search('etag header', 5).map((h) => h.hash), ['rb-etag'], 'path words of the new version');
+    assert.deepEqual(
+      ix.search('etag header', 5).map((h) => h.hash),
+      ['rb-etag'],
+      'path words of the new version',
+    );
     assert.deepEqual(top(ix, 'replaced'), ['rb-etag']);
   });
 
   test('rankings do not depend on history: after removals they equal a fresh build', () => {
     // Few removals (below minisearch's automatic vacuum), whose postings follow the live ones: a search
     // that met them after scoring the live documents would use an inflated document frequency.
-    const extra = Array.from({ length: 5 }, (_, i) => doc(`x${i}`, `x/${i}.ts`, `command subcommand value${i} parse args header`, [`Thing${i}`]));
+    const extra = Array.from({ length: 5 }, (_, i) =>
+      doc(`x${i}`, `x/${i}.ts`, `command subcommand value${i} parse args header`, [`Thing${i}`]),
+    );
     const queries = ['How do I add a subcommand?', 'command', 'parse args', 'header', 'refresh paths'];
     const grown = build([...CORPUS, ...extra]);
     grown.remove(extra.map((d) => d.hash));
@@ -176,7 +232,8 @@ describe('LexicalIndex maintenance', () => {
     const back = LexicalIndex.fromJSON(ix.toJSON());
     assert.equal(back.size, ix.size);
     assert.deepEqual([...back.keys()].sort(), [...ix.keys()].sort());
-    for (const q of ['How do I add a subcommand?', 'command', 'refresh paths', 'etag header']) assert.deepEqual(back.search(q, 10), ix.search(q, 10), q);
+    for (const q of ['How do I add a subcommand?', 'command', 'refresh paths', 'etag header'])
+      assert.deepEqual(back.search(q, 10), ix.search(q, 10), q);
     back.add([doc('new', 'n.ts', 'brandNewThing()', ['brandNewThing'])]);
     assert.deepEqual(top(back, 'brand new thing'), ['new']);
   });

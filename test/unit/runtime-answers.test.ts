@@ -16,7 +16,9 @@ let engine: Engine;
 
 /** 1-based line of the first line of `file` that contains `needle`. */
 function lineOf(file: string, needle: string): number {
-  const i = readFileSync(path.join(repo, file), 'utf8').split('\n').findIndex((l) => l.includes(needle));
+  const i = readFileSync(path.join(repo, file), 'utf8')
+    .split('\n')
+    .findIndex((l) => l.includes(needle));
   assert.ok(i >= 0, `${needle} in ${file}`);
   return i + 1;
 }
@@ -33,7 +35,13 @@ function assertRealPaths(r: GenerateResult, root = repo): void {
 
 before(async () => {
   cpSync(path.join(ROOT, 'test/fixtures/repo-small'), repo, { recursive: true });
-  engine = await Engine.create({ bundlePath: path.join(ROOT, 'models/default'), device: 'cpu', threads: 1, cacheDir: path.join(tmp, 'cache'), persistIndex: false });
+  engine = await Engine.create({
+    bundlePath: path.join(ROOT, 'models/default'),
+    device: 'cpu',
+    threads: 1,
+    cacheDir: path.join(tmp, 'cache'),
+    persistIndex: false,
+  });
 });
 after(async () => {
   await engine.close();
@@ -62,7 +70,10 @@ test('"where is X defined" puts X\'s definition first, at its exact line, with s
 test('a natural-language question finds the code by its words (split identifiers, docs)', async () => {
   const r = await engine.generate({ task: 'ask', root: repo, prompt: 'How is the area of a polygon computed?' });
   assert.equal(r.origin, 'index');
-  assert.ok(r.sources.slice(0, 3).some((s) => s.path === 'src/geometry/shapes.ts'), JSON.stringify(r.sources.slice(0, 3)));
+  assert.ok(
+    r.sources.slice(0, 3).some((s) => s.path === 'src/geometry/shapes.ts'),
+    JSON.stringify(r.sources.slice(0, 3)),
+  );
   assertRealPaths(r);
 });
 
@@ -78,7 +89,12 @@ test('explain lists the definitions the selection uses, from other files', async
   const text = readFileSync(path.join(repo, file), 'utf8');
   const lines = text.split('\n');
   const start = lineOf(file, 'export function centroid');
-  const r = await engine.generate({ task: 'explain', root: repo, prompt: '', selection: { path: file, startLine: start, endLine: start + 3, text: lines.slice(start - 1, start + 3).join('\n') } });
+  const r = await engine.generate({
+    task: 'explain',
+    root: repo,
+    prompt: '',
+    selection: { path: file, startLine: start, endLine: start + 3, text: lines.slice(start - 1, start + 3).join('\n') },
+  });
   assert.equal(r.origin, 'index');
   const vector = r.sources.find((s) => s.symbol === 'Vector2');
   assert.ok(vector, `Vector2's definition among ${JSON.stringify(r.sources.map((s) => s.symbol))}`);
@@ -96,12 +112,23 @@ test('summarize maps the code without running the model: each directory once, sc
   assert.deepEqual([...headings].sort(), ['(root)', 'scripts/', 'src/', 'src/geometry/'].sort());
   assert.match(r.answer, /`count_words` \(scripts\/report\.py:\d+\) — Number of whitespace-separated words/);
   const scoped = await engine.generate({ task: 'summarize', root: repo, prompt: '', scope: 'src/geometry' });
-  assert.deepEqual([...scoped.answer.matchAll(/^### (.+)$/gm)].map((m) => m[1]), ['src/geometry/']);
-  await assert.rejects(engine.generate({ task: 'summarize', root: repo, prompt: '', scope: 'no/such/dir' }), /nothing indexed under no\/such\/dir/);
+  assert.deepEqual(
+    [...scoped.answer.matchAll(/^### (.+)$/gm)].map((m) => m[1]),
+    ['src/geometry/'],
+  );
+  await assert.rejects(
+    engine.generate({ task: 'summarize', root: repo, prompt: '', scope: 'no/such/dir' }),
+    /nothing indexed under no\/such\/dir/,
+  );
 });
 
 test('generate with a bundle that cannot write says so, runs nothing and returns no code', async () => {
-  const r = await engine.generate({ task: 'generate', root: repo, prompt: 'add a function', selection: { path: 'scripts/report.py', startLine: 3, endLine: 3, text: 'import sys' } });
+  const r = await engine.generate({
+    task: 'generate',
+    root: repo,
+    prompt: 'add a function',
+    selection: { path: 'scripts/report.py', startLine: 3, endLine: 3, text: 'import sys' },
+  });
   assert.equal(r.answer, '');
   assert.match(r.notice ?? '', /cannot write code/);
   assert.equal(r.context.decoderRuns, 0);
@@ -110,7 +137,11 @@ test('generate with a bundle that cannot write says so, runs nothing and returns
 test('an edit refreshed by path re-encodes only its new chunks and the next answer finds it', async () => {
   await engine.index(repo);
   const file = 'src/geometry/vector.ts';
-  writeFileSync(path.join(repo, file), readFileSync(path.join(repo, file), 'utf8') + '\n/** Length of the vector squared. */\nexport function lengthSquaredOf(v: Vector2): number {\n  return dot(v, v);\n}\n');
+  writeFileSync(
+    path.join(repo, file),
+    readFileSync(path.join(repo, file), 'utf8') +
+      '\n/** Length of the vector squared. */\nexport function lengthSquaredOf(v: Vector2): number {\n  return dot(v, v);\n}\n',
+  );
   const r = await engine.index(repo, { paths: [file] });
   assert.deepEqual(r.changes, { added: 0, updated: 1, removed: 0 });
   assert.ok(r.encoded >= 1 && r.encoded <= 3, `encoded ${r.encoded}`);
@@ -121,22 +152,34 @@ test('an edit refreshed by path re-encodes only its new chunks and the next answ
   const gone = await engine.index(repo, { paths: ['scripts/report.py'] });
   assert.equal(gone.changes?.removed, 1);
   const b = await engine.generate({ task: 'ask', root: repo, prompt: 'Where is count_words defined?' });
-  assert.ok(b.sources.every((s) => s.path !== 'scripts/report.py'), 'a deleted file is never a source');
+  assert.ok(
+    b.sources.every((s) => s.path !== 'scripts/report.py'),
+    'a deleted file is never a source',
+  );
 });
 
 test('an empty workspace is refused with what is wrong', async () => {
   const empty = path.join(tmp, 'empty');
   mkdirSync(empty);
-  await assert.rejects(engine.generate({ task: 'ask', root: empty, prompt: 'anything?' }), (err: Error) => err instanceof EmptyWorkspaceError && /nothing is indexed in/.test(err.message));
+  await assert.rejects(
+    engine.generate({ task: 'ask', root: empty, prompt: 'anything?' }),
+    (err: Error) => err instanceof EmptyWorkspaceError && /nothing is indexed in/.test(err.message),
+  );
 });
 
-test('a bundle whose manifest says it can write answers with the model\'s text, paths snapped to real files', async () => {
+test("a bundle whose manifest says it can write answers with the model's text, paths snapped to real files", async () => {
   const dir = path.join(tmp, 'bundle-writer');
   cpSync(path.join(ROOT, 'models/default'), dir, { recursive: true });
   const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
   manifest.capabilities = ['locate', 'explain', 'summarize', 'generate'];
   writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
-  const writer = await Engine.create({ bundlePath: dir, device: 'cpu', threads: 1, cacheDir: path.join(tmp, 'cache-writer'), persistIndex: false });
+  const writer = await Engine.create({
+    bundlePath: dir,
+    device: 'cpu',
+    threads: 1,
+    cacheDir: path.join(tmp, 'cache-writer'),
+    persistIndex: false,
+  });
   try {
     const r = await writer.generate({ task: 'ask', root: repo, prompt: 'Where is polygonArea defined?', options: { maxTokens: 24 } });
     assert.equal(r.origin, 'model');

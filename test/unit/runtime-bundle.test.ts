@@ -134,12 +134,17 @@ test('device "cuda" without CUDA libraries fails with the install step; "auto" f
   }
 });
 
-test('a thread count above the machine\'s cores is refused before the model is read', async () => {
+test("a thread count above the machine's cores is refused before the model is read", async () => {
   const cores = os.availableParallelism();
   const t0 = Date.now();
   await assert.rejects(Bundle.load(BUNDLE, { device: 'cpu', threads: cores + 1 }), (e: Error) => {
     assert.ok(e instanceof RangeError);
-    assert.match(e.message, new RegExp(`threads must be an integer from 0 \\(onnxruntime's default\\) to ${cores}, the logical cores of this machine \\(got ${cores + 1}\\)`));
+    assert.match(
+      e.message,
+      new RegExp(
+        `threads must be an integer from 0 \\(onnxruntime's default\\) to ${cores}, the logical cores of this machine \\(got ${cores + 1}\\)`,
+      ),
+    );
     return true;
   });
   await assert.rejects(Bundle.load(BUNDLE, { device: 'cpu', threads: -1 }), RangeError);

@@ -13,13 +13,17 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), 'e2code-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, path.join(ROOT, 'src/cli/main.ts'), ...args], {
-    // A different working directory proves the bundled model is found from the package, not from cwd.
-    cwd: tmp,
-    encoding: 'utf8',
-    env: { ...process.env, E2CODE_CACHE_DIR: path.join(tmp, 'cache'), XDG_CACHE_HOME: path.join(tmp, 'xdg') },
-    timeout: 120_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', pathToFileURL(require.resolve('tsx')).href, path.join(ROOT, 'src/cli/main.ts'), ...args],
+    {
+      // A different working directory proves the bundled model is found from the package, not from cwd.
+      cwd: tmp,
+      encoding: 'utf8',
+      env: { ...process.env, E2CODE_CACHE_DIR: path.join(tmp, 'cache'), XDG_CACHE_HOME: path.join(tmp, 'xdg') },
+      timeout: 120_000,
+    },
+  );
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -33,7 +37,10 @@ test('ask --json indexes the workspace and prints one object with answer, citati
   assert.equal(typeof out.answer, 'string');
   // The bundled model can only locate: the answer is the definition, from the index, at its line.
   assert.equal(out.origin, 'index');
-  const line = readFileSync(path.join(FIXTURE, 'src/geometry/shapes.ts'), 'utf8').split('\n').findIndex((l) => l.includes('function polygonArea')) + 1;
+  const line =
+    readFileSync(path.join(FIXTURE, 'src/geometry/shapes.ts'), 'utf8')
+      .split('\n')
+      .findIndex((l) => l.includes('function polygonArea')) + 1;
   assert.deepEqual([out.sources[0].path, out.sources[0].line, out.sources[0].symbol], ['src/geometry/shapes.ts', line, 'polygonArea']);
   assert.ok(out.answer.includes(`src/geometry/shapes.ts:${line}`), out.answer);
   assert.ok(Array.isArray(out.citations));
@@ -57,11 +64,32 @@ test('ask streams the answer to stdout and a summary to stderr', () => {
 });
 
 test('explain, generate and summarize run on the fixture', () => {
-  const explain = cli('explain', path.join(FIXTURE, 'src/lruCache.ts'), '--lines', '8-14', '--root', FIXTURE, '--json', '--max-tokens', '6');
+  const explain = cli(
+    'explain',
+    path.join(FIXTURE, 'src/lruCache.ts'),
+    '--lines',
+    '8-14',
+    '--root',
+    FIXTURE,
+    '--json',
+    '--max-tokens',
+    '6',
+  );
   assert.equal(explain.code, 0, explain.stderr);
   assert.equal(typeof JSON.parse(explain.stdout).answer, 'string');
   const before = readFileSync(path.join(FIXTURE, 'src/geometry/vector.ts'), 'utf8');
-  const gen = cli('generate', path.join(FIXTURE, 'src/geometry/vector.ts'), 'add a subtract method', '--line', '12', '--root', FIXTURE, '--json', '--max-tokens', '6');
+  const gen = cli(
+    'generate',
+    path.join(FIXTURE, 'src/geometry/vector.ts'),
+    'add a subtract method',
+    '--line',
+    '12',
+    '--root',
+    FIXTURE,
+    '--json',
+    '--max-tokens',
+    '6',
+  );
   // The bundled model cannot write code: it says so, exits non-zero and the file is untouched.
   assert.equal(gen.code, 1, gen.stderr);
   assert.match(JSON.parse(gen.stdout).notice, /cannot write code/);
@@ -73,7 +101,10 @@ test('explain, generate and summarize run on the fixture', () => {
   assert.equal(map.context.decoderRuns, 0);
   assert.equal(map.answer.match(/^### src\/geometry\/$/gm)?.length, 1);
   const scoped = JSON.parse(cli('summarize', FIXTURE, '--path', 'src/geometry', '--json').stdout);
-  assert.deepEqual([...scoped.answer.matchAll(/^### (.+)$/gm)].map((m: RegExpMatchArray) => m[1]), ['src/geometry/']);
+  assert.deepEqual(
+    [...scoped.answer.matchAll(/^### (.+)$/gm)].map((m: RegExpMatchArray) => m[1]),
+    ['src/geometry/'],
+  );
 });
 
 test('bad input gets a clear error and a non-zero exit', () => {

@@ -77,7 +77,7 @@ async function writerEngine(name: string): Promise<Engine> {
   return Engine.create({ bundlePath: dir, device: 'cpu', threads: 1, cacheDir: path.join(tmp, `cache-${name}`), persistIndex: false });
 }
 
-test('explain keeps the selection\'s file in context even with a tiny budget', async () => {
+test("explain keeps the selection's file in context even with a tiny budget", async () => {
   const writer = await writerEngine('explain');
   const r = await writer.generate({
     task: 'explain',
@@ -104,10 +104,19 @@ test('the context budget defaults to the positions the bundle was trained with (
   const big = path.join(tmp, 'big');
   mkdirSync(big);
   for (let f = 0; f < 12; f++) {
-    const body = Array.from({ length: 30 }, (_, i) => `def handler_${f}_${i}(request, retries=3):\n    """Handle request ${i} of group ${f}."""\n    value = request.get("k${i}") or retries * ${i}\n    return value + ${f}\n`).join('\n');
+    const body = Array.from(
+      { length: 30 },
+      (_, i) =>
+        `def handler_${f}_${i}(request, retries=3):\n    """Handle request ${i} of group ${f}."""\n    value = request.get("k${i}") or retries * ${i}\n    return value + ${f}\n`,
+    ).join('\n');
     writeFileSync(path.join(big, `mod${f}.py`), body);
   }
-  const whole = await engine.generate({ task: 'ask', root: big, prompt: 'Where is handler_3_7 defined?', options: { maxTokens: 1, contextBudget: 1500 } });
+  const whole = await engine.generate({
+    task: 'ask',
+    root: big,
+    prompt: 'Where is handler_3_7 defined?',
+    options: { maxTokens: 1, contextBudget: 1500 },
+  });
   const byDefault = await engine.generate({ task: 'ask', root: big, prompt: 'Where is handler_3_7 defined?', options: { maxTokens: 1 } });
   assert.ok(whole.context.positions > trained + 100, `an explicit budget fills more (${whole.context.positions})`);
   assert.ok(byDefault.context.positions <= trained + 64, `the default stays near ${trained} (${byDefault.context.positions})`);
@@ -120,7 +129,13 @@ test('a bundle trained with a recap (manifest decoder.recapChunks) repeats its b
   const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
   manifest.decoder.recapChunks = 2;
   writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
-  const recapping = await Engine.create({ bundlePath: dir, device: 'cpu', threads: 1, cacheDir: path.join(tmp, 'cache-recap'), persistIndex: false });
+  const recapping = await Engine.create({
+    bundlePath: dir,
+    device: 'cpu',
+    threads: 1,
+    cacheDir: path.join(tmp, 'cache-recap'),
+    persistIndex: false,
+  });
   try {
     const ask = { task: 'ask' as const, root: repo, prompt: 'Where is count_words defined?', options: { maxTokens: 1, hybrid: false } };
     const plain = await engine.generate(ask);
@@ -130,7 +145,10 @@ test('a bundle trained with a recap (manifest decoder.recapChunks) repeats its b
     // Two chunks again (4 soft rows each), each under its file's header; the best is count_words' own.
     const extra = recapped.context.positions - plain.context.positions - 2 * engine.bundle.manifest.adapter.softTokensPerChunk;
     const second = extra - recapping.builder.fileHeaderCost('scripts/report.py');
-    assert.ok(plain.context.softFiles.some((p) => recapping.builder.fileHeaderCost(p) === second), `${extra} positions of headers`);
+    assert.ok(
+      plain.context.softFiles.some((p) => recapping.builder.fileHeaderCost(p) === second),
+      `${extra} positions of headers`,
+    );
   } finally {
     await recapping.close();
   }

@@ -70,23 +70,43 @@ test('the prompt follows the bundle layout: context, file headers, soft rows, te
   const [userOpen] = t.user.split('{content}');
   assert.deepEqual(kinds, [
     t.contextStart,
-    fileOpen, 'src/math.ts', fileClose,
+    fileOpen,
+    'src/math.ts',
+    fileClose,
     '<soft:h1>',
-    fileOpen, 'src/stack.ts', fileClose,
+    fileOpen,
+    'src/stack.ts',
+    fileClose,
     '<soft:h2>',
-    codeOpen, 'src/math.ts', codeColon, '1', codeClose,
+    codeOpen,
+    'src/math.ts',
+    codeColon,
+    '1',
+    codeClose,
     'export function add(a, b) { return a + b; }\n',
     t.contextEnd,
-    userOpen, 'hi',
+    userOpen,
+    'hi',
     t.endOfTurn,
-    t.assistant, 'hello',
+    t.assistant,
+    'hello',
     t.endOfTurn,
-    userOpen, 'Where is add defined?',
+    userOpen,
+    'Where is add defined?',
     t.endOfTurn,
     t.assistant,
   ]);
-  const values = new Set(['src/math.ts', 'src/stack.ts', '1', 'export function add(a, b) { return a + b; }\n', 'hi', 'hello', 'Where is add defined?']);
-  for (const p of built.pieces) if (p.kind === 'text') assert.equal(p.untrusted === true, values.has(p.text), `untrusted flag of ${JSON.stringify(p.text)}`);
+  const values = new Set([
+    'src/math.ts',
+    'src/stack.ts',
+    '1',
+    'export function add(a, b) { return a + b; }\n',
+    'hi',
+    'hello',
+    'Where is add defined?',
+  ]);
+  for (const p of built.pieces)
+    if (p.kind === 'text') assert.equal(p.untrusted === true, values.has(p.text), `untrusted flag of ${JSON.stringify(p.text)}`);
   // Pieces are tokenized separately; the embeds are the table rows of text ids and the soft rows verbatim.
   const h = bundle.manifest.decoder.hiddenSize;
   const row = new Float32Array(h);
@@ -108,7 +128,10 @@ test('the prompt follows the bundle layout: context, file headers, soft rows, te
   // The planner's cost functions add up to exactly the built length.
   const soft = bundle.manifest.adapter.softTokensPerChunk;
   const context =
-    builder.fileHeaderCost('src/math.ts') + builder.fileHeaderCost('src/stack.ts') + 2 * soft + builder.textChunkCost('src/math.ts', 1, s.context.textChunks[0].code);
+    builder.fileHeaderCost('src/math.ts') +
+    builder.fileHeaderCost('src/stack.ts') +
+    2 * soft +
+    builder.textChunkCost('src/math.ts', 1, s.context.textChunks[0].code);
   assert.equal(builder.overheadCost(s) + context, built.length);
 });
 

@@ -83,7 +83,11 @@ test('the decoder without the memory arena gives exactly the logits and cache it
       const feeds: Record<string, ort.Tensor> = {
         inputs_embeds: new ort.Tensor('float32', embeds, [1, n, d.hiddenSize]),
         attention_mask: new ort.Tensor('int64', new BigInt64Array(at + n).fill(1n), [1, at + n]),
-        position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(at + i)), [1, n]),
+        position_ids: new ort.Tensor(
+          'int64',
+          BigInt64Array.from({ length: n }, (_, i) => BigInt(at + i)),
+          [1, n],
+        ),
         ...past,
       };
       return session.run(feeds);
@@ -91,7 +95,8 @@ test('the decoder without the memory arena gives exactly the logits and cache it
     const empty = (): Record<string, ort.Tensor> => {
       const past: Record<string, ort.Tensor> = {};
       for (let i = 0; i < d.numLayers; i++) {
-        for (const kind of ['key', 'value']) past[`past_key_values.${i}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, d.numKeyValueHeads, 0, d.headDim]);
+        for (const kind of ['key', 'value'])
+          past[`past_key_values.${i}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, d.numKeyValueHeads, 0, d.headDim]);
       }
       return past;
     };
@@ -106,7 +111,11 @@ test('the decoder without the memory arena gives exactly the logits and cache it
     // A prefill in two pieces, then one step: shapes change on every call, as in decoding.
     let a = empty();
     let b = empty();
-    for (const [at, n] of [[0, 256], [256, 43], [299, 1]]) {
+    for (const [at, n] of [
+      [0, 256],
+      [256, 43],
+      [299, 1],
+    ]) {
       const outA = await run(bundle.decoder, at, n, a);
       const outB = await run(withArena, at, n, b);
       assert.deepEqual(outA.logits.data, outB.logits.data, `logits at positions ${at}..${at + n}`);

@@ -39,7 +39,11 @@ test('frame headers: Content-Length must be a byte count within the cap; other h
     ['Content-Type: text/plain', /no Content-Length/],
     ['Content-Length: 5\r\nContent-Type: x; charset=latin1', /charset "latin1" is not utf-8/],
   ] as const) {
-    assert.throws(() => parseFrameHeader(header, 100), (e: Error) => e instanceof FramingError && message.test(e.message), header);
+    assert.throws(
+      () => parseFrameHeader(header, 100),
+      (e: Error) => e instanceof FramingError && message.test(e.message),
+      header,
+    );
   }
 });
 
@@ -121,8 +125,11 @@ test('priority answers a message on arrival, and it is not passed on', async () 
   r.dispose();
 });
 
-test('a prompt that cannot fit the decoder is refused before it is tokenized, with the bundle\'s numbers', () => {
+test("a prompt that cannot fit the decoder is refused before it is tokenized, with the bundle's numbers", () => {
   assert.doesNotThrow(() => checkPromptFits('x'.repeat(2048 * 76), 2048, 76));
-  assert.throws(() => checkPromptFits('x'.repeat(2048 * 76 + 1), 2048, 76), /"prompt" is too long for this model: 155649 characters, and its decoder holds 2048 positions of at most 76 characters each \(limit 155648\)/);
+  assert.throws(
+    () => checkPromptFits('x'.repeat(2048 * 76 + 1), 2048, 76),
+    /"prompt" is too long for this model: 155649 characters, and its decoder holds 2048 positions of at most 76 characters each \(limit 155648\)/,
+  );
   assert.doesNotThrow(() => checkPromptFits('x'.repeat(1_000_000), 2048, Infinity), 'no bound without a sound characters-per-token limit');
 });

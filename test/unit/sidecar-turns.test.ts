@@ -45,11 +45,18 @@ test('refuses beyond the limit, counting the running request', async () => {
   const b = job(log, 'b');
   const ra = turns.run(new AbortController().signal, a.work, () => 'x');
   const rb = turns.run(new AbortController().signal, b.work, () => 'x');
-  await assert.rejects(turns.run(new AbortController().signal, async () => 'c', () => 'x'), (e: Error) => {
-    assert.ok(e instanceof QueueFullError);
-    assert.match(e.message, /2 generate requests already running or queued \(limit 2\)/);
-    return true;
-  });
+  await assert.rejects(
+    turns.run(
+      new AbortController().signal,
+      async () => 'c',
+      () => 'x',
+    ),
+    (e: Error) => {
+      assert.ok(e instanceof QueueFullError);
+      assert.match(e.message, /2 generate requests already running or queued \(limit 2\)/);
+      return true;
+    },
+  );
   a.release();
   b.release();
   assert.deepEqual(await Promise.all([ra, rb]), ['a', 'b']);
@@ -62,7 +69,11 @@ test('a waiter cancelled while queued leaves at once and the rest still run', as
   const c = job(log, 'c');
   const stop = new AbortController();
   const ra = turns.run(new AbortController().signal, a.work, () => 'cancelled');
-  const rb = turns.run(stop.signal, async () => 'b', () => 'cancelled');
+  const rb = turns.run(
+    stop.signal,
+    async () => 'b',
+    () => 'cancelled',
+  );
   const rc = turns.run(new AbortController().signal, c.work, () => 'cancelled');
   stop.abort();
   assert.equal(await rb, 'cancelled');
@@ -80,7 +91,11 @@ test('a request cancelled before it queued never takes a turn and strands nobody
   const ra = turns.run(new AbortController().signal, a.work, () => 'cancelled');
   const gone = new AbortController();
   gone.abort(); // e.g. $/cancelRequest arrived before the handler ran
-  const rb = turns.run(gone.signal, async () => 'b', () => 'cancelled');
+  const rb = turns.run(
+    gone.signal,
+    async () => 'b',
+    () => 'cancelled',
+  );
   const c = job(log, 'c');
   const rc = turns.run(new AbortController().signal, c.work, () => 'cancelled');
   assert.equal(await rb, 'cancelled');
@@ -93,11 +108,19 @@ test('a request cancelled before it queued never takes a turn and strands nobody
 
 test('a failing request passes its turn on', async () => {
   const turns = new Turns(8);
-  const ra = turns.run(new AbortController().signal, async () => {
-    await tick();
-    throw new Error('boom');
-  }, () => 'cancelled');
-  const rb = turns.run(new AbortController().signal, async () => 'b', () => 'cancelled');
+  const ra = turns.run(
+    new AbortController().signal,
+    async () => {
+      await tick();
+      throw new Error('boom');
+    },
+    () => 'cancelled',
+  );
+  const rb = turns.run(
+    new AbortController().signal,
+    async () => 'b',
+    () => 'cancelled',
+  );
   await assert.rejects(ra, /boom/);
   assert.equal(await rb, 'b');
   assert.equal(turns.running, false);
@@ -106,7 +129,7 @@ test('a failing request passes its turn on', async () => {
 test('many requests with random cancellations all settle and leave the queue empty', async () => {
   const turns = new Turns(1000);
   let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   let concurrent = 0;
   let maxConcurrent = 0;
   const runs = Array.from({ length: 300 }, () => {

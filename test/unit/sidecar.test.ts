@@ -14,7 +14,12 @@ const SIDECAR = path.join(ROOT, 'src/sidecar/main.ts');
 const FIXTURE = path.join(ROOT, 'test/fixtures/repo-small');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'e2code-sidecar-'));
 const env = { XDG_CACHE_HOME: path.join(tmp, 'xdg') };
-const init: InitializeParams = { bundlePath: path.join(ROOT, 'models/default'), device: 'auto', threads: 1, cacheDir: path.join(tmp, 'cache') };
+const init: InitializeParams = {
+  bundlePath: path.join(ROOT, 'models/default'),
+  device: 'auto',
+  threads: 1,
+  cacheDir: path.join(tmp, 'cache'),
+};
 const logs: string[] = [];
 let client: SidecarClient;
 
@@ -96,7 +101,10 @@ test('index streams progress and encodes every chunk once; a second run is serve
 
 test('generate streams tokens whose concatenation is the answer', async () => {
   const tokens: string[] = [];
-  const r = await client.generate({ task: 'ask', root: FIXTURE, prompt: 'Where is polygonArea defined?', options: { maxTokens: 16 } }, (t) => tokens.push(t));
+  const r = await client.generate(
+    { task: 'ask', root: FIXTURE, prompt: 'Where is polygonArea defined?', options: { maxTokens: 16 } },
+    (t) => tokens.push(t),
+  );
   assert.equal(tokens.join('').trim(), r.answer);
   assert.ok(r.context.softChunks > 0);
   assert.ok(r.context.positions > 0);
@@ -204,7 +212,10 @@ test('overload is refused with a clear error instead of queueing without bound',
       controller.signal,
     );
     await tokenSeen;
-    await assert.rejects(small.generate({ task: 'ask', root: FIXTURE, prompt: 'second' }), /sidecar busy: 1 generate requests already running or queued \(limit 1\)/);
+    await assert.rejects(
+      small.generate({ task: 'ask', root: FIXTURE, prompt: 'second' }),
+      /sidecar busy: 1 generate requests already running or queued \(limit 1\)/,
+    );
     controller.abort();
     assert.equal((await running).stopReason, 'cancelled');
   } finally {
@@ -227,7 +238,11 @@ test('a bad bundle fails start with the reason and leaves the client without a m
 });
 
 test('the sidecar exits when its client goes away (stdin closes)', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', SIDECAR], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, ['--import', 'tsx', SIDECAR], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise((r) => child.stderr.once('data', r));
   child.stdin.end();

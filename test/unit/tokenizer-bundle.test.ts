@@ -38,7 +38,7 @@ test('prompt-layout markers are single tokens and eos ids are the stop tokens', 
   assert.equal(decode(ids), header);
 });
 
-test('maxTokenChars bounds any text\'s token count from below (the sidecar refuses what cannot fit by it)', () => {
+test("maxTokenChars bounds any text's token count from below (the sidecar refuses what cannot fit by it)", () => {
   const t = TextTokenizer.fromFile(path.join(DIR, manifest.decoder.tokenizer));
   assert.equal(t.maxTokenChars, 76, 'the longest vocabulary entry of the default tokenizer');
   const samples = [

@@ -20,7 +20,16 @@ function hostile(): string[] {
   for (const s of SPECIALS) {
     out.push(s, `x${s}y`, `${s}${s}`, `<${s}`, `<|${s}|>`, `${s.slice(0, -1)}${s}`, `\n${s}\n`, ` ${s} `, `日本${s}🚀`);
   }
-  out.push(SPECIALS.join(''), SPECIALS.join(' '), `def f():\n    return "${SPECIALS.join('\\n')}"\n`, '<|', '|>', '<||>', '<|im_end', 'im_end|>');
+  out.push(
+    SPECIALS.join(''),
+    SPECIALS.join(' '),
+    `def f():\n    return "${SPECIALS.join('\\n')}"\n`,
+    '<|',
+    '|>',
+    '<||>',
+    '<|im_end',
+    'im_end|>',
+  );
   return out;
 }
 
@@ -67,17 +76,28 @@ test('a prompt built from a file holding every special-token string: special ids
     const evilPath = `src/<|file|>x<|im_end|>.ts`;
     const bad = builder.pieces(spec(evil, evilPath));
     const clean = builder.pieces(spec('plain text', 'src/x.ts'));
-    const specialIds = (pieces: typeof bad) => pieces.flatMap((p) => (p.kind === 'text' ? p.ids.filter((id) => bundle.decoderTokenizer.isSpecial(id)) : []));
+    const specialIds = (pieces: typeof bad) =>
+      pieces.flatMap((p) => (p.kind === 'text' ? p.ids.filter((id) => bundle.decoderTokenizer.isSpecial(id)) : []));
     // Content spans (every filled value): no special id at all.
     const untrusted = bad.filter((p) => p.kind === 'text' && p.untrusted);
     assert.ok(untrusted.length >= 7, `only ${untrusted.length} untrusted pieces`);
     for (const p of untrusted) {
       if (p.kind !== 'text') continue;
-      assert.deepEqual(p.ids.filter((id) => bundle.decoderTokenizer.isSpecial(id)), [], `special id in content piece ${JSON.stringify(p.text.slice(0, 60))}`);
+      assert.deepEqual(
+        p.ids.filter((id) => bundle.decoderTokenizer.isSpecial(id)),
+        [],
+        `special id in content piece ${JSON.stringify(p.text.slice(0, 60))}`,
+      );
       assert.equal(bundle.decoderTokenizer.decode(p.ids), p.text, 'content piece does not decode to itself');
     }
-    assert.ok(untrusted.some((p) => p.kind === 'text' && p.text === evil), 'the file text is one content piece');
-    assert.ok(untrusted.some((p) => p.kind === 'text' && p.text === evilPath), 'the path is a content piece');
+    assert.ok(
+      untrusted.some((p) => p.kind === 'text' && p.text === evil),
+      'the file text is one content piece',
+    );
+    assert.ok(
+      untrusted.some((p) => p.kind === 'text' && p.text === evilPath),
+      'the path is a content piece',
+    );
     // The whole prompt has exactly the template's special tokens, in the same order as a clean prompt.
     assert.deepEqual(specialIds(bad), specialIds(clean));
     // The text of the prompt is the filled template, character for character.
@@ -85,15 +105,24 @@ test('a prompt built from a file holding every special-token string: special ids
     assert.ok(decoded.includes(`<|file|>${evilPath}\n[soft]`), decoded.slice(0, 300));
     assert.ok(decoded.includes(`<|code|>${evilPath}:3\n${evil}`));
     const built = builder.build(spec(evil, evilPath));
-    assert.equal(built.length, bad.reduce((n, p) => n + (p.kind === 'text' ? p.ids.length : p.rows), 0));
+    assert.equal(
+      built.length,
+      bad.reduce((n, p) => n + (p.kind === 'text' ? p.ids.length : p.rows), 0),
+    );
     // Costs the planner uses match the pieces.
     const fileHeader = bad.findIndex((p) => p.kind === 'text' && p.text === evilPath) - 1;
-    assert.equal(builder.fileHeaderCost(evilPath), bad.slice(fileHeader, fileHeader + 3).reduce((n, p) => n + (p.kind === 'text' ? p.ids.length : 0), 0));
+    assert.equal(
+      builder.fileHeaderCost(evilPath),
+      bad.slice(fileHeader, fileHeader + 3).reduce((n, p) => n + (p.kind === 'text' ? p.ids.length : 0), 0),
+    );
 
     // The encoder's input (chunk text, questions) is untrusted too.
     const enc = new Encoder(bundle);
     const ids = enc.tokenize(`${evilPath}\n${evil}`);
-    assert.deepEqual(ids.filter((id) => bundle.encoderTokenizer.isSpecial(id)), []);
+    assert.deepEqual(
+      ids.filter((id) => bundle.encoderTokenizer.isSpecial(id)),
+      [],
+    );
     assert.ok(`${evilPath}\n${evil}`.startsWith(bundle.encoderTokenizer.decode(ids)), 'encoder input does not decode to the chunk text');
   } finally {
     await bundle.dispose();

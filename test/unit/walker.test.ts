@@ -108,7 +108,10 @@ describe('walker ignore rules', () => {
 
   test('subdir walks only that directory and still applies ancestor rules', async () => {
     const { files, skipped } = await listFiles(root, { subdir: 'src' });
-    assert.deepEqual(files.map((f) => f.path), ['src/.gitignore', 'src/a.ts', 'src/keep.log']);
+    assert.deepEqual(
+      files.map((f) => f.path),
+      ['src/.gitignore', 'src/a.ts', 'src/keep.log'],
+    );
     assert.ok(skipped.some((s) => s.path === 'src/debug.log'));
     const ignoredDir = await listFiles(root, { subdir: 'build' });
     assert.deepEqual(ignoredDir, { files: [], skipped: [{ path: 'build', reason: 'ignored', detail: '.gitignore' }] });
@@ -231,9 +234,18 @@ describe('walker skip reasons', () => {
     });
     assert.equal(res.status, 0, res.stderr);
     const out = JSON.parse(res.stdout) as Skip[];
-    assert.deepEqual(out.find((s) => s.path === 'locked.ts'), { path: 'locked.ts', reason: 'unreadable', detail: 'EACCES' });
-    assert.deepEqual(out.find((s) => s.path === 'lockdir'), { path: 'lockdir', reason: 'unreadable', detail: 'EACCES' });
-    assert.deepEqual(out.find((s) => s.path === 'ok.ts'), { path: 'ok.ts' });
+    assert.deepEqual(
+      out.find((s) => s.path === 'locked.ts'),
+      { path: 'locked.ts', reason: 'unreadable', detail: 'EACCES' },
+    );
+    assert.deepEqual(
+      out.find((s) => s.path === 'lockdir'),
+      { path: 'lockdir', reason: 'unreadable', detail: 'EACCES' },
+    );
+    assert.deepEqual(
+      out.find((s) => s.path === 'ok.ts'),
+      { path: 'ok.ts' },
+    );
   });
 });
 
@@ -284,7 +296,10 @@ describe('walker robustness', () => {
     await fsp.mkdir(path.join(root, rel), { recursive: true });
     await fsp.writeFile(path.join(root, rel, 'leaf.ts'), 'x\n');
     const { files } = await listFiles(root);
-    assert.deepEqual(files.map((f) => f.path), [`${rel}/leaf.ts`]);
+    assert.deepEqual(
+      files.map((f) => f.path),
+      [`${rel}/leaf.ts`],
+    );
   });
 
   test('an aborted walk rejects with AbortError', async () => {
@@ -302,7 +317,10 @@ describe('walker special files', () => {
     roots.push(root);
     spawnSync('mkfifo', [path.join(root, 'pipe.ts')]);
     const { files } = await listFiles(root);
-    assert.deepEqual(files.map((f) => f.path), ['a.ts']);
+    assert.deepEqual(
+      files.map((f) => f.path),
+      ['a.ts'],
+    );
     await fsp.rm(path.join(root, 'a.ts'));
     spawnSync('mkfifo', [path.join(root, 'a.ts')]);
     const r = await readWalkFile(files[0]);

@@ -9,7 +9,21 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { listFiles } from '../../src/core/walker/index';
 
-const PATTERNS = ['*.log', '!keep.log', 'build/', '/a/', 'b/*.ts', '**/tmp/', 'x?.ts', '!b/', 'a/**/y.log', '*.ts', '!x1.ts', 'tmp', '/b/c/'];
+const PATTERNS = [
+  '*.log',
+  '!keep.log',
+  'build/',
+  '/a/',
+  'b/*.ts',
+  '**/tmp/',
+  'x?.ts',
+  '!b/',
+  'a/**/y.log',
+  '*.ts',
+  '!x1.ts',
+  'tmp',
+  '/b/c/',
+];
 const DIRS = ['', 'a', 'b', 'build', 'tmp', 'a/b', 'a/tmp', 'b/c', 'a/b/build', 'c/tmp/a'];
 const NAMES = ['x1.ts', 'x2.ts', 'y.log', 'keep.log', 'main.py', 'xy.ts'];
 
@@ -19,8 +33,14 @@ after(async () => {
 });
 
 const treeArb = fc.record({
-  files: fc.uniqueArray(fc.tuple(fc.constantFrom(...DIRS), fc.constantFrom(...NAMES)), { minLength: 1, maxLength: 25, selector: ([d, n]) => `${d}/${n}` }),
-  ignores: fc.array(fc.tuple(fc.constantFrom(...DIRS), fc.array(fc.constantFrom(...PATTERNS), { minLength: 1, maxLength: 4 })), { maxLength: 4 }),
+  files: fc.uniqueArray(fc.tuple(fc.constantFrom(...DIRS), fc.constantFrom(...NAMES)), {
+    minLength: 1,
+    maxLength: 25,
+    selector: ([d, n]) => `${d}/${n}`,
+  }),
+  ignores: fc.array(fc.tuple(fc.constantFrom(...DIRS), fc.array(fc.constantFrom(...PATTERNS), { minLength: 1, maxLength: 4 })), {
+    maxLength: 4,
+  }),
   infoExclude: fc.array(fc.constantFrom(...PATTERNS), { maxLength: 2 }),
 });
 

@@ -34,14 +34,12 @@ function moduleSource(i: number, variant = 0): string {
   return `// module ${i}\n\n${fns.join('\n')}\nexport class Box${i} {\n  constructor(readonly v: number) {}\n  get double(): number {\n    return this.v * 2;\n  }\n}\n`;
 }
 
-
 /** Ensures an edit gets a different mtime even on coarse clocks. */
 async function bumpMtime(abs: string, deltaMs = 5000): Promise<void> {
   const st = await fsp.stat(abs);
   const t = new Date(st.mtimeMs + deltaMs);
   await fsp.utimes(abs, t, t);
 }
-
 
 const temps: string[] = [];
 async function tempDir(prefix: string): Promise<string> {
@@ -80,7 +78,10 @@ describe('WorkspaceIndex refresh', () => {
     const expected = await allChunksFresh(root, r1.added);
     assert.equal(r1.chunks, expected.length);
     assert.deepEqual(new Set(r1.newChunkHashes), new Set(expected.map((x) => x.hash)));
-    assert.equal(r1.bytes, (await Promise.all(r1.added.map(async (p) => (await fsp.stat(path.join(root, p))).size))).reduce((a, b) => a + b));
+    assert.equal(
+      r1.bytes,
+      (await Promise.all(r1.added.map(async (p) => (await fsp.stat(path.join(root, p))).size))).reduce((a, b) => a + b),
+    );
 
     reads = 0;
     c.calls.length = 0;
@@ -161,7 +162,10 @@ describe('WorkspaceIndex refresh', () => {
 
   test('onChunks streams the new chunks with text, matching newChunkHashes', async () => {
     const root = await tempDir('e2code-idx-');
-    await writeFiles(root, { 'a.ts': moduleSource(1), 'b.py': 'def f(x):\n    return x + 1\n\n\nclass K:\n    def m(self):\n        return 2\n' });
+    await writeFiles(root, {
+      'a.ts': moduleSource(1),
+      'b.py': 'def f(x):\n    return x + 1\n\n\nclass K:\n    def m(self):\n        return 2\n',
+    });
     const streamed: Chunk[] = [];
     const index = await WorkspaceIndex.open({ root, persist: false, chunker });
     const r = await index.refresh({ onChunks: (cs) => void streamed.push(...cs) });
@@ -182,7 +186,10 @@ describe('WorkspaceIndex refresh', () => {
     const first = index.chunksOf('a.ts')[0];
     assert.equal(index.chunkByHash(first.hash), first);
     const withText = await index.readChunks('a.ts');
-    assert.deepEqual(withText.map((x) => x.hash), index.chunksOf('a.ts').map((x) => x.hash));
+    assert.deepEqual(
+      withText.map((x) => x.hash),
+      index.chunksOf('a.ts').map((x) => x.hash),
+    );
     const bytes = await fsp.readFile(path.join(root, 'a.ts'));
     assert.equal(Buffer.concat(withText.map((x) => bytes.subarray(x.startByte, x.endByte))).equals(bytes), true);
     const texts = await index.chunkTexts([first.hash, 'unknown']);
@@ -205,10 +212,7 @@ describe('WorkspaceIndex refresh', () => {
     await settle(root);
     const ac = new AbortController();
     const index = await WorkspaceIndex.open({ root, storeDir: store, chunker });
-    await assert.rejects(
-      index.refresh({ signal: ac.signal, onProgress: (p) => p.done === 4 && ac.abort() }),
-      { name: 'AbortError' },
-    );
+    await assert.rejects(index.refresh({ signal: ac.signal, onProgress: (p) => p.done === 4 && ac.abort() }), { name: 'AbortError' });
     assert.equal(index.files().length, 4);
     const reopened = await WorkspaceIndex.open({ root, storeDir: store, chunker });
     assert.equal(reopened.files().length, 4, 'cancelled work was persisted');
@@ -315,11 +319,14 @@ describe('WorkspaceIndex persistence', () => {
   });
 
   for (const [name, damage] of [
-    ['a flipped byte', async (f: string) => {
-      const b = await fsp.readFile(f);
-      b[Math.floor(b.length / 2)] ^= 0x20;
-      await fsp.writeFile(f, b);
-    }],
+    [
+      'a flipped byte',
+      async (f: string) => {
+        const b = await fsp.readFile(f);
+        b[Math.floor(b.length / 2)] ^= 0x20;
+        await fsp.writeFile(f, b);
+      },
+    ],
     ['truncation', async (f: string) => fsp.truncate(f, Math.floor((await fsp.stat(f)).size / 2))],
     ['garbage', async (f: string) => fsp.writeFile(f, 'not an index at all')],
     ['an empty file', async (f: string) => fsp.writeFile(f, '')],
@@ -376,7 +383,9 @@ describe('WorkspaceIndex persistence', () => {
 
   test('the default store: ~/.cache without XDG_CACHE_HOME; with no home either, a temporary folder, said in a note', () => {
     const id = /\/workspaces\/[0-9a-f]{16}$/;
-    assert.deepEqual(defaultStoreLocation('/work/a', { XDG_CACHE_HOME: '/tmp/xdg-test', HOME: '/home/u' }), { dir: defaultStoreDir('/work/a', { XDG_CACHE_HOME: '/tmp/xdg-test' }) });
+    assert.deepEqual(defaultStoreLocation('/work/a', { XDG_CACHE_HOME: '/tmp/xdg-test', HOME: '/home/u' }), {
+      dir: defaultStoreDir('/work/a', { XDG_CACHE_HOME: '/tmp/xdg-test' }),
+    });
     const home = defaultStoreLocation('/work/a', { HOME: '/home/u' });
     assert.match(home.dir, /^\/home\/u\/\.cache\/e2code\/workspaces\/[0-9a-f]{16}$/);
     assert.equal(home.note, undefined);
@@ -385,7 +394,10 @@ describe('WorkspaceIndex persistence', () => {
     const tmp = path.join(os.tmpdir(), `e2code-cache-${process.getuid?.() ?? os.userInfo().username}`);
     assert.ok(none.dir.startsWith(`${tmp}/workspaces/`), none.dir);
     assert.match(none.dir, id);
-    assert.match(none.note ?? '', new RegExp(`no home directory and no XDG_CACHE_HOME: the workspace index is stored in ${none.dir}, which the system may clear`));
+    assert.match(
+      none.note ?? '',
+      new RegExp(`no home directory and no XDG_CACHE_HOME: the workspace index is stored in ${none.dir}, which the system may clear`),
+    );
     assert.equal(none.dir.slice(-16), home.dir.slice(-16), 'the id depends on the root only');
   });
 });

@@ -47,6 +47,9 @@ test('SIGKILL while writing snapshots and journal: the store always loads a comm
       assert.ok(gen === base || (k < 10 && gen === base + 1), `delay ${delay}: ${p} at generation ${gen}, base ${base}`);
     }
     // A snapshot temp file left by the kill is removed by load.
-    assert.deepEqual((await fsp.readdir(dir)).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      (await fsp.readdir(dir)).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
   }
 });

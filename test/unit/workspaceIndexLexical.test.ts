@@ -21,8 +21,6 @@ function counting(inner: Chunker): IndexChunker & { calls: string[] } {
   };
 }
 
-
-
 const temps: string[] = [];
 async function tempDir(prefix: string): Promise<string> {
   const d = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
@@ -102,7 +100,7 @@ describe('WorkspaceIndex lexical search', () => {
     assert.equal(found(index, 'help text flags')[0], 'docs/help.md');
   });
 
-  test('refreshPaths after an edit: the old chunk\'s words are gone, the new ones found', async () => {
+  test("refreshPaths after an edit: the old chunk's words are gone, the new ones found", async () => {
     const root = await workspace();
     const index = await WorkspaceIndex.open({ root, persist: false, chunker });
     await index.refresh();
@@ -211,7 +209,11 @@ describe('WorkspaceIndex lexical persistence', () => {
     const file = lexicalPath(store);
 
     const cases: [string, () => Promise<void>, RegExp][] = [
-      ['truncated', async () => fsp.truncate(file, (await fsp.stat(file)).size - 100), /^word index unusable \(truncated: \d+ of \d+ bytes\)/],
+      [
+        'truncated',
+        async () => fsp.truncate(file, (await fsp.stat(file)).size - 100),
+        /^word index unusable \(truncated: \d+ of \d+ bytes\)/,
+      ],
       ['garbage', () => fsp.writeFile(file, 'not json\n{}'), /^word index unusable \(header is not JSON\)/],
       ['empty', () => fsp.writeFile(file, ''), /^word index unusable \(no header\)/],
       ['missing', () => fsp.rm(file), /^word index missing; rebuilt from the text of 3 indexed files$/],
@@ -254,7 +256,9 @@ describe('WorkspaceIndex lexical persistence', () => {
     const files: Record<string, string> = {};
     for (let f = 0; f < 50; f++) {
       const fns = Array.from({ length: 8 }, (_, k) => {
-        const lines = Array.from({ length: 12 }, (_, l) => `  const step${l} = input.values[${l}] * factor${k} + offset${f}_${l};`).join('\n');
+        const lines = Array.from({ length: 12 }, (_, l) => `  const step${l} = input.values[${l}] * factor${k} + offset${f}_${l};`).join(
+          '\n',
+        );
         return `/** Scales the values of batch ${f}.${k}. */\nexport function scaleBatch${f}x${k}(input: { values: number[] }, factor${k}: number): number {\n${lines}\n  return step0 + step11;\n}\n`;
       });
       files[`src/batch${f}.ts`] = fns.join('\n');

@@ -70,8 +70,14 @@ async function main(): Promise<void> {
           content,
           ...(await extractFacts(content, language)),
           chunks: fileChunks.map((c) => ({
-            startByte: c.startByte, endByte: c.endByte, startLine: c.startLine, endLine: c.endLine,
-            kind: c.kind, symbolPath: c.symbolPath, symbols: c.symbols, text: c.text,
+            startByte: c.startByte,
+            endByte: c.endByte,
+            startLine: c.startLine,
+            endLine: c.endLine,
+            kind: c.kind,
+            symbolPath: c.symbolPath,
+            symbols: c.symbols,
+            text: c.text,
           })),
         };
         sink.write(JSON.stringify(record) + '\n');

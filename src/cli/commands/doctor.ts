@@ -32,7 +32,14 @@ export function registerDoctor(program: Command): void {
             adapter: `${m.adapter.file} (${m.adapter.softTokensPerChunk} soft tokens/chunk)`,
             decoder: `${m.decoder.file} (hidden ${m.decoder.hiddenSize}, ${m.decoder.numLayers} layers, vocab ${m.decoder.vocabSize}, ${m.decoder.maxPositions} positions)`,
           },
-          cache: { path: cache.path, mode: cache.mode, writing: cache.writing, entries: cache.entries, bytes: cache.bytes, maxBytes: cache.maxBytes },
+          cache: {
+            path: cache.path,
+            mode: cache.mode,
+            writing: cache.writing,
+            entries: cache.entries,
+            bytes: cache.bytes,
+            maxBytes: cache.maxBytes,
+          },
         };
         if (flags.json) {
           process.stdout.write(JSON.stringify(report) + '\n');
@@ -47,7 +54,13 @@ export function registerDoctor(program: Command): void {
           `  adapter  ${report.bundle.adapter}`,
           `  decoder  ${report.bundle.decoder}`,
           `cache:     ${report.cache.path}: ${report.cache.entries} entries, ${(report.cache.bytes / 1e6).toFixed(1)} MB of ${(report.cache.maxBytes / 1e9).toFixed(1)} GB cap` +
-            (report.cache.mode === 'write' ? (report.cache.writing ? '' : ' (not caching now: its disk has no room)') : report.cache.mode === 'read' ? ' (read-only)' : ' (not used)'),
+            (report.cache.mode === 'write'
+              ? report.cache.writing
+                ? ''
+                : ' (not caching now: its disk has no room)'
+              : report.cache.mode === 'read'
+                ? ' (read-only)'
+                : ' (not used)'),
         ];
         process.stdout.write(lines.join('\n') + '\n');
       } finally {

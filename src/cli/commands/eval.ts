@@ -35,7 +35,8 @@ export function parseTasks(spec: string): EvalTask[] {
     .split(',')
     .map((t) => t.trim())
     .filter(Boolean);
-  for (const t of tasks) if (!(TASKS as readonly string[]).includes(t)) throw new Error(`--tasks: unknown task "${t}" (known: ${TASKS.join(', ')})`);
+  for (const t of tasks)
+    if (!(TASKS as readonly string[]).includes(t)) throw new Error(`--tasks: unknown task "${t}" (known: ${TASKS.join(', ')})`);
   if (tasks.length === 0) throw new Error('--tasks is empty');
   return [...new Set(tasks)] as EvalTask[];
 }
@@ -57,24 +58,40 @@ async function whyNoQuestions(engine: Engine, roots: string[], tasks: EvalTask[]
       if (language) indexed[language] = (indexed[language] ?? 0) + 1;
     }
   }
-  return noQuestionsReason(files, tasks, { languages: SOURCE_LANGUAGES, indexed, softTokensPerChunk: engine.bundle.manifest.adapter.softTokensPerChunk });
+  return noQuestionsReason(files, tasks, {
+    languages: SOURCE_LANGUAGES,
+    indexed,
+    softTokensPerChunk: engine.bundle.manifest.adapter.softTokensPerChunk,
+  });
 }
 
 export function registerEval(program: Command): void {
   addEngineOptions(
     program
       .command('eval')
-      .description('evaluate the model bundle on held-out repositories through the product runtime (rows none/truncated/retrieved/soft/hybrid)')
-      .option('--repo <dir>', 'repository to ask about, held out from training (repeatable: each question is about one)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+      .description(
+        'evaluate the model bundle on held-out repositories through the product runtime (rows none/truncated/retrieved/soft/hybrid)',
+      )
+      .option(
+        '--repo <dir>',
+        'repository to ask about, held out from training (repeatable: each question is about one)',
+        (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+      )
       .option('--json', 'print the full result as one JSON object')
       .option('--n <n>', 'questions per task', intAtLeast(1), 40)
       .option('--tasks <list>', 'comma-separated tasks', TASKS.join(','))
-      .option('--files <n>', 'files per question, the answer\'s included', intAtLeast(1), 4)
+      .option('--files <n>', "files per question, the answer's included", intAtLeast(1), 4)
       .option('--topk <k>', 'chunks in the retrieved row', intAtLeast(1), 2)
       .option('--seed <n>', 'question sampling seed', intAtLeast(0), 0)
       .option('--max-new-tokens <n>', 'greedy answer length', intAtLeast(1), 24)
-      .option('--grounded', "measure the answers' sources instead: where-is and natural-language questions over whole repositories, rows lexical (BM25 alone), vector (the encoder alone), fused, grounded (what ask returns)")
-      .option('--shuffle-soft', "control: give every chunk another chunk's soft tokens (order and headers unchanged) to see what the soft rows read from them"),
+      .option(
+        '--grounded',
+        "measure the answers' sources instead: where-is and natural-language questions over whole repositories, rows lexical (BM25 alone), vector (the encoder alone), fused, grounded (what ask returns)",
+      )
+      .option(
+        '--shuffle-soft',
+        "control: give every chunk another chunk's soft tokens (order and headers unchanged) to see what the soft rows read from them",
+      ),
     false,
   ).action(async (flags: EvalFlags) => {
     if (!flags.repo?.length) throw new Error("required option '--repo <dir>' not specified");
@@ -89,7 +106,13 @@ export function registerEval(program: Command): void {
       // Indexing is the product's (walk, chunk, encode what the soft-prompt cache lacks), with its progress.
       for (const root of roots) await indexWithProgress(engine, root, { json: flags.json }, controller.signal);
       if (flags.grounded) {
-        const g = await runGroundedEval(engine, { roots, n: flags.n, seed: flags.seed, signal: controller.signal, log: (line) => process.stderr.write(`${line}\n`) });
+        const g = await runGroundedEval(engine, {
+          roots,
+          n: flags.n,
+          seed: flags.seed,
+          signal: controller.signal,
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
         if (Object.keys(g.kinds).length === 0) {
           const reason = await whyNoQuestions(engine, roots, ['where'], controller.signal);
           throw new Error(`no questions could be built from ${roots.join(', ')}: ${reason}`);

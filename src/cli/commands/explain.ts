@@ -28,6 +28,10 @@ export function registerExplain(program: Command): void {
     if (range.startLine > lines.length) throw new Error(`${file} has ${lines.length} lines; --lines ${flags.lines} starts after its end`);
     const endLine = Math.min(range.endLine, lines.length);
     const text = lines.slice(range.startLine - 1, endLine).join('\n');
-    await runTaskCommand(root, { task: 'explain', prompt: question.join(' '), selection: { path: rel, startLine: range.startLine, endLine, text } }, flags);
+    await runTaskCommand(
+      root,
+      { task: 'explain', prompt: question.join(' '), selection: { path: rel, startLine: range.startLine, endLine, text } },
+      flags,
+    );
   });
 }

@@ -12,4 +12,14 @@ import { registerEval } from './eval';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerAsk, registerExplain, registerSummarize, registerGenerate, registerDoctor, registerIndex, registerChunks, registerBench, registerEval];
+export const commands: RegisterCommand[] = [
+  registerAsk,
+  registerExplain,
+  registerSummarize,
+  registerGenerate,
+  registerDoctor,
+  registerIndex,
+  registerChunks,
+  registerBench,
+  registerEval,
+];

@@ -12,10 +12,6 @@ export function registerSummarize(program: Command): void {
   ).action(async (dir: string, flags: EngineFlags & { path?: string }) => {
     const root = resolveRoot(dir);
     const scope = flags.path ? relativeInside(root, flags.path.startsWith('/') ? flags.path : `${root}/${flags.path}`) : '';
-    await runTaskCommand(
-      root,
-      { task: 'summarize', prompt: '', scope },
-      flags,
-    );
+    await runTaskCommand(root, { task: 'summarize', prompt: '', scope }, flags);
   });
 }

@@ -42,38 +42,49 @@ export function parseManifest(text: string, where: string): BundleManifest {
     v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : fail(field, 'must be an object');
   const str = (o: Json, key: string, prefix: string, allowEmpty = false): string => {
     const v = o[key];
-    if (typeof v !== 'string' || (!allowEmpty && v.length === 0)) fail(prefix + key, allowEmpty ? 'must be a string' : 'must be a non-empty string');
+    if (typeof v !== 'string' || (!allowEmpty && v.length === 0))
+      fail(prefix + key, allowEmpty ? 'must be a string' : 'must be a non-empty string');
     return v as string;
   };
   const posInt = (o: Json, key: string, prefix: string): number => {
     const v = o[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) fail(prefix + key, `must be a positive integer (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+      fail(prefix + key, `must be a positive integer (got ${JSON.stringify(v)})`);
     return v as number;
   };
   const file = (o: Json, key: string, prefix: string): string => {
     const v = str(o, key, prefix);
-    if (v.includes('..') || v.startsWith('/') || v.includes('\\')) fail(prefix + key, 'must be a plain file name inside the bundle directory');
+    if (v.includes('..') || v.startsWith('/') || v.includes('\\'))
+      fail(prefix + key, 'must be a plain file name inside the bundle directory');
     return v;
   };
 
   const contextOrder = (v: unknown): ContextOrder =>
-    v === 'repository' || v === 'relevance' ? v : fail('decoder.contextOrder', `must be "repository" or "relevance" (got ${JSON.stringify(v)})`);
+    v === 'repository' || v === 'relevance'
+      ? v
+      : fail('decoder.contextOrder', `must be "repository" or "relevance" (got ${JSON.stringify(v)})`);
 
   const recapChunks = (v: unknown): number =>
-    typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 16 ? v : fail('decoder.recapChunks', `must be an integer from 0 to 16 (got ${JSON.stringify(v)})`);
+    typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 16
+      ? v
+      : fail('decoder.recapChunks', `must be an integer from 0 to 16 (got ${JSON.stringify(v)})`);
 
   const retrieval = (v: unknown): RetrievalVector =>
     v === 'mean' || v === 'last' ? v : fail('encoder.retrieval', `must be "mean" or "last" (got ${JSON.stringify(v)})`);
 
   const m = obj(raw, '(root)');
   if (m.formatVersion !== MANIFEST_FORMAT_VERSION) {
-    fail('formatVersion', `must be ${MANIFEST_FORMAT_VERSION} (got ${JSON.stringify(m.formatVersion)}); this runtime reads format ${MANIFEST_FORMAT_VERSION}`);
+    fail(
+      'formatVersion',
+      `must be ${MANIFEST_FORMAT_VERSION} (got ${JSON.stringify(m.formatVersion)}); this runtime reads format ${MANIFEST_FORMAT_VERSION}`,
+    );
   }
   const enc = obj(m.encoder, 'encoder');
   const ad = obj(m.adapter, 'adapter');
   const dec = obj(m.decoder, 'decoder');
   const emb = obj(dec.embeddings, 'decoder.embeddings');
-  if (emb.dtype !== 'float32' && emb.dtype !== 'float16') fail('decoder.embeddings.dtype', `must be "float32" or "float16" (got ${JSON.stringify(emb.dtype)})`);
+  if (emb.dtype !== 'float32' && emb.dtype !== 'float16')
+    fail('decoder.embeddings.dtype', `must be "float32" or "float16" (got ${JSON.stringify(emb.dtype)})`);
   const ct = obj(m.chatTemplate, 'chatTemplate');
   const chatTemplate = {
     system: str(ct, 'system', 'chatTemplate.', true),
@@ -132,7 +143,8 @@ export function parseManifest(text: string, where: string): BundleManifest {
     training: m.training && typeof m.training === 'object' ? (m.training as Record<string, unknown>) : {},
   };
   for (const id of manifest.eosTokenIds) {
-    if (id >= manifest.decoder.vocabSize) fail('eosTokenIds', `id ${id} is outside the decoder vocabulary (vocabSize ${manifest.decoder.vocabSize})`);
+    if (id >= manifest.decoder.vocabSize)
+      fail('eosTokenIds', `id ${id} is outside the decoder vocabulary (vocabSize ${manifest.decoder.vocabSize})`);
   }
   return manifest;
 }

@@ -19,7 +19,7 @@ export function markdownPieces(p: Pieces): Def[] {
   const n = text.length;
   const starts: number[] = [];
   const ends: number[] = [];
-  for (let s = 0; s < n; ) {
+  for (let s = 0; s < n;) {
     const nl = text.indexOf('\n', s);
     const e = nl === -1 ? n : nl + 1;
     starts.push(s);

@@ -306,7 +306,13 @@ export const RULES: Record<string, LanguageRules> = {
   tsx: { defs: TS_DEFS, pre: JS_PRE, scan: TS_SCAN, containers: ['class', 'interface'], glue: ['decorator'] },
   python: {
     defs: { function_definition: named('function'), class_definition: named('class'), assignment: pythonAssignment },
-    scan: { module: true, decorated_definition: true, class_definition: true, block: ['class_definition'], expression_statement: ['module'] },
+    scan: {
+      module: true,
+      decorated_definition: true,
+      class_definition: true,
+      block: ['class_definition'],
+      expression_statement: ['module'],
+    },
     containers: ['class'],
     glue: ['decorator'],
   },

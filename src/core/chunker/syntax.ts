@@ -251,9 +251,7 @@ class Walk {
   /** Whether to look inside a piece for definitions: by the language's scan rules, or anything in an ERROR. */
   private scannable(type: number): boolean {
     const s = this.g.scan[type];
-    return (
-      s === 1 || this.errAt <= this.depth || (s === 2 && this.depth > 0 && this.g.scanParents[type]!.has(this.types[this.depth - 1]))
-    );
+    return s === 1 || this.errAt <= this.depth || (s === 2 && this.depth > 0 && this.g.scanParents[type]!.has(this.types[this.depth - 1]));
   }
 
   /** Finds definitions below the cursor's node (a piece), descending only through scannable types. */

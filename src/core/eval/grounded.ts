@@ -36,19 +36,30 @@ export interface GroundedRowResult {
 export interface GroundedResult {
   repos: string[];
   seed: number;
-  kinds: Partial<Record<GroundedKind, { n: number; rows: Record<GroundedRow, GroundedRowResult>; fused_vs_vector: { diff: number; ci95: [number, number] } }>>;
+  kinds: Partial<
+    Record<
+      GroundedKind,
+      { n: number; rows: Record<GroundedRow, GroundedRowResult>; fused_vs_vector: { diff: number; ci95: [number, number] } }
+    >
+  >;
   wall_s: number;
 }
 
 /** Definitions with unambiguous names (defined once in their repository), 4+ characters, not dunders. */
-export function groundedQuestions(files: { repo: string; path: string; defs: Def[] }[], kind: GroundedKind, n: number, seed: number): GroundedQuestion[] {
+export function groundedQuestions(
+  files: { repo: string; path: string; defs: Def[] }[],
+  kind: GroundedKind,
+  n: number,
+  seed: number,
+): GroundedQuestion[] {
   const count = new Map<string, number>();
   for (const f of files) for (const d of f.defs) count.set(`${f.repo}\u0000${d.name}`, (count.get(`${f.repo}\u0000${d.name}`) ?? 0) + 1);
   const pool: GroundedQuestion[] = [];
   for (const f of files) {
     for (const d of f.defs) {
       if (count.get(`${f.repo}\u0000${d.name}`) !== 1 || d.name.length < 4 || d.name.startsWith('__')) continue;
-      if (kind === 'where') pool.push({ kind, repo: f.repo, request: `Where is ${d.name} defined?`, path: f.path, line: d.line, name: d.name });
+      if (kind === 'where')
+        pool.push({ kind, repo: f.repo, request: `Where is ${d.name} defined?`, path: f.path, line: d.line, name: d.name });
       else {
         // Go and Ruby docs open with the name ("ParseFlags parses ..."): the question keeps what follows.
         let doc = d.doc.replace(/\s+/g, ' ').trim().replace(/[.:]$/, '');
@@ -56,7 +67,14 @@ export function groundedQuestions(files: { repo: string; path: string; defs: Def
         // A doc that only repeats the name says nothing a question could be asked with.
         const words = doc.split(' ').filter((w) => w.length > 2);
         if (words.length < 4 || doc.toLowerCase().includes(d.name.toLowerCase())) continue;
-        pool.push({ kind, repo: f.repo, request: `Where is the code that ${doc[0].toLowerCase()}${doc.slice(1)}?`, path: f.path, line: d.line, name: d.name });
+        pool.push({
+          kind,
+          repo: f.repo,
+          request: `Where is the code that ${doc[0].toLowerCase()}${doc.slice(1)}?`,
+          path: f.path,
+          line: d.line,
+          name: d.name,
+        });
       }
     }
   }
@@ -118,7 +136,10 @@ export async function runGroundedEval(
     result.kinds[kind] = {
       n: questions.length,
       rows: Object.fromEntries(
-        GROUNDED_ROWS.map((r) => [r, { hit: round(mean(hits[r].hit)), file_top1: round(mean(hits[r].top1)), file_top3: round(mean(hits[r].top3)) }]),
+        GROUNDED_ROWS.map((r) => [
+          r,
+          { hit: round(mean(hits[r].hit)), file_top1: round(mean(hits[r].top1)), file_top3: round(mean(hits[r].top3)) },
+        ]),
       ) as Record<GroundedRow, GroundedRowResult>,
       fused_vs_vector: { diff: round(d.diff), ci95: [round(d.ci95[0]), round(d.ci95[1])] },
     };
@@ -132,15 +153,27 @@ function round(x: number): number {
 }
 
 export function formatGrounded(r: GroundedResult): string {
-  const lines = [`grounded retrieval on ${r.repos.join(', ')} (seed ${r.seed})`, '', `${'question'.padEnd(10)}${'row'.padEnd(10)}${'n'.padStart(5)}${'hit'.padStart(8)}${'file@1'.padStart(8)}${'file@3'.padStart(8)}`];
+  const lines = [
+    `grounded retrieval on ${r.repos.join(', ')} (seed ${r.seed})`,
+    '',
+    `${'question'.padEnd(10)}${'row'.padEnd(10)}${'n'.padStart(5)}${'hit'.padStart(8)}${'file@1'.padStart(8)}${'file@3'.padStart(8)}`,
+  ];
   for (const [kind, k] of Object.entries(r.kinds)) {
     for (const row of GROUNDED_ROWS) {
       const x = k!.rows[row];
-      lines.push(`${kind.padEnd(10)}${row.padEnd(10)}${String(k!.n).padStart(5)}${x.hit.toFixed(3).padStart(8)}${x.file_top1.toFixed(3).padStart(8)}${x.file_top3.toFixed(3).padStart(8)}`);
+      lines.push(
+        `${kind.padEnd(10)}${row.padEnd(10)}${String(k!.n).padStart(5)}${x.hit.toFixed(3).padStart(8)}${x.file_top1.toFixed(3).padStart(8)}${x.file_top3.toFixed(3).padStart(8)}`,
+      );
     }
     const d = k!.fused_vs_vector;
-    lines.push(`${''.padEnd(10)}fused - vector: ${d.diff >= 0 ? '+' : ''}${d.diff.toFixed(3)} [${d.ci95[0].toFixed(3)}, ${d.ci95[1].toFixed(3)}]`);
+    lines.push(
+      `${''.padEnd(10)}fused - vector: ${d.diff >= 0 ? '+' : ''}${d.diff.toFixed(3)} [${d.ci95[0].toFixed(3)}, ${d.ci95[1].toFixed(3)}]`,
+    );
   }
-  lines.push('', `where: hit = the top source is the definition's file and line; natural: hit = its file among the top 3.`, `${r.wall_s.toFixed(1)} s`);
+  lines.push(
+    '',
+    `where: hit = the top source is the definition's file and line; natural: hit = its file among the top 3.`,
+    `${r.wall_s.toFixed(1)} s`,
+  );
   return lines.join('\n') + '\n';
 }

@@ -1,4 +1,4 @@
-// The evaluation's metrics, as the recipe computes them (models/recipe/eval.py, train.py rouge_l) so that
+// The evaluation's metrics, as the recipe computes them (models/recipe/eval.py, batches.py rouge_l) so that
 // the product's numbers and the recipe's are comparable: exact match after trimming, ROUGE-L as the
 // F1 of the longest common subsequence of whitespace-split tokens, and edit similarity as Python's
 // difflib.SequenceMatcher(None, a, b).ratio() (same matching-block algorithm, autojunk included).
@@ -19,7 +19,7 @@ export function pathAmong(prediction: string, paths: readonly string[]): number 
   return paths.some((p) => pathMatch(prediction, p) === 1) ? 1 : 0;
 }
 
-/** ROUGE-L F1 over whitespace tokens (train.py rouge_l): 0 when either side is empty. */
+/** ROUGE-L F1 over whitespace tokens (batches.py rouge_l): 0 when either side is empty. */
 export function rougeL(prediction: string, answer: string): number {
   const x = words(prediction);
   const y = words(answer);

@@ -51,7 +51,7 @@ export interface QuestionOptions {
   seed: number;
 }
 
-/** The recipe's "Repeat the code." target length in tokens (train.py stage_align). */
+/** The recipe's "Repeat the code." target length in tokens (stages/align.py). */
 export const RECONSTRUCT_TOKENS = 48;
 export const RECONSTRUCT_REQUEST = 'Repeat the code.';
 
@@ -238,7 +238,8 @@ export function noQuestionsReason(files: readonly EvalFile[], tasks: readonly Ev
   const maxChunks = Math.floor((o.maxPositions ?? 512) / 2 / o.softTokensPerChunk);
   const onlyReconstruct = tasks.every((t) => t === 'reconstruct');
   const fit = files.filter((f) => f.chunks.length > 0 && (onlyReconstruct || f.chunks.length <= maxChunks));
-  if (fit.length === 0) return `its ${sourceFiles(files)} are all too long for a question (a question's context holds at most ${maxChunks} chunk${maxChunks === 1 ? '' : 's'} of a file)`;
+  if (fit.length === 0)
+    return `its ${sourceFiles(files)} are all too long for a question (a question's context holds at most ${maxChunks} chunk${maxChunks === 1 ? '' : 's'} of a file)`;
   const reasons = new Set<string>();
   for (const task of tasks) {
     if (task === 'where' || task === 'what') {
@@ -247,7 +248,8 @@ export function noQuestionsReason(files: readonly EvalFile[], tasks: readonly Ev
       else if (task === 'what' && !defs.some((d) => d.doc)) reasons.add(`no definitions with doc comments found in ${sourceFiles(fit)}`);
       else reasons.add(`no definition with a name found once among a question's files in ${sourceFiles(fit)}`);
     } else if (task === 'summary') {
-      if (!fit.some((f) => f.moduleDoc)) reasons.add(`no file doc comments (module docstring, package comment, file-top comment) found in ${sourceFiles(fit)}`);
+      if (!fit.some((f) => f.moduleDoc))
+        reasons.add(`no file doc comments (module docstring, package comment, file-top comment) found in ${sourceFiles(fit)}`);
     } else if (task === 'complete') {
       if (!fit.some((f) => f.content.split('\n').length > 4)) reasons.add(`no file of more than 4 lines in ${sourceFiles(fit)}`);
     }

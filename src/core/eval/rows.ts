@@ -13,7 +13,7 @@ import type { EvalChunk, EvalQuestion, EvalTask } from './questions';
 export const ROWS = ['none', 'truncated', 'retrieved', 'soft', 'hybrid'] as const;
 export type EvalRow = (typeof ROWS)[number];
 
-/** Rows per task: reconstruction compares soft tokens against no context only (train.py stage_align). */
+/** Rows per task: reconstruction compares soft tokens against no context only (stages/align.py). */
 export function rowsFor(task: EvalTask): EvalRow[] {
   return task === 'reconstruct' ? ['none', 'soft'] : [...ROWS];
 }

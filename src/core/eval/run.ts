@@ -11,7 +11,19 @@ import { contextPrefix, type BuiltPrompt, type PromptSpec } from '../runtime/dec
 import { retrievalVector, VectorSearch } from '../runtime/encode/vectorSearch';
 import type { Workspace } from '../runtime/workspace/workspace';
 import { extractFacts, FACT_LANGUAGES } from '../facts';
-import { editSimilarity, exactMatch, mean, pairedDifference, pooled, pathAmong, pathMatch, rougeL, tokenAccuracy, type PairedDifference, type Share } from './metrics';
+import {
+  editSimilarity,
+  exactMatch,
+  mean,
+  pairedDifference,
+  pooled,
+  pathAmong,
+  pathMatch,
+  rougeL,
+  tokenAccuracy,
+  type PairedDifference,
+  type Share,
+} from './metrics';
 import { buildQuestions, RECONSTRUCT_TOKENS, Rng, type EvalChunk, type EvalFile, type EvalQuestion, type EvalTask } from './questions';
 import { rowLayout, rowsFor, type EvalRow, type RowLayout } from './rows';
 
@@ -87,7 +99,11 @@ export interface EvalResult {
  * Engine's own (indexed as `e2code index` does when not yet: every chunk encoded into the soft-prompt
  * cache), so chunking and token counting are exactly the product's.
  */
-export async function loadRepository(engine: Engine, root: string, signal?: AbortSignal): Promise<{ workspace: Workspace; files: EvalFile[] }> {
+export async function loadRepository(
+  engine: Engine,
+  root: string,
+  signal?: AbortSignal,
+): Promise<{ workspace: Workspace; files: EvalFile[] }> {
   if (!engine.isIndexed(root)) await engine.index(root, { signal });
   const workspace = engine.workspace(root);
   if (!workspace) throw new Error(`${root} is not indexed`);
@@ -128,7 +144,13 @@ export function rowSpec(q: EvalQuestion, layout: RowLayout, soft: ReadonlyMap<st
  * The question's chunks ranked by the product's VectorSearch on the encoder's retrieval vectors (as the
  * recipe trains and ranks them: manifest encoder.retrieval) vs the question's; top k, best first.
  */
-export async function rankChunks(engine: Engine, q: EvalQuestion, soft: ReadonlyMap<string, SoftPromptEntry>, k: number, signal?: AbortSignal): Promise<EvalChunk[]> {
+export async function rankChunks(
+  engine: Engine,
+  q: EvalQuestion,
+  soft: ReadonlyMap<string, SoftPromptEntry>,
+  k: number,
+  signal?: AbortSignal,
+): Promise<EvalChunk[]> {
   const cands = q.files.flatMap((f) => f.chunks);
   const m = engine.bundle.manifest;
   const search = new VectorSearch(m.encoder.hiddenSize, cands.length);
@@ -149,9 +171,12 @@ function argmax(xs: Float32Array): number {
   return best;
 }
 
-/** The reconstruction target: the chunk code's first 48 tokens, then the end of turn (train.py assemble). */
+/** The reconstruction target: the chunk code's first 48 tokens, then the end of turn (batches.py assemble). */
 export function reconstructTargets(engine: Engine, code: string): number[] {
-  return [...engine.builder.tokens(code).slice(0, RECONSTRUCT_TOKENS), ...engine.builder.tokens(engine.bundle.manifest.chatTemplate.endOfTurn)];
+  return [
+    ...engine.builder.tokens(code).slice(0, RECONSTRUCT_TOKENS),
+    ...engine.builder.tokens(engine.bundle.manifest.chatTemplate.endOfTurn),
+  ];
 }
 
 /**
@@ -226,8 +251,16 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
   };
   const stop = [m.chatTemplate.endOfTurn.trim()].filter((s) => s.length > 0);
   for (const task of o.tasks) {
-    const questions = buildQuestions(files, task, { n: o.n, filesPerQuestion: o.filesPerQuestion, softTokensPerChunk: m.adapter.softTokensPerChunk, seed: o.seed });
-    if (questions.length < o.n) o.log?.(`eval ${task}: only ${questions.length} distinct question(s) in ${o.roots.length > 1 ? 'these repositories' : 'this repository'}`);
+    const questions = buildQuestions(files, task, {
+      n: o.n,
+      filesPerQuestion: o.filesPerQuestion,
+      softTokensPerChunk: m.adapter.softTokensPerChunk,
+      seed: o.seed,
+    });
+    if (questions.length < o.n)
+      o.log?.(
+        `eval ${task}: only ${questions.length} distinct question(s) in ${o.roots.length > 1 ? 'these repositories' : 'this repository'}`,
+      );
     // Soft tokens and retrieval vectors of every chunk the questions use: from the product's cache, or
     // encoded now (and cached). Keyed by content hash: equal text, equal soft tokens, in any repository.
     const soft = new Map<string, SoftPromptEntry>();
@@ -254,7 +287,12 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
       const ranked = rows.includes('retrieved') ? all!.slice(0, o.topk) : undefined;
       const fileOrder = byRelevance ? [...new Set(all!.map((c) => c.path))] : undefined;
       for (const row of rows) {
-        const layout = rowLayout(q, row, { ranked, fileOrder, recap, textChunkCost: (c) => engine.builder.textChunkCost(c.path, c.startLine, c.code) });
+        const layout = rowLayout(q, row, {
+          ranked,
+          fileOrder,
+          recap,
+          textChunkCost: (c) => engine.builder.textChunkCost(c.path, c.startLine, c.code),
+        });
         const prompt = engine.builder.build(rowSpec(q, layout, promptSoft));
         const a = acc.get(row)!;
         a.positions.push(prompt.length);
@@ -262,7 +300,8 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
         if (softChunks.length > 0) {
           // The same context with its chunks as text: each chunk once (a recap repeats a few, under headers of their own).
           const asText = [...new Set(softChunks)].reduce((n, c) => n + engine.builder.textChunkCost(c.path, c.startLine, c.code), 0);
-          const recapHeaders = row === 'soft' || row === 'hybrid' ? recap.reduce((n, c) => n + engine.builder.fileHeaderCost(c.path), 0) : 0;
+          const recapHeaders =
+            row === 'soft' || row === 'hybrid' ? recap.reduce((n, c) => n + engine.builder.fileHeaderCost(c.path), 0) : 0;
           a.asText.push(prompt.length - softChunks.length * m.adapter.softTokensPerChunk - recapHeaders + asText);
         }
         const score = (name: string, v: number) => (a.scores[name] ??= []).push(v);
@@ -288,7 +327,13 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
           score('exact', exactMatch(prediction, q.answer));
           if (task === 'where') {
             score('path', pathMatch(prediction, q.answer));
-            score('in_context', pathAmong(prediction, q.files.map((f) => f.path)));
+            score(
+              'in_context',
+              pathAmong(
+                prediction,
+                q.files.map((f) => f.path),
+              ),
+            );
             // How much of the answer the order decides: the file placed first (soft files, else text chunks)
             // is the reference's / is the one answered.
             const first = layout.soft[0]?.path ?? layout.text[0]?.path;
@@ -318,7 +363,14 @@ export async function runEval(engine: Engine, o: EvalOptions): Promise<EvalResul
       }
       // Metrics first, then the comparison, positions and examples, in the JSON.
       const { positions_mean, positions_as_text_mean, examples, n, vs_none, ...metrics } = r;
-      taskResult.rows[row] = { n, ...metrics, ...(vs_none ? { vs_none } : {}), positions_mean, ...(positions_as_text_mean !== undefined ? { positions_as_text_mean } : {}), examples };
+      taskResult.rows[row] = {
+        n,
+        ...metrics,
+        ...(vs_none ? { vs_none } : {}),
+        positions_mean,
+        ...(positions_as_text_mean !== undefined ? { positions_as_text_mean } : {}),
+        examples,
+      };
     }
     result.tasks[task] = taskResult;
   }

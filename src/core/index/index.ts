@@ -192,7 +192,12 @@ export function defaultStoreLocation(root: string, env: NodeJS.ProcessEnv = proc
   const home = cacheHome(env);
   const id = createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 16);
   const dir = path.join(home.dir, 'workspaces', id);
-  return home.note ? { dir, note: `no home directory and no XDG_CACHE_HOME: the workspace index is stored in ${dir}, which the system may clear; set XDG_CACHE_HOME to keep it` } : { dir };
+  return home.note
+    ? {
+        dir,
+        note: `no home directory and no XDG_CACHE_HOME: the workspace index is stored in ${dir}, which the system may clear; set XDG_CACHE_HOME to keep it`,
+      }
+    : { dir };
 }
 
 /** The default store directory (see defaultStoreLocation). */
@@ -201,7 +206,16 @@ export function defaultStoreDir(root: string, env: NodeJS.ProcessEnv = process.e
 }
 
 // On disk a chunk is a tuple, which keeps a 100k-chunk snapshot compact and fast to parse.
-type DiskChunk = [startByte: number, endByte: number, startLine: number, endLine: number, kind: string, symbolPath: string, symbols: string[], hash: string];
+type DiskChunk = [
+  startByte: number,
+  endByte: number,
+  startLine: number,
+  endLine: number,
+  kind: string,
+  symbolPath: string,
+  symbols: string[],
+  hash: string,
+];
 interface DiskEntry {
   size: number;
   mtimeMs: number;
@@ -643,7 +657,9 @@ export class WorkspaceIndex {
         options.signal?.throwIfAborted();
         const abs = path.join(this.root, rel);
         const lst = await fsp.lstat(abs).catch(() => null);
-        const isDir = lst ? (lst.isDirectory() || (lst.isSymbolicLink() && (await fsp.stat(abs).catch(() => null))?.isDirectory()) === true) : false;
+        const isDir = lst
+          ? lst.isDirectory() || (lst.isSymbolicLink() && (await fsp.stat(abs).catch(() => null))?.isDirectory()) === true
+          : false;
         if (!lst || isDir) {
           // Gone (file or directory deleted / renamed away), or a directory: everything indexed below it
           // that the subtree walk does not find again is removed.

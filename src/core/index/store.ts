@@ -188,7 +188,8 @@ export class IndexStore<F, S> {
     const notes: string[] = [];
     // Temp files of a snapshot write that was killed: never read, so just removed.
     const names = await fsp.readdir(this.dir).catch(() => [] as string[]);
-    for (const n of names) if (n.startsWith(`${SNAPSHOT}.`) && n.endsWith('.tmp')) await this.tidy(fsp.rm(path.join(this.dir, n), { force: true }));
+    for (const n of names)
+      if (n.startsWith(`${SNAPSHOT}.`) && n.endsWith('.tmp')) await this.tidy(fsp.rm(path.join(this.dir, n), { force: true }));
     let raw: Buffer;
     try {
       raw = await fsp.readFile(this.snapshotPath);

@@ -42,7 +42,5 @@ export function reciprocalRankFusion(rankings: readonly (readonly string[])[], o
       else scores.set(id, { score: add, first: scores.size });
     });
   });
-  return [...scores]
-    .sort(([, a], [, b]) => b.score - a.score || a.first - b.first)
-    .map(([hash, { score }]) => ({ hash, score }));
+  return [...scores].sort(([, a], [, b]) => b.score - a.score || a.first - b.first).map(([hash, { score }]) => ({ hash, score }));
 }

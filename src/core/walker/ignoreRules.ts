@@ -156,10 +156,13 @@ export class IgnoreRules {
     const nameProbe = isDir ? `${base}/` : base;
     let byName = this.byNameMemo.get(nameProbe);
     if (byName === undefined) {
-      byName = (this.exclude && this.excludeByName && this.exclude.ignores(nameProbe) ? 1 : 0) | (this.defaults && this.defaultsByName && this.defaults.ignores(nameProbe) ? 2 : 0);
+      byName =
+        (this.exclude && this.excludeByName && this.exclude.ignores(nameProbe) ? 1 : 0) |
+        (this.defaults && this.defaultsByName && this.defaults.ignores(nameProbe) ? 2 : 0);
       this.byNameMemo.set(nameProbe, byName);
     }
-    if (this.exclude && ((byName & 1) !== 0 || (!this.excludeByName && this.exclude.ignores(probe)))) return { ignored: true, by: 'exclude' };
+    if (this.exclude && ((byName & 1) !== 0 || (!this.excludeByName && this.exclude.ignores(probe))))
+      return { ignored: true, by: 'exclude' };
     if (base === '.git') return { ignored: true, by: '.git' };
 
     const layers = this.loadDir(slash < 0 ? '' : relPath.slice(0, slash));

@@ -59,9 +59,7 @@ export interface ListResult {
   skipped: Skip[];
 }
 
-export type ReadResult =
-  | { ok: true; bytes: Uint8Array; size: number; mtimeMs: number }
-  | { ok: false; skip: Skip };
+export type ReadResult = { ok: true; bytes: Uint8Array; size: number; mtimeMs: number } | { ok: false; skip: Skip };
 
 interface DirTask {
   abs: string;
@@ -232,7 +230,13 @@ export async function listFiles(root: string, options: WalkOptions = {}, rules?:
     for (const entry of entries) {
       const rel = task.rel ? `${task.rel}/${entry.name}` : entry.name;
       const abs = absPrefix + entry.name;
-      let kind: 'file' | 'dir' | 'link' | 'other' = entry.isFile() ? 'file' : entry.isDirectory() ? 'dir' : entry.isSymbolicLink() ? 'link' : 'other';
+      let kind: 'file' | 'dir' | 'link' | 'other' = entry.isFile()
+        ? 'file'
+        : entry.isDirectory()
+          ? 'dir'
+          : entry.isSymbolicLink()
+            ? 'link'
+            : 'other';
       if (kind === 'other' && !entry.isFIFO() && !entry.isSocket() && !entry.isBlockDevice() && !entry.isCharacterDevice()) {
         // File systems that do not report entry types (DT_UNKNOWN): ask lstat.
         try {

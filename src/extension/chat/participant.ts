@@ -33,7 +33,8 @@ export async function handleChatRequest(
   stream: vscode.ChatResponseStream,
   token: vscode.CancellationToken,
 ): Promise<vscode.ChatResult> {
-  const task: Task = request.command === 'explain' || request.command === 'summarize' || request.command === 'generate' ? request.command : 'ask';
+  const task: Task =
+    request.command === 'explain' || request.command === 'summarize' || request.command === 'generate' ? request.command : 'ask';
   const editor = vscode.window.activeTextEditor;
   const folder = ctx.activeFolder(editor?.document.uri);
   if (!folder) {
@@ -54,7 +55,11 @@ export async function handleChatRequest(
   };
   const prompt = request.prompt.trim() || defaults[task];
   if (!prompt) {
-    stream.markdown(task === 'generate' ? 'Say what code to write, e.g. `/generate a function that parses the config`.' : 'Ask a question about this workspace.');
+    stream.markdown(
+      task === 'generate'
+        ? 'Say what code to write, e.g. `/generate a function that parses the config`.'
+        : 'Ask a question about this workspace.',
+    );
     return {};
   }
   const history: ChatTurn[] = [];
@@ -82,7 +87,14 @@ export async function handleChatRequest(
     if (streams) stream.markdown("**Model's answer**\n\n");
     else stream.progress('Looking up the code…');
     const result = await ctx.generate(
-      { task, root: folder.uri.fsPath, prompt: scope ? `Summarize ${scope}: what it contains and how its parts fit together.` : prompt, history: history.slice(-4), selection, ...(scope !== undefined ? { scope } : {}) },
+      {
+        task,
+        root: folder.uri.fsPath,
+        prompt: scope ? `Summarize ${scope}: what it contains and how its parts fit together.` : prompt,
+        history: history.slice(-4),
+        selection,
+        ...(scope !== undefined ? { scope } : {}),
+      },
       streams ? (text) => stream.markdown(text) : undefined,
       abort.signal,
     );
@@ -94,7 +106,8 @@ export async function handleChatRequest(
       stream.markdown('\n\n');
       stream.markdown(new vscode.MarkdownString().appendText(result.notice));
     }
-    if (!result.answer.trim() && !result.sources.length && !result.notice) stream.markdown('No answer: nothing came back for this question.');
+    if (!result.answer.trim() && !result.sources.length && !result.notice)
+      stream.markdown('No answer: nothing came back for this question.');
     await streamSources(folder.uri.fsPath, result.sources, stream);
     for (const c of result.citations) {
       const check = await resolveCitation(folder.uri.fsPath, c.path, c.line);

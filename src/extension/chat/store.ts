@@ -36,13 +36,17 @@ export class ChatStore {
     private readonly now: () => number = Date.now,
   ) {
     const stored = state.get<Stored | undefined>(CHATS_KEY, undefined);
-    const valid = stored && Array.isArray(stored.chats) ? stored.chats.filter((c) => c && typeof c.id === 'string' && Array.isArray(c.turns)) : [];
+    const valid =
+      stored && Array.isArray(stored.chats) ? stored.chats.filter((c) => c && typeof c.id === 'string' && Array.isArray(c.turns)) : [];
     if (!valid.length) {
       const legacy = state.get<Turn[]>(LEGACY_TURNS_KEY, []);
       valid.push({ id: randomUUID(), turns: Array.isArray(legacy) ? legacy : [], updated: this.now() });
     }
     // An answer that was streaming when the window closed did not finish.
-    this.chats = valid.map((c) => ({ ...c, turns: c.turns.map((t) => (t.pending ? { ...t, pending: false, waiting: undefined, stopReason: 'cancelled' } : t)) }));
+    this.chats = valid.map((c) => ({
+      ...c,
+      turns: c.turns.map((t) => (t.pending ? { ...t, pending: false, waiting: undefined, stopReason: 'cancelled' } : t)),
+    }));
     this.currentId = this.chats.some((c) => c.id === stored?.current) ? stored!.current : this.chats[0].id;
   }
 
@@ -58,7 +62,12 @@ export class ChatStore {
   list(): ChatSummary[] {
     return [...this.chats]
       .sort((a, b) => b.updated - a.updated)
-      .map((c) => ({ id: c.id, title: chatTitle(c.turns), updated: c.updated, questions: c.turns.filter((t) => t.role === 'user').length }));
+      .map((c) => ({
+        id: c.id,
+        title: chatTitle(c.turns),
+        updated: c.updated,
+        questions: c.turns.filter((t) => t.role === 'user').length,
+      }));
   }
 
   push(turn: Turn): void {
@@ -104,7 +113,10 @@ export class ChatStore {
 
 /** A conversation's name in the list: its first question, on one line. */
 export function chatTitle(turns: Turn[]): string {
-  const first = turns.find((t) => t.role === 'user')?.content.replace(/\s+/g, ' ').trim();
+  const first = turns
+    .find((t) => t.role === 'user')
+    ?.content.replace(/\s+/g, ' ')
+    .trim();
   if (!first) return 'New chat';
   return first.length > TITLE_CHARS ? `${first.slice(0, TITLE_CHARS - 1)}…` : first;
 }

@@ -9,7 +9,9 @@ export const SUITE_OUT = path.join(ROOT, '.vscode-test', 'out', 'integration');
 export async function bundleSuites(): Promise<string> {
   rmSync(SUITE_OUT, { recursive: true, force: true });
   const dir = path.join(ROOT, 'test', 'integration', 'suite');
-  const entries = readdirSync(dir).filter((f) => f === 'index.ts' || f.endsWith('.test.ts')).map((f) => path.join(dir, f));
+  const entries = readdirSync(dir)
+    .filter((f) => f === 'index.ts' || f.endsWith('.test.ts'))
+    .map((f) => path.join(dir, f));
   await build({
     entryPoints: entries,
     outdir: SUITE_OUT,

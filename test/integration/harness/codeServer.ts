@@ -10,7 +10,16 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const CODE_SERVER_VERSION = '4.100.3';
-export const CODE_SERVER_ENTRY = path.join(ROOT, '.vscode-test', `code-server-${CODE_SERVER_VERSION}`, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
+export const CODE_SERVER_ENTRY = path.join(
+  ROOT,
+  '.vscode-test',
+  `code-server-${CODE_SERVER_VERSION}`,
+  'node_modules',
+  'code-server',
+  'out',
+  'node',
+  'entry.js',
+);
 export const CHROMIUM = process.env.E2CODE_CHROMIUM ?? '/usr/bin/chromium';
 
 /** Installs code-server when missing (idempotent, fast when present) and builds the extension. */
@@ -95,11 +104,16 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
     process.execPath,
     [
       CODE_SERVER_ENTRY,
-      '--config', config,
-      '--auth', 'none',
-      '--bind-addr', `127.0.0.1:${port}`,
-      '--user-data-dir', path.join(dataDir, 'user-data'),
-      '--extensions-dir', extensionsDir,
+      '--config',
+      config,
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--user-data-dir',
+      path.join(dataDir, 'user-data'),
+      '--extensions-dir',
+      extensionsDir,
       '--disable-telemetry',
       '--disable-update-check',
       '--disable-workspace-trust',

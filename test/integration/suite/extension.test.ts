@@ -87,9 +87,16 @@ describe('activation and indexing', () => {
     }
     const indexing = seen.filter((s) => s.state === 'indexing');
     assert.ok(indexing.length > 0, `states seen: ${seen.map((s) => s.state).join(',')}`);
-    assert.ok(texts.some((t) => /indexing \d+%/.test(t)), `status texts: ${texts.join(' | ')}`);
+    assert.ok(
+      texts.some((t) => /indexing \d+%/.test(t)),
+      `status texts: ${texts.join(' | ')}`,
+    );
     const percents = indexing.map((s) => s.percent ?? 0);
-    assert.deepEqual([...percents].sort((a, b) => a - b), percents, 'progress never goes backwards');
+    assert.deepEqual(
+      [...percents].sort((a, b) => a - b),
+      percents,
+      'progress never goes backwards',
+    );
     assert.equal(seen.at(-1)?.state, 'ready');
     // Nothing changed: every chunk came from the soft-prompt cache.
     const r = e.indexer.results.get(folder().uri.fsPath)!;
@@ -122,7 +129,10 @@ describe('activation and indexing', () => {
     const runsBeforeDelete = e.indexer.completedRuns;
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
     await vscode.workspace.fs.delete(file);
-    await waitFor('re-index after delete', () => e.indexer.completedRuns > runsBeforeDelete && e.indexer.results.get(root)!.files === before.files);
+    await waitFor(
+      're-index after delete',
+      () => e.indexer.completedRuns > runsBeforeDelete && e.indexer.results.get(root)!.files === before.files,
+    );
   });
 
   it('pauses and resumes indexing from the commands', async () => {
@@ -155,7 +165,10 @@ describe('commands', () => {
   it('Explain Selection answers in the chat panel, grounded in the selection and the repository', async () => {
     const e = await api();
     const editor = await openFile('src/geometry.ts');
-    const start = editor.document.getText().split('\n').findIndex((l) => l.includes('area(): number'));
+    const start = editor.document
+      .getText()
+      .split('\n')
+      .findIndex((l) => l.includes('area(): number'));
     assert.ok(start > 0);
     editor.selection = new vscode.Selection(start - 1, 0, start + 3, 0);
     const turn = (await vscode.commands.executeCommand('e2code.explainSelection')) as import('../../../src/webview/protocol').Turn;
@@ -208,7 +221,8 @@ describe('commands', () => {
     editor.selection = new vscode.Selection(1, 0, 1, 0);
     let sawDiff = false;
     const sub = vscode.window.tabGroups.onDidChangeTabs((ev) => {
-      if (ev.opened.some((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.scheme === 'e2code-proposal')) sawDiff = true;
+      if (ev.opened.some((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.scheme === 'e2code-proposal'))
+        sawDiff = true;
     });
     const out = (await vscode.commands.executeCommand('e2code.generateCode', {
       instruction: 'export a constant y equal to two',
@@ -222,7 +236,9 @@ describe('commands', () => {
     assert.ok(sawDiff, 'a diff editor with the proposal was opened');
     assert.equal(out.applied, true);
     assert.equal(doc.getText(), original + out.code);
-    const stillOpen = vscode.window.tabGroups.all.flatMap((g) => g.tabs).some((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.scheme === 'e2code-proposal');
+    const stillOpen = vscode.window.tabGroups.all
+      .flatMap((g) => g.tabs)
+      .some((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.scheme === 'e2code-proposal');
     assert.equal(stillOpen, false, 'the proposal diff is closed afterwards');
     await vscode.commands.executeCommand('workbench.action.files.revert');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
@@ -233,7 +249,10 @@ describe('commands', () => {
     const turn = await e.chat.ask({ task: 'ask', display: 'Where is parse_config defined?', prompt: 'Where is parse_config defined?' });
     assert.equal(turn.error, undefined);
     assert.ok(turn.origin === 'model' || turn.origin === 'index', `origin ${turn.origin}`);
-    assert.deepEqual({ path: turn.sources?.[0]?.path, line: turn.sources?.[0]?.line, symbol: turn.sources?.[0]?.symbol }, { path: 'src/config.py', line: 4, symbol: 'parse_config' });
+    assert.deepEqual(
+      { path: turn.sources?.[0]?.path, line: turn.sources?.[0]?.line, symbol: turn.sources?.[0]?.symbol },
+      { path: 'src/config.py', line: 4, symbol: 'parse_config' },
+    );
     assert.equal(typeof turn.context!.decoderRuns, 'number');
     if (turn.origin === 'index') assert.doesNotMatch(turn.content, /\.py\.py|\.js\.js|\.ts\.ts/, 'no mangled file names');
   });
@@ -247,10 +266,14 @@ describe('commands', () => {
     const clientGen = client.generate.bind(client);
     let tokens = 0;
     client.generate = (params, onToken, signal) =>
-      clientGen({ ...params, options: { ...params.options, ignoreEos: true, maxTokens: 512 } }, (t) => {
-        if (++tokens === 1) e.chat.stop();
-        onToken?.(t);
-      }, signal);
+      clientGen(
+        { ...params, options: { ...params.options, ignoreEos: true, maxTokens: 512 } },
+        (t) => {
+          if (++tokens === 1) e.chat.stop();
+          onToken?.(t);
+        },
+        signal,
+      );
     let turn;
     try {
       turn = await e.chat.ask({ task: 'ask', display: 'Describe every file.', prompt: 'Describe every file in detail.' });
@@ -281,7 +304,11 @@ describe('commands', () => {
     } finally {
       fs.unlinkSync(path.join(root, 'escape'));
     }
-    assert.equal(path.relative(root, vscode.window.activeTextEditor!.document.uri.fsPath), path.join('src', 'config.py'), 'nothing else opened');
+    assert.equal(
+      path.relative(root, vscode.window.activeTextEditor!.document.uri.fsPath),
+      path.join('src', 'config.py'),
+      'nothing else opened',
+    );
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 

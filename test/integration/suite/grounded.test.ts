@@ -56,12 +56,19 @@ describe('grounded answers (shapes-cli project)', () => {
 
   it('"where is X defined": the top source is the definition line, and opening it lands there', async () => {
     const e = await ready();
-    const turn = await e.chat.ask({ task: 'ask', display: 'Where is centimetresToMetres defined?', prompt: 'Where is centimetresToMetres defined?' });
+    const turn = await e.chat.ask({
+      task: 'ask',
+      display: 'Where is centimetresToMetres defined?',
+      prompt: 'Where is centimetresToMetres defined?',
+    });
     assert.equal(turn.error, undefined, turn.error);
     const top = turn.sources?.[0];
     assert.ok(top, `sources: ${JSON.stringify(turn.sources)}`);
     const line = lineOf('src/geometry/units.ts', 'export function centimetresToMetres');
-    assert.deepEqual({ path: top.path, line: top.line, symbol: top.symbol }, { path: 'src/geometry/units.ts', line, symbol: 'centimetresToMetres' });
+    assert.deepEqual(
+      { path: top.path, line: top.line, symbol: top.symbol },
+      { path: 'src/geometry/units.ts', line, symbol: 'centimetresToMetres' },
+    );
     assert.match(top.signature ?? '', /function centimetresToMetres\(cm: number\): number/);
     assert.match(top.doc ?? '', /Converts centimetres to metres/);
     assert.ok(top.endLine >= top.line);
@@ -74,12 +81,15 @@ describe('grounded answers (shapes-cli project)', () => {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
-  it("Explain sends the selection and shows the definitions of what it uses among its sources", async () => {
+  it('Explain sends the selection and shows the definitions of what it uses among its sources', async () => {
     const e = await ready();
     const editor = await openFile('src/cli/main.ts');
     const from = lineOf('src/cli/main.ts', 'export function runCli') - 1;
     editor.selection = new vscode.Selection(from, 0, from + 5, 0);
-    const { result: turn, requests } = await recordRequests(e, async () => (await vscode.commands.executeCommand('e2code.explainSelection')) as Turn);
+    const { result: turn, requests } = await recordRequests(
+      e,
+      async () => (await vscode.commands.executeCommand('e2code.explainSelection')) as Turn,
+    );
     assert.equal(turn.error, undefined, turn.error);
     assert.equal(requests.length, 1);
     assert.equal(requests[0].task, 'explain');
@@ -87,20 +97,28 @@ describe('grounded answers (shapes-cli project)', () => {
     assert.match(requests[0].selection?.text ?? '', /centimetresToMetres/);
     const used = turn.sources?.find((s) => s.symbol === 'centimetresToMetres');
     assert.ok(used, `sources: ${JSON.stringify(turn.sources?.map((s) => `${s.path}:${s.line} ${s.symbol ?? ''}`))}`);
-    assert.deepEqual({ path: used.path, line: used.line }, { path: 'src/geometry/units.ts', line: lineOf('src/geometry/units.ts', 'export function centimetresToMetres') });
+    assert.deepEqual(
+      { path: used.path, line: used.line },
+      { path: 'src/geometry/units.ts', line: lineOf('src/geometry/units.ts', 'export function centimetresToMetres') },
+    );
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
   it('Summarize Workspace: one request for the whole folder, each directory listed once, a bounded number of decoder runs', async () => {
     const e = await ready();
-    const { result: turn, requests } = await recordRequests(e, async () => (await vscode.commands.executeCommand('e2code.summarizeWorkspace', { folder: folder(), scope: '' })) as Turn);
+    const { result: turn, requests } = await recordRequests(
+      e,
+      async () => (await vscode.commands.executeCommand('e2code.summarizeWorkspace', { folder: folder(), scope: '' })) as Turn,
+    );
     assert.equal(turn.error, undefined, turn.error);
     assert.equal(requests.length, 1, 'one request, no fan-out per directory');
     assert.equal(requests[0].task, 'summarize');
     assert.equal(requests[0].scope, '');
     const text = turn.content;
     for (const dir of PROJECT_DIRECTORIES) {
-      const headings = text.split('\n').filter((l) => /^#+\s/.test(l) && new RegExp(`(^|[\\s\`/])${dir}/?(\`|\\s|$)`).test(l.replace(/^#+\s*/, ' ')));
+      const headings = text
+        .split('\n')
+        .filter((l) => /^#+\s/.test(l) && new RegExp(`(^|[\\s\`/])${dir}/?(\`|\\s|$)`).test(l.replace(/^#+\s*/, ' ')));
       assert.equal(headings.length, 1, `directory ${dir} listed once; headings: ${JSON.stringify(headings)}\n${text}`);
     }
     const runs = turn.context?.decoderRuns;
@@ -111,9 +129,15 @@ describe('grounded answers (shapes-cli project)', () => {
 
   it('Summarize a directory: one request with that scope, about that directory only', async () => {
     const e = await ready();
-    const { result: turn, requests } = await recordRequests(e, async () => (await vscode.commands.executeCommand('e2code.summarizeWorkspace', { folder: folder(), scope: 'src/shapes' })) as Turn);
+    const { result: turn, requests } = await recordRequests(
+      e,
+      async () => (await vscode.commands.executeCommand('e2code.summarizeWorkspace', { folder: folder(), scope: 'src/shapes' })) as Turn,
+    );
     assert.equal(turn.error, undefined, turn.error);
-    assert.deepEqual(requests.map((r) => r.scope), ['src/shapes']);
+    assert.deepEqual(
+      requests.map((r) => r.scope),
+      ['src/shapes'],
+    );
     assert.match(turn.content, /rectangle\.ts/);
     assert.match(turn.content, /circle\.ts/);
     assert.doesNotMatch(turn.content, /usage\.md|units\.ts/, 'nothing from outside the scope');
@@ -127,8 +151,12 @@ describe('grounded answers (shapes-cli project)', () => {
     const editor = await openFile('src/shapes/circle.ts');
     editor.selection = new vscode.Selection(editor.document.lineCount - 1, 0, editor.document.lineCount - 1, 0);
     const version = editor.document.version;
-    const { result: out, requests } = await recordRequests(e, async () =>
-      (await vscode.commands.executeCommand('e2code.generateCode', { instruction: 'a function that returns the circumference' })) as GenerateOutcome,
+    const { result: out, requests } = await recordRequests(
+      e,
+      async () =>
+        (await vscode.commands.executeCommand('e2code.generateCode', {
+          instruction: 'a function that returns the circumference',
+        })) as GenerateOutcome,
     );
     assert.ok(out, 'an outcome');
     assert.equal(out.applied, false);
@@ -145,7 +173,11 @@ describe('grounded answers (shapes-cli project)', () => {
 
   it('a question nothing matches says so in plain words, with no sources and nothing invented', async () => {
     const e = await ready();
-    const turn = await e.chat.ask({ task: 'ask', display: 'Where is zqxwvPlorkbat configured?', prompt: 'Where is zqxwvPlorkbat configured?' });
+    const turn = await e.chat.ask({
+      task: 'ask',
+      display: 'Where is zqxwvPlorkbat configured?',
+      prompt: 'Where is zqxwvPlorkbat configured?',
+    });
     assert.equal(turn.error, undefined, turn.error);
     assert.match(turn.notice ?? '', /nothing in this workspace matches/i);
     assert.deepEqual(turn.sources, []);
@@ -160,21 +192,41 @@ describe('grounded answers (shapes-cli project)', () => {
     // Save an edit: a new function in circle.ts.
     let runs = e.indexer.completedRuns;
     const editor = await openFile('src/shapes/circle.ts');
-    await editor.edit((b) => b.insert(new vscode.Position(editor.document.lineCount - 1, 0), '\n/** The perimeter of a square with side `s`. */\nexport function squarePerimeter(s: number): number {\n  return 4 * s;\n}\n'));
+    await editor.edit((b) =>
+      b.insert(
+        new vscode.Position(editor.document.lineCount - 1, 0),
+        '\n/** The perimeter of a square with side `s`. */\nexport function squarePerimeter(s: number): number {\n  return 4 * s;\n}\n',
+      ),
+    );
     await editor.document.save();
     await waitFor('refresh after save', () => e.indexer.completedRuns > runs);
     await e.indexer.whenIdle();
     assert.deepEqual(e.indexer.lastRequest.get(root), { paths: ['src/shapes/circle.ts'] });
     await settle(e);
-    const line = editor.document.getText().split('\n').findIndex((l) => l.startsWith('export function squarePerimeter')) + 1;
-    const turn = await e.chat.ask({ task: 'ask', display: 'Where is squarePerimeter defined?', prompt: 'Where is squarePerimeter defined?' });
-    assert.deepEqual({ path: turn.sources?.[0]?.path, line: turn.sources?.[0]?.line }, { path: 'src/shapes/circle.ts', line }, 'the answer reflects the saved edit');
+    const line =
+      editor.document
+        .getText()
+        .split('\n')
+        .findIndex((l) => l.startsWith('export function squarePerimeter')) + 1;
+    const turn = await e.chat.ask({
+      task: 'ask',
+      display: 'Where is squarePerimeter defined?',
+      prompt: 'Where is squarePerimeter defined?',
+    });
+    assert.deepEqual(
+      { path: turn.sources?.[0]?.path, line: turn.sources?.[0]?.line },
+      { path: 'src/shapes/circle.ts', line },
+      'the answer reflects the saved edit',
+    );
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
 
     // Create.
     runs = e.indexer.completedRuns;
     const created = vscode.Uri.joinPath(folder().uri, 'src', 'shapes', 'square.ts');
-    await vscode.workspace.fs.writeFile(created, Buffer.from('/** A square. */\nexport class Square {\n  constructor(readonly side: number) {}\n}\n'));
+    await vscode.workspace.fs.writeFile(
+      created,
+      Buffer.from('/** A square. */\nexport class Square {\n  constructor(readonly side: number) {}\n}\n'),
+    );
     await waitFor('refresh after create', () => e.indexer.completedRuns > runs && e.indexer.results.get(root)!.files === files + 1);
     await settle(e);
     assert.deepEqual(e.indexer.lastRequest.get(root), { paths: ['src/shapes/square.ts'] });
@@ -215,7 +267,10 @@ describe('grounded answers (shapes-cli project)', () => {
     }
     await indexing;
     const waits = [...seen];
-    assert.ok(waits.some((w) => /^Waiting for the index( \(\d+%\))?…$/.test(w)), `waits seen: ${JSON.stringify(waits)}`);
+    assert.ok(
+      waits.some((w) => /^Waiting for the index( \(\d+%\))?…$/.test(w)),
+      `waits seen: ${JSON.stringify(waits)}`,
+    );
     assert.equal(turn.error, undefined);
     assert.equal(turn.waiting, undefined, 'the finished answer no longer waits');
     assert.equal(turn.sources?.[0]?.path, 'src/shapes/circle.ts');

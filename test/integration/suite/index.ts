@@ -29,7 +29,9 @@ export async function run(): Promise<void> {
   for (const f of files) mocha.addFile(path.join(__dirname, f));
   const t0 = Date.now();
   const stats = await new Promise<{ passes: number; failures: number; pending: number }>((resolve) => {
-    const runner = mocha.run(() => resolve({ passes: runner.stats?.passes ?? 0, failures: runner.stats?.failures ?? 0, pending: runner.stats?.pending ?? 0 }));
+    const runner = mocha.run(() =>
+      resolve({ passes: runner.stats?.passes ?? 0, failures: runner.stats?.failures ?? 0, pending: runner.stats?.pending ?? 0 }),
+    );
   });
   write(`\nRESULT ${JSON.stringify({ ...stats, ms: Date.now() - t0 })}\n`);
   if (stats.failures > 0 || (stats.passes === 0 && !process.env.E2CODE_TEST_GREP)) throw new Error(`${stats.failures} tests failed`);

@@ -45,12 +45,20 @@ describe('@e2code chat participant', () => {
       const gen = e.ctx.generate.bind(e.ctx);
       e.ctx.generate = (params, onToken, signal) => {
         const scope = 'scope' in params ? `:scope=${(params as { scope?: string }).scope}` : '';
-        seen.push(`${params.task}:${params.selection ? `${params.selection.path}:${params.selection.startLine}-${params.selection.endLine}` : '-'}${scope}`);
+        seen.push(
+          `${params.task}:${params.selection ? `${params.selection.path}:${params.selection.startLine}-${params.selection.endLine}` : '-'}${scope}`,
+        );
         return gen(params, onToken, signal);
       };
       let result: vscode.ChatResult;
       try {
-        result = await handleChatRequest(e.ctx, request(command, prompt), { history: [] } as unknown as vscode.ChatContext, stream, new vscode.CancellationTokenSource().token);
+        result = await handleChatRequest(
+          e.ctx,
+          request(command, prompt),
+          { history: [] } as unknown as vscode.ChatContext,
+          stream,
+          new vscode.CancellationTokenSource().token,
+        );
       } finally {
         e.ctx.generate = gen;
       }
@@ -64,7 +72,12 @@ describe('@e2code chat participant', () => {
       }
       const withSelection = task === 'explain' || task === 'generate';
       assert.deepEqual(seen, [`${task}:${withSelection ? 'lib/strings.js:4-10' : '-'}${task === 'summarize' ? ':scope=' : ''}`]);
-      const meta = result.metadata as { stopReason: string; origin: string; context: { softFiles: string[]; decoderRuns: number }; sources: { path: string }[] };
+      const meta = result.metadata as {
+        stopReason: string;
+        origin: string;
+        context: { softFiles: string[]; decoderRuns: number };
+        sources: { path: string }[];
+      };
       assert.ok(['eos', 'maxTokens', 'stop', 'repetition'].includes(meta.stopReason), meta.stopReason);
       assert.ok(meta.origin === 'model' || meta.origin === 'index', meta.origin);
       if (meta.context.decoderRuns > 0) {

@@ -16,7 +16,11 @@ export function folder(): vscode.WorkspaceFolder {
   return f;
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 120_000,
+): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const v = await probe();

@@ -100,7 +100,9 @@ module.exports = { sumAll };
   'types/global.d.ts': 'declare function ignoredDeclaration(x: number): void;\n',
 };
 
-export const SOURCE_FILES = Object.keys(FILES).filter((p) => /\.(py|ts|js)$/.test(p) && !p.endsWith('.d.ts')).sort();
+export const SOURCE_FILES = Object.keys(FILES)
+  .filter((p) => /\.(py|ts|js)$/.test(p) && !p.endsWith('.d.ts'))
+  .sort();
 
 export function writeEvalFixture(dir: string): string {
   for (const [rel, text] of Object.entries(FILES)) {

@@ -145,7 +145,10 @@ async function load(root: string): Promise<EvalFile[]> {
     const language = chunker.languageOf(rel);
     if (!FACT_LANGUAGES.includes(language)) continue;
     const bytes = Buffer.from(item.bytes);
-    const chunks = (await chunker.chunkFile(rel, item.bytes)).map((c) => ({ ...c, code: bytes.subarray(c.startByte, c.endByte).toString('utf8') }));
+    const chunks = (await chunker.chunkFile(rel, item.bytes)).map((c) => ({
+      ...c,
+      code: bytes.subarray(c.startByte, c.endByte).toString('utf8'),
+    }));
     const content = bytes.toString('utf8');
     files.push({ repo: root, path: rel, language, content, chunks, ...(await extractFacts(content, language)) });
   }
@@ -185,9 +188,17 @@ function checkDefinitionQuestions(files: EvalFile[], task: 'where' | 'what'): Se
 }
 
 test('a Go repository gives where/what/summary questions about its exported and unexported definitions', () => {
-  assert.deepEqual(goFiles.map((f) => [f.path, f.language]), [['doc.go', 'go'], ['flag.go', 'go'], ['set.go', 'go']]);
+  assert.deepEqual(
+    goFiles.map((f) => [f.path, f.language]),
+    [
+      ['doc.go', 'go'],
+      ['flag.go', 'go'],
+      ['set.go', 'go'],
+    ],
+  );
   const where = checkDefinitionQuestions(goFiles, 'where');
-  for (const name of ['Flag', 'Value', 'IsBoolFlag', 'boolValue', 'FlagSet', 'NewFlagSet', 'Lookup', 'Parse']) assert.ok(where.has(name), `never asked where ${name} is`);
+  for (const name of ['Flag', 'Value', 'IsBoolFlag', 'boolValue', 'FlagSet', 'NewFlagSet', 'Lookup', 'Parse'])
+    assert.ok(where.has(name), `never asked where ${name} is`);
   assert.ok(!where.has('Set'), 'Set is both a Value method and a boolValue method in flag.go: ambiguous');
   const what = checkDefinitionQuestions(goFiles, 'what');
   assert.ok(what.has('Lookup') && !what.has('boolValue'), 'what questions only about documented definitions');
@@ -195,25 +206,29 @@ test('a Go repository gives where/what/summary questions about its exported and 
   assert.equal(lookup.answer, 'Lookup returns the Flag structure of the named flag, returning nil if none exists.');
   assert.deepEqual([lookup.def!.line, lookup.def!.endLine, lookup.def!.signature], [17, 19, 'func (f *FlagSet) Lookup(name string) *Flag']);
   const summary = buildQuestions(goFiles, 'summary', opts);
-  assert.deepEqual(summary.map((q) => [q.request, q.answer]), [['Summarize doc.go.', 'Package flagset parses command-line flags into typed values.']]);
+  assert.deepEqual(
+    summary.map((q) => [q.request, q.answer]),
+    [['Summarize doc.go.', 'Package flagset parses command-line flags into typed values.']],
+  );
 });
 
 test('a Ruby repository gives questions about its classes and ?/! methods', () => {
-  assert.deepEqual(rubyFiles.map((f) => f.path), ['lib/rack/etag.rb', 'lib/rack/lint.rb']);
+  assert.deepEqual(
+    rubyFiles.map((f) => f.path),
+    ['lib/rack/etag.rb', 'lib/rack/lint.rb'],
+  );
   const where = checkDefinitionQuestions(rubyFiles, 'where');
-  for (const name of ['ETag', 'call', 'etag_status?', 'Lint', 'LintError', 'check_environment!', 'assert']) assert.ok(where.has(name), `never asked where ${name} is`);
+  for (const name of ['ETag', 'call', 'etag_status?', 'Lint', 'LintError', 'check_environment!', 'assert'])
+    assert.ok(where.has(name), `never asked where ${name} is`);
   assert.ok(!where.has('Rack'), 'the module both files reopen is ambiguous');
   assert.ok(!where.has('initialize'), 'a constructor is its class');
   const what = checkDefinitionQuestions(rubyFiles, 'what');
   assert.ok(what.has('etag_status?') && what.has('check_environment!') && !what.has('assert'));
   const summary = buildQuestions(rubyFiles, 'summary', opts);
-  assert.deepEqual(
-    summary.map((q) => [q.file, q.answer]).sort(),
-    [
-      ['lib/rack/etag.rb', 'Automatically sets the etag header on all String bodies.'],
-      ['lib/rack/lint.rb', 'Validates your application and the requests and responses according to the Rack spec.'],
-    ],
-  );
+  assert.deepEqual(summary.map((q) => [q.file, q.answer]).sort(), [
+    ['lib/rack/etag.rb', 'Automatically sets the etag header on all String bodies.'],
+    ['lib/rack/lint.rb', 'Validates your application and the requests and responses according to the Rack spec.'],
+  ]);
 });
 
 test('with no question to build, the reason says what the files lack', () => {
@@ -223,7 +238,10 @@ test('with no question to build, the reason says what the files lack', () => {
     noQuestionsReason([], tasks, { ...context, indexed: { markdown: 2, kotlin: 1 } }),
     `none of its 3 indexed files (markdown 2, kotlin 1) is in a language questions are built for (${FACT_LANGUAGES.join(', ')})`,
   );
-  assert.match(noQuestionsReason([], tasks, { ...context, indexed: {} }), /^it has no indexed files \(questions are built from python, javascript, /);
+  assert.match(
+    noQuestionsReason([], tasks, { ...context, indexed: {} }),
+    /^it has no indexed files \(questions are built from python, javascript, /,
+  );
   // Go files without definitions or docs, asked only about definitions and file docs.
   const bare = goFiles.map((f) => ({ ...f, defs: [], moduleDoc: '' }));
   assert.equal(
@@ -232,7 +250,10 @@ test('with no question to build, the reason says what the files lack', () => {
   );
   const undocumented = goFiles.map((f) => ({ ...f, defs: f.defs.map((d) => ({ ...d, doc: '' })) }));
   assert.equal(buildQuestions(undocumented, 'what', opts).length, 0);
-  assert.equal(noQuestionsReason(undocumented, ['what'], { ...context, indexed: { go: 3 } }), 'no definitions with doc comments found in 3 source files (go 3)');
+  assert.equal(
+    noQuestionsReason(undocumented, ['what'], { ...context, indexed: { go: 3 } }),
+    'no definitions with doc comments found in 3 source files (go 3)',
+  );
   // Files too long for a question's context (more than 256 positions of soft tokens).
   assert.equal(
     noQuestionsReason(rubyFiles, ['where'], { ...context, softTokensPerChunk: 200, indexed: { ruby: 2 } }),

@@ -37,9 +37,17 @@ export async function buildCodeMap(ws: Workspace, resolver: SourceResolver, scop
   const lines: string[] = [];
   const sources: Source[] = [];
   const what = scope ? `\`${scope}\`` : 'this workspace';
-  lines.push(`${what[0].toUpperCase()}${what.slice(1)}: ${files.length} file${files.length === 1 ? '' : 's'} in ${dirs.length} director${dirs.length === 1 ? 'y' : 'ies'}.`);
+  lines.push(
+    `${what[0].toUpperCase()}${what.slice(1)}: ${files.length} file${files.length === 1 ? '' : 's'} in ${dirs.length} director${dirs.length === 1 ? 'y' : 'ies'}.`,
+  );
   const entries = files.filter((f) => ENTRY_NAMES.test(path.posix.basename(f)) || /(^|\/)(cmd|bin)\//.test(f));
-  if (entries.length > 0) lines.push(`Entry points: ${entries.slice(0, 8).map((f) => `\`${f}\``).join(', ')}${entries.length > 8 ? ', …' : ''}.`);
+  if (entries.length > 0)
+    lines.push(
+      `Entry points: ${entries
+        .slice(0, 8)
+        .map((f) => `\`${f}\``)
+        .join(', ')}${entries.length > 8 ? ', …' : ''}.`,
+    );
   for (const dir of dirs) {
     if (!shown.has(dir)) continue;
     signal?.throwIfAborted();
@@ -48,7 +56,9 @@ export async function buildCodeMap(ws: Workspace, resolver: SourceResolver, scop
     const purpose = readmePurpose(ws.root, dirFiles) || (await moduleDocOf(resolver, ws, key));
     lines.push('', `### ${dir === '.' ? '(root)' : `${dir}/`}`);
     if (purpose) lines.push(`> ${purpose}`, '');
-    lines.push(`Files (${dirFiles.length}): ${key.map((f) => `\`${path.posix.basename(f)}\``).join(', ')}${dirFiles.length > key.length ? ', …' : ''}`);
+    lines.push(
+      `Files (${dirFiles.length}): ${key.map((f) => `\`${path.posix.basename(f)}\``).join(', ')}${dirFiles.length > key.length ? ', …' : ''}`,
+    );
     const symbols: string[] = [];
     for (const f of key) {
       const language = ws.chunksOf(f)[0]?.language ?? '';

@@ -64,7 +64,9 @@ export function snapPaths(text: string, files: readonly string[]): SnappedText {
 }
 
 const CODE_EXTENSIONS = new Set(
-  'c cc cpp cxx h hpp cs go rb rs java kt py js jsx mjs cjs ts tsx php sh bash ps1 json yaml yml toml ini md css scss html vue swift scala lua'.split(' '),
+  'c cc cpp cxx h hpp cs go rb rs java kt py js jsx mjs cjs ts tsx php sh bash ps1 json yaml yml toml ini md css scss html vue swift scala lua'.split(
+    ' ',
+  ),
 );
 
 function looksLikeFile(p: string): boolean {

@@ -85,7 +85,11 @@ export async function runTask(deps: TaskDeps, state: WorkspaceState, params: Gen
     : params.task === 'generate'
       ? generate(deps, state, params, hooks, emit)
       : answer(deps, state, params, hooks, emit));
-  return { ...outcome, firstTokenMs: firstTokenMs || outcome.last?.output.firstTokenMs || 0, decoderRuns: deps.completer.runs - runsBefore };
+  return {
+    ...outcome,
+    firstTokenMs: firstTokenMs || outcome.last?.output.firstTokenMs || 0,
+    decoderRuns: deps.completer.runs - runsBefore,
+  };
 }
 
 type Emit = (delta: string) => void;
@@ -216,7 +220,12 @@ function askMarkdown(question: string, ranking: Ranking, sources: Source[]): str
   return lines.join('\n').trim();
 }
 
-async function explainMarkdown(ws: WorkspaceState['workspace'], resolver: SourceResolver, sel: NonNullable<GenerateParams['selection']>, sources: Source[]): Promise<string> {
+async function explainMarkdown(
+  ws: WorkspaceState['workspace'],
+  resolver: SourceResolver,
+  sel: NonNullable<GenerateParams['selection']>,
+  sources: Source[],
+): Promise<string> {
   const lines: string[] = [];
   // The definition that holds the selection, from the index.
   const holder = ws.chunksOf(sel.path).find((c) => c.startLine <= sel.startLine && c.endLine >= sel.startLine);

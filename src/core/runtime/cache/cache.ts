@@ -6,7 +6,18 @@
 // The cache is an optimisation, never a reason for an answer to fail: a directory that cannot be written
 // is used read-only, one that cannot be used at all is skipped, and a disk without room (see ./space.ts)
 // pauses caching until space returns; each is said once through `log`.
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { cacheKey, decodeEntry, encodeEntry, type SoftPromptEntry } from './entry';
@@ -233,7 +244,9 @@ function moveAsideFiles(dir: string): { aside?: string; deleted?: string } {
   const r = room(dir, NEW_ENV_BYTES + size);
   if (!r.ok) {
     rmSync(aside, { recursive: true, force: true });
-    return { deleted: `only ${formatBytes(r.space?.free ?? 0)} free on its disk, too little to keep a ${formatBytes(size)} copy beside a new cache` };
+    return {
+      deleted: `only ${formatBytes(r.space?.free ?? 0)} free on its disk, too little to keep a ${formatBytes(size)} copy beside a new cache`,
+    };
   }
   return { aside };
 }
@@ -320,7 +333,16 @@ export class SoftPromptCache {
     const log = options.log;
     const check: OpenCheck = { deep: false, reasons: [] };
     const make = (env: Env | undefined, mode: CacheMode, block: Block | undefined) =>
-      new SoftPromptCache(dir, env, mode, block, options.maxBytes ?? 2 * 1024 ** 3, options.touchIntervalMs ?? TOUCH_INTERVAL_MS, check, log);
+      new SoftPromptCache(
+        dir,
+        env,
+        mode,
+        block,
+        options.maxBytes ?? 2 * 1024 ** 3,
+        options.touchIntervalMs ?? TOUCH_INTERVAL_MS,
+        check,
+        log,
+      );
     const off = (why: string, block: Block) => {
       log?.(`soft-prompt cache at ${dir} is not used (${why}); answering without caching`);
       const cache = make(undefined, 'off', block);
@@ -345,7 +367,8 @@ export class SoftPromptCache {
 
     if (existsSync(dataFile)) {
       // lmdb creates a missing lock file and writes it through its map: on a full disk that is SIGBUS.
-      if (mode === 'read' && readBlock === 'full' && !existsSync(lockFile)) return off(`${readOnlyWhy}, and its lock.mdb is missing`, 'unusable');
+      if (mode === 'read' && readBlock === 'full' && !existsSync(lockFile))
+        return off(`${readOnlyWhy}, and its lock.mdb is missing`, 'unusable');
       const { reasons, stale } = suspicions(dir);
       check.deep = reasons.length > 0;
       check.reasons = reasons;
@@ -359,14 +382,17 @@ export class SoftPromptCache {
       if (probe.skipped) {
         log?.(`soft-prompt cache at ${dir} is opened without its crash check: ${probe.skipped}`);
       } else if (probe.problem) {
-        if (mode === 'read') return off(`${readOnlyWhy}, and it cannot be read: ${probe.problem}`, readBlock === 'full' ? 'unusable' : readBlock);
+        if (mode === 'read')
+          return off(`${readOnlyWhy}, and it cannot be read: ${probe.problem}`, readBlock === 'full' ? 'unusable' : readBlock);
         if (probe.unopenable) return off(`it cannot be opened: ${probe.problem}`, 'unusable');
         SoftPromptCache.moveAside(dir, check, probe.problem, log);
       } else if (check.deep) {
         check.entries = probe.entries;
         check.corrupt = probe.corrupt;
         const skipped =
-          mode === 'write' && !check.writeTest ? `; its write test was skipped: only ${formatBytes(diskSpace(dir)?.free ?? 0)} free on its disk` : '';
+          mode === 'write' && !check.writeTest
+            ? `; its write test was skipped: only ${formatBytes(diskSpace(dir)?.free ?? 0)} free on its disk`
+            : '';
         log?.(
           `soft-prompt cache at ${dir} checked in full because ${reasons.join(' and ')}: ${probe.entries ?? 0} entries read` +
             `${probe.corrupt ? `, ${probe.corrupt} failed their checksum (dropped and re-encoded when used)` : ', all sound'}${skipped} (${Math.round(check.ms)} ms)`,
@@ -550,7 +576,9 @@ export class SoftPromptCache {
         await this.reopenForWriting();
       } catch (err) {
         this.block = 'unusable';
-        this.log?.(`soft-prompt cache at ${this.path} cannot be reopened for writing (${(err as Error).message}); answering without caching`);
+        this.log?.(
+          `soft-prompt cache at ${this.path} cannot be reopened for writing (${(err as Error).message}); answering without caching`,
+        );
         return false;
       }
       this.block = undefined;

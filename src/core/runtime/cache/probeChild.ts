@@ -51,7 +51,8 @@ export function runProbe(dir: string, options: ProbeOptions): ProbeReport {
     // Not allowed to open it is no evidence of damage; anything else failing to open it is.
     const code = (err as { code?: unknown }).code;
     const message = (err as Error).message;
-    const denied = code === 1 || code === 13 || code === 30 || /EACCES|EPERM|EROFS|permission denied|read-only file system|not permitted/i.test(message);
+    const denied =
+      code === 1 || code === 13 || code === 30 || /EACCES|EPERM|EROFS|permission denied|read-only file system|not permitted/i.test(message);
     throw new ProbeFailure(`cannot open it: ${message}`, denied ? 6 : 5);
   }
   const st = root.getStats() as { lastPageNumber: number; pageSize: number };
@@ -101,7 +102,10 @@ export function runProbe(dir: string, options: ProbeOptions): ProbeReport {
     // page break its order, so a lookup misses entries a scan still lists (writes then land in the wrong
     // place too). Such a tree is not repairable entry by entry.
     if (unscanned > 0 || lost > 0) {
-      throw new ProbeFailure(`B-tree inconsistent: ${unscanned} entries found by lookup but not by a scan, ${lost} listed by a scan but not found by lookup`, 5);
+      throw new ProbeFailure(
+        `B-tree inconsistent: ${unscanned} entries found by lookup but not by a scan, ${lost} listed by a scan but not found by lookup`,
+        5,
+      );
     }
     if (!options.readOnly) {
       // The write path too: damage in page headers or the free list shows only when lmdb copies pages or
@@ -143,8 +147,13 @@ function main(argv: string[]): void {
     process.stderr.write(`${err?.message ?? String(err)}\n`);
     process.exit(err instanceof ProbeFailure ? err.exitCode : 5);
   });
-  if (!dir || (mode !== 'quick' && mode !== 'deep')) throw new ProbeFailure('usage: probeChild <dir> quick|deep [--read-only] [--write-test]', 5);
-  const report = runProbe(dir, { deep: mode === 'deep', readOnly: flags.includes('--read-only'), writeTest: flags.includes('--write-test') });
+  if (!dir || (mode !== 'quick' && mode !== 'deep'))
+    throw new ProbeFailure('usage: probeChild <dir> quick|deep [--read-only] [--write-test]', 5);
+  const report = runProbe(dir, {
+    deep: mode === 'deep',
+    readOnly: flags.includes('--read-only'),
+    writeTest: flags.includes('--write-test'),
+  });
   process.stdout.write(JSON.stringify(report));
   process.exit(0);
 }

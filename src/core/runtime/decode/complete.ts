@@ -92,7 +92,11 @@ export class Completer {
       order: m.decoder.contextOrder,
       recapChunks: m.decoder.recapChunks,
     });
-    const soft = await this.workspaces.softTokens(req.state.workspace, plan.soft.flatMap((f) => f.chunks), req.signal);
+    const soft = await this.workspaces.softTokens(
+      req.state.workspace,
+      plan.soft.flatMap((f) => f.chunks),
+      req.signal,
+    );
     const prompt = builder.build({
       system: req.system,
       history: req.history,

@@ -17,8 +17,7 @@ import type { TextTokenizer } from '../model/tokenizer';
 import { escapePath } from '../../pathText';
 
 export type PromptPiece =
-  | { kind: 'text'; text: string; ids: number[]; untrusted?: true }
-  | { kind: 'soft'; rows: number; data: Float32Array; hash: string };
+  { kind: 'text'; text: string; ids: number[]; untrusted?: true } | { kind: 'soft'; rows: number; data: Float32Array; hash: string };
 
 export interface PromptContext {
   /** Files with the soft tokens of their chunks, in planner order. */
@@ -105,7 +104,10 @@ export class PromptBuilder {
 
   /** Positions of everything except the context: bos, system, wrappers, history, request, assistant prefix. */
   overheadCost(spec: Omit<PromptSpec, 'context'>): number {
-    return this.pieces({ ...spec, context: { softFiles: [], textChunks: [] } }).reduce((n, p) => n + (p.kind === 'text' ? p.ids.length : p.rows), 0);
+    return this.pieces({ ...spec, context: { softFiles: [], textChunks: [] } }).reduce(
+      (n, p) => n + (p.kind === 'text' ? p.ids.length : p.rows),
+      0,
+    );
   }
 
   pieces(spec: PromptSpec): PromptPiece[] {

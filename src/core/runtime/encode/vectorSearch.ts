@@ -10,7 +10,10 @@ export class VectorSearch {
   readonly ids: string[] = [];
   private readonly rowOf = new Map<string, number>();
 
-  constructor(readonly dim: number, capacity = 1024) {
+  constructor(
+    readonly dim: number,
+    capacity = 1024,
+  ) {
     this.data = new Float32Array(dim * Math.max(1, capacity));
   }
 
@@ -97,7 +100,8 @@ function normalise(v: ArrayLike<number>, dim: number): Float32Array {
  * manifest encoder.retrieval and models/recipe/model.py Encoder.retrieval). VectorSearch normalises it.
  */
 export function retrievalVector(flat: ArrayLike<number>, vectorsPerChunk: number, mode: RetrievalVector = 'mean'): Float32Array {
-  if (vectorsPerChunk < 1 || flat.length % vectorsPerChunk !== 0) throw new RangeError(`${flat.length} values are not ${vectorsPerChunk} pooled vectors`);
+  if (vectorsPerChunk < 1 || flat.length % vectorsPerChunk !== 0)
+    throw new RangeError(`${flat.length} values are not ${vectorsPerChunk} pooled vectors`);
   const hidden = flat.length / vectorsPerChunk;
   if (mode === 'last') return Float32Array.from({ length: hidden }, (_, i) => flat[(vectorsPerChunk - 1) * hidden + i]);
   const out = new Float32Array(hidden);

@@ -109,7 +109,11 @@ export class Bundle {
       try {
         return TextTokenizer.fromFile(path.join(dir, file));
       } catch (err) {
-        throw new BundleError(`model bundle ${dir}: ${file} (manifest "${field}") cannot be loaded: ${(err as Error).message}`, file, field);
+        throw new BundleError(
+          `model bundle ${dir}: ${file} (manifest "${field}") cannot be loaded: ${(err as Error).message}`,
+          file,
+          field,
+        );
       }
     };
     const encoderTokenizer = loadTokenizer(m.encoder.tokenizer, 'encoder.tokenizer');
@@ -182,13 +186,19 @@ function loadEmbeddings(dir: string, m: BundleManifest): EmbeddingTable {
   try {
     size = checkRegularFile(full, Number.MAX_SAFE_INTEGER);
   } catch (err) {
-    throw new BundleError(`model bundle ${dir}: ${file} (manifest "decoder.embeddings.file") cannot be used: ${(err as Error).message}`, file, 'decoder.embeddings');
+    throw new BundleError(
+      `model bundle ${dir}: ${file} (manifest "decoder.embeddings.file") cannot be used: ${(err as Error).message}`,
+      file,
+      'decoder.embeddings',
+    );
   }
   if (size !== expected) {
     const rows = size / (m.decoder.hiddenSize * bytesPer);
     throw new BundleError(
       `model bundle ${dir}: ${file} has ${size} bytes but decoder.vocabSize ${m.decoder.vocabSize} x decoder.hiddenSize ${m.decoder.hiddenSize} x ${bytesPer} (${dtype}) = ${expected}` +
-        (Number.isInteger(rows) ? ` (it holds ${rows} rows of that width)` : ' (not a whole number of rows: wrong decoder.hiddenSize or dtype?)'),
+        (Number.isInteger(rows)
+          ? ` (it holds ${rows} rows of that width)`
+          : ' (not a whole number of rows: wrong decoder.hiddenSize or dtype?)'),
       file,
       'decoder.embeddings',
     );
@@ -225,7 +235,15 @@ function requireNames(session: InferenceSession, file: string, kind: 'input' | '
 }
 
 /** Checks that a static dimension, where the model declares one, equals what the manifest says. */
-function requireDim(session: InferenceSession, file: string, kind: 'input' | 'output', tensor: string, axis: number, expected: number, field: string): void {
+function requireDim(
+  session: InferenceSession,
+  file: string,
+  kind: 'input' | 'output',
+  tensor: string,
+  axis: number,
+  expected: number,
+  field: string,
+): void {
   const shape = tensorShape(session, tensor, kind);
   if (!shape || shape.length === 0) return;
   const index = axis < 0 ? shape.length + axis : axis;
@@ -269,7 +287,11 @@ function checkDecoder(s: InferenceSession, m: BundleManifest): void {
   requireNames(s, f, 'output', ['logits', ...present]);
   const extraPast = s.inputNames.filter((n) => n.startsWith('past_key_values.') && !past.includes(n));
   if (extraPast.length > 0) {
-    throw new BundleError(`${f}: has ${extraPast.length / 2 + d.numLayers} layers of past_key_values but manifest "decoder.numLayers" is ${d.numLayers}`, f, 'decoder.numLayers');
+    throw new BundleError(
+      `${f}: has ${extraPast.length / 2 + d.numLayers} layers of past_key_values but manifest "decoder.numLayers" is ${d.numLayers}`,
+      f,
+      'decoder.numLayers',
+    );
   }
   requireDim(s, f, 'input', 'inputs_embeds', -1, d.hiddenSize, 'decoder.hiddenSize');
   requireDim(s, f, 'output', 'logits', -1, d.vocabSize, 'decoder.vocabSize');

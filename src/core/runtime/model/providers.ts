@@ -68,7 +68,9 @@ export async function createSession(
     // Trying anyway would only make onnxruntime print a load error to stderr.
     const reason = `${libs.path} is not installed`;
     if (options.device === 'cuda') {
-      throw new ProviderError(`device "cuda" was requested but the CUDA execution provider is not available (${reason}). ${CUDA_INSTALL_HINT}`);
+      throw new ProviderError(
+        `device "cuda" was requested but the CUDA execution provider is not available (${reason}). ${CUDA_INSTALL_HINT}`,
+      );
     }
     const session = await ort.InferenceSession.create(file, { ...opts, executionProviders: ['cpu'] });
     return { session, provider: 'cpu', note: `CUDA unavailable, using CPU (${reason})` };
@@ -81,7 +83,9 @@ export async function createSession(
     const reason = (err as Error).message;
     if (!isProviderLoadError(reason)) throw err;
     if (options.device === 'cuda') {
-      throw new ProviderError(`device "cuda" was requested but the CUDA execution provider is not available (${reason}). ${CUDA_INSTALL_HINT}`);
+      throw new ProviderError(
+        `device "cuda" was requested but the CUDA execution provider is not available (${reason}). ${CUDA_INSTALL_HINT}`,
+      );
     }
     const session = await ort.InferenceSession.create(file, { ...opts, executionProviders: ['cpu'] });
     return { session, provider: 'cpu', note: `CUDA unavailable, using CPU (${reason})` };

@@ -90,7 +90,10 @@ export class TextTokenizer {
     }
     push(text.slice(at));
     for (const id of out) {
-      if (this.specialIds.has(id)) throw new Error(`tokenizer: untrusted text still encodes to special token id ${id}; its special tokens cannot be escaped by splitting`);
+      if (this.specialIds.has(id))
+        throw new Error(
+          `tokenizer: untrusted text still encodes to special token id ${id}; its special tokens cannot be escaped by splitting`,
+        );
     }
     return out;
   }

@@ -65,10 +65,11 @@ export interface Plan {
 }
 
 const STOP_WORDS = new Set(
-  ('the and for are but not you all any can had her was one our out day get has him his how man new now old see two way who boy did its let put say she too use ' +
+  (
+    'the and for are but not you all any can had her was one our out day get has him his how man new now old see two way who boy did its let put say she too use ' +
     'what where when which with this that from into does this file code function class method defined define return returns about explain ' +
-    'summarize summary write generate there their them they then than these those have should would could make work works used using how why')
-    .split(' '),
+    'summarize summary write generate there their them they then than these those have should would could make work works used using how why'
+  ).split(' '),
 );
 
 /** Identifiers in a request, longest first, without common English words. */
@@ -210,7 +211,9 @@ export function planContext(input: PlanInput): Plan {
     else soft.push({ path: c.path, chunks: [c] });
   }
   if (input.order === 'relevance') {
-    const best = new Map(soft.map((f) => [f, pinned.has(f.path) ? Infinity : Math.max(...f.chunks.map((c) => scores.get(chunkKey(c)) ?? 0))]));
+    const best = new Map(
+      soft.map((f) => [f, pinned.has(f.path) ? Infinity : Math.max(...f.chunks.map((c) => scores.get(chunkKey(c)) ?? 0))]),
+    );
     // Compared, not subtracted (Infinity - Infinity is NaN); the sort is stable, so ties keep repository order.
     soft.sort((a, b) => Number(best.get(b)! > best.get(a)!) - Number(best.get(b)! < best.get(a)!));
   }

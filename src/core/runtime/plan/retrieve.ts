@@ -44,7 +44,10 @@ export function symbolMentions(request: string): string[] {
   const out = new Set<string>();
   const name = String.raw`[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*[?!]?`;
   const phrased = [
-    new RegExp(String.raw`\b(?:where|how)\s+(?:is|are)\s+(?:the\s+)?(${name})\s+(?:defined|declared|implemented|set|created|located)`, 'gi'),
+    new RegExp(
+      String.raw`\b(?:where|how)\s+(?:is|are)\s+(?:the\s+)?(${name})\s+(?:defined|declared|implemented|set|created|located)`,
+      'gi',
+    ),
     new RegExp(String.raw`\bwhat\s+(?:does|do|is|are)\s+(?:the\s+)?(${name})(?:\s+(?:do|does|mean|for|return))?\s*\??$`, 'gi'),
     new RegExp(String.raw`\b(?:definition|source|callers?|uses?|usages?|implementation)\s+of\s+(${name})`, 'gi'),
   ];
@@ -59,7 +62,8 @@ export function symbolMentions(request: string): string[] {
     const w = m[1];
     const bare = w.replace(/[?!]$/, '');
     // Code-shaped, or a capitalised word inside the sentence (a type name: "the Command type").
-    const codeShaped = /[a-z][A-Z]|_|\d|\./.test(bare) || m[2] !== undefined || (/^[A-Z]/.test(bare) && /\S\s+$/.test(request.slice(0, m.index!)));
+    const codeShaped =
+      /[a-z][A-Z]|_|\d|\./.test(bare) || m[2] !== undefined || (/^[A-Z]/.test(bare) && /\S\s+$/.test(request.slice(0, m.index!)));
     if (codeShaped && bare.length >= 3) add(bare);
   }
   // Longer (more specific) names first; each also as its last dotted part (`Command.AddCommand`).
@@ -75,7 +79,12 @@ export async function rankChunks(
   model: Model,
   state: WorkspaceState,
   request: string,
-  options: { signal?: AbortSignal; mode?: RetrievalMode; depth?: number; /** Names whose definitions rank first (default: the request's symbolMentions). */ names?: readonly string[] } = {},
+  options: {
+    signal?: AbortSignal;
+    mode?: RetrievalMode;
+    depth?: number;
+    /** Names whose definitions rank first (default: the request's symbolMentions). */ names?: readonly string[];
+  } = {},
 ): Promise<Ranking> {
   const depth = options.depth ?? DEPTH;
   const mode = options.mode ?? 'fused';

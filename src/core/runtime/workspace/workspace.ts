@@ -31,7 +31,11 @@ export interface RefreshSummary {
 export interface Workspace {
   readonly root: string;
   /** A full refresh (walk), or with `paths` only those paths (saves, creates, deletes, renames). */
-  refresh(options: { onProgress?: (p: WorkspaceProgress) => void; signal?: AbortSignal; paths?: readonly string[] }): Promise<RefreshSummary>;
+  refresh(options: {
+    onProgress?: (p: WorkspaceProgress) => void;
+    signal?: AbortSignal;
+    paths?: readonly string[];
+  }): Promise<RefreshSummary>;
   files(): string[];
   chunksOf(path: string): readonly IndexedChunk[];
   allChunks(): IndexedChunk[];
@@ -67,7 +71,15 @@ class IndexedWorkspace implements Workspace {
     return this.index.root;
   }
 
-  async refresh({ onProgress, signal, paths }: { onProgress?: (p: WorkspaceProgress) => void; signal?: AbortSignal; paths?: readonly string[] }): Promise<RefreshSummary> {
+  async refresh({
+    onProgress,
+    signal,
+    paths,
+  }: {
+    onProgress?: (p: WorkspaceProgress) => void;
+    signal?: AbortSignal;
+    paths?: readonly string[];
+  }): Promise<RefreshSummary> {
     const texts = new Map<string, string>();
     const options = {
       signal,
