@@ -85,6 +85,12 @@ def recap_chunks(run: str) -> int:
     return int((ck or {}).get("recap_chunks", 0))
 
 
+def context_positions(run: str) -> int:
+    """The context positions the run's instruct stage trained with last (0 for a checkpoint that predates the record)."""
+    ck = load_ckpt(run_dir(run) / "instruct.pt")
+    return int((ck or {}).get("context_positions", 0))
+
+
 def stage_state(rd: Path, stage: str, a, dev):
     """Modules for a stage: its own checkpoint if resuming, else the latest earlier stage's."""
     dec, enc, ad, _ = latest_modules(a, upto="instruct" if stage == "textctl" else stage)

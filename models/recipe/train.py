@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
         "--context-positions",
         type=int,
         default=0,
-        help="export: the context positions instruct trained with (manifest decoder.contextPositions: the planner's default budget)",
+        help="export: override the context positions (manifest decoder.contextPositions, the planner's default budget); default: what instruct trained with, read from its checkpoint",
     )
     # align
     ap.add_argument("--freeze-encoder", action="store_true", help="align: train the adapter only (keeps the contrastive encoder)")

@@ -65,6 +65,8 @@ test('train --smoke runs every stage, exports a bundle that loads and generates 
     assert.equal(m.encoder.retrieval, 'last');
     assert.equal(m.encoder.vectorsPerChunk, m.training.configs.encoder.vectors_per_chunk + 1);
     assert.equal(m.decoder.contextOrder, 'relevance', 'the smoke instruct run trains with --rank-files; the manifest says so');
+    // The context size comes from the instruct checkpoint (the smoke run trains at 160 positions), not a flag.
+    assert.equal(m.decoder.contextPositions, 160);
     assert.equal(m.decoder.recapChunks, 1, 'the last smoke instruct leg trains with --recap-chunks 1; the manifest says so');
     for (const s of ['lm', 'contrast', 'align', 'instruct']) assert.ok(m.training.stageWallSeconds[s] > 0, `stage ${s} did not train`);
     assert.ok(existsSync(path.join(out, 'decoder.onnx')));

@@ -117,7 +117,7 @@ print(json.dumps({'model': c['model'], 'keys': [train.parse_args(train.config_ar
         steps: 3100,
         minutes: 45,
       },
-      { stage: 'export', context_positions: 448 },
+      { stage: 'export' },
     ],
   );
 });

@@ -10,7 +10,7 @@ import torch
 
 from common import save_ckpt
 from model import Adapter, Decoder, Encoder, config_dict
-from runs import MODEL_STAGES, context_order, latest_modules, load_tokenizer, model_configs, recap_chunks, run_dir
+from runs import MODEL_STAGES, context_order, context_positions, latest_modules, load_tokenizer, model_configs, recap_chunks, run_dir
 
 RECIPE_VERSION = "0.1.0"  # the manifest's training.recipeVersion
 
@@ -75,7 +75,7 @@ def export(a) -> None:
             "headDim": dec.cfg.head_dim,
             "vocabSize": dec.cfg.vocab_size,
             "maxPositions": dec.cfg.max_positions,
-            "contextPositions": a.context_positions,
+            **({"contextPositions": cp} if (cp := a.context_positions or context_positions(a.run)) else {}),
             "contextOrder": context_order(a.run),
             **({"recapChunks": recap_chunks(a.run)} if recap_chunks(a.run) else {}),
         },

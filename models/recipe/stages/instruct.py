@@ -215,6 +215,8 @@ def run(a) -> None:
         "opt": opt.state_dict(),
         "context_order": "relevance" if a.rank_files else "repository",
         "recap_chunks": a.recap_chunks,
+        # The context size trained with: export writes it as the manifest's decoder.contextPositions.
+        "context_positions": max_positions,
         **leg.record(),
     }
     while step < total and clock.elapsed() < leg.deadline:
