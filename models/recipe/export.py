@@ -175,6 +175,7 @@ def write_bundle(
     soft_tokens_per_chunk: int,
     training: dict,
     parity_inputs: dict | None = None,
+    capabilities: list[str] | None = None,
 ) -> dict:
     """enc_info: vocab, hiddenSize, vectorsPerChunk (every pooled vector the encoder outputs), maxTokens, and
     optionally retrieval ("mean": rank by the mean of the pooled vectors; "last": by the last one alone,
@@ -224,6 +225,7 @@ def write_bundle(
         "chatTemplate": CHAT_TEMPLATE,
         "specialTokens": SPECIAL_TOKENS,
         "eosTokenIds": eos_ids,
+        **({"capabilities": capabilities} if capabilities is not None else {}),
         "training": training,
     }
     (out / "manifest.json").write_text(json.dumps(json_safe(manifest), indent=2, allow_nan=False) + "\n")

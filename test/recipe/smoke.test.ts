@@ -67,6 +67,8 @@ test('train --smoke runs every stage, exports a bundle that loads and generates 
     assert.equal(m.decoder.contextOrder, 'relevance', 'the smoke instruct run trains with --rank-files; the manifest says so');
     // The context size comes from the instruct checkpoint (the smoke run trains at 160 positions), not a flag.
     assert.equal(m.decoder.contextPositions, 160);
+    // What the bundle can do is stated, from its held-out metrics; this recipe never claims to write code.
+    assert.ok(Array.isArray(m.capabilities) && !m.capabilities.includes('generate'), JSON.stringify(m.capabilities));
     assert.equal(m.decoder.recapChunks, 1, 'the last smoke instruct leg trains with --recap-chunks 1; the manifest says so');
     for (const s of ['lm', 'contrast', 'align', 'instruct']) assert.ok(m.training.stageWallSeconds[s] > 0, `stage ${s} did not train`);
     assert.ok(existsSync(path.join(out, 'decoder.onnx')));

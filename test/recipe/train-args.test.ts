@@ -222,3 +222,16 @@ print(json.dumps([len(ex.chunk_texts) - len(plain.chunk_texts), [s[1] for s in t
   assert.equal(variantKeeps, true, 'the evaluation rows keep the recap');
   assert.equal(inKey, false, 'legs without the option keep their keys');
 });
+
+test("export's capabilities come from the run's held-out metrics: the shipped bundle's say 'locate' only, prose needs a margin over shuffled soft tokens", () => {
+  const script = [
+    'import json, sys',
+    'from stages.bundle import capabilities_from',
+    "m = json.load(open('../default/manifest.json'))['training']['lastMetrics']['instruct']",
+    'prose = {"heldout_where_hybrid_path": 0.9, "heldout_what": 0.4, "heldout_what_shuffled": 0.3, "heldout_summary": 0.31, "heldout_summary_shuffled": 0.29}',
+    'print(json.dumps([capabilities_from(m), capabilities_from({}), capabilities_from(prose)]))',
+  ].join('\n');
+  const r = spawnSync(PYTHON, ['-c', script], { cwd: RECIPE, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), [['locate'], [], ['locate', 'explain']]);
+});

@@ -82,9 +82,29 @@ def export(a) -> None:
         soft_tokens_per_chunk=ad.cfg.soft_tokens_per_chunk,
         training=training,
         parity_inputs=parity_inputs,
+        capabilities=capabilities_from((training.get("lastMetrics") or {}).get("instruct") or {}),
     )
     size = sum(f.stat().st_size for f in out.iterdir() if f.name != "parity.json")
     print(f"bundle {manifest['id']} -> {out} ({size / 1e6:.1f} MB)")
+
+
+# What the product shows from a bundle (manifest `capabilities`) is decided here, from the run's held-out
+# instruct metrics: prose only when it beats the same decoder given another chunk's soft tokens by a margin
+# and reaches a floor of ROUGE-L. The recipe has no evaluation of written code, so it never claims 'generate'.
+LOCATE_MIN = 0.5  # held-out "where" path accuracy with the defining chunk as text
+PROSE_MIN = 0.3  # held-out ROUGE-L
+PROSE_OVER_SHUFFLED = 0.05
+
+
+def capabilities_from(metrics: dict) -> list[str]:
+    caps = []
+    if metrics.get("heldout_where_hybrid_path", metrics.get("heldout_where_soft_path", 0.0)) >= LOCATE_MIN:
+        caps.append("locate")
+    for task, cap in (("what", "explain"), ("summary", "summarize")):
+        own, shuffled = metrics.get(f"heldout_{task}"), metrics.get(f"heldout_{task}_shuffled")
+        if own is not None and shuffled is not None and own >= PROSE_MIN and own - shuffled >= PROSE_OVER_SHUFFLED:
+            caps.append(cap)
+    return caps
 
 
 def import_bundle(a) -> None:
