@@ -1,4 +1,4 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -7,7 +7,7 @@ import path from 'node:path';
 import { createChunker, type Chunker } from '../../src/core/chunker/index';
 import { WorkspaceIndex, StaleFileError, defaultStoreDir, defaultStoreLocation, type IndexChunker } from '../../src/core/index/index';
 import type { Chunk } from '../../src/core/types';
-import { settle, writeFiles } from './lib/workspaceFiles';
+import { settle, tempDirs, writeFiles } from './lib/workspaceFiles';
 
 /** The real chunker, counting which files it was asked to chunk. */
 function counting(inner: Chunker): IndexChunker & { calls: string[] } {
@@ -41,15 +41,7 @@ async function bumpMtime(abs: string, deltaMs = 5000): Promise<void> {
   await fsp.utimes(abs, t, t);
 }
 
-const temps: string[] = [];
-async function tempDir(prefix: string): Promise<string> {
-  const d = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
-after(async () => {
-  for (const d of temps) await fsp.rm(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs();
 
 let chunker: Chunker;
 before(async () => {

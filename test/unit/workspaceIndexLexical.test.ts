@@ -1,4 +1,4 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createChunker, type Chunker } from '../../src/core/chunker/index';
 import { WorkspaceIndex, type IndexChunker } from '../../src/core/index/index';
 import { lexicalPath } from '../../src/core/index/lexicalStore';
-import { settle, writeFiles } from './lib/workspaceFiles';
+import { settle, tempDirs, writeFiles } from './lib/workspaceFiles';
 
 /** The real chunker, counting which files it was asked to chunk. */
 function counting(inner: Chunker): IndexChunker & { calls: string[] } {
@@ -21,15 +21,7 @@ function counting(inner: Chunker): IndexChunker & { calls: string[] } {
   };
 }
 
-const temps: string[] = [];
-async function tempDir(prefix: string): Promise<string> {
-  const d = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
-after(async () => {
-  for (const d of temps) await fsp.rm(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs();
 
 let chunker: Chunker;
 before(async () => {

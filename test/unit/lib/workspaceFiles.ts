@@ -1,6 +1,8 @@
 // Files of a workspace the index tests write: content per path (null deletes), and settled mtimes so no
 // file is "racy" (read within moments of its last write) and an edit is seen by its new mtime.
+import { after } from 'node:test';
 import { promises as fsp } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 export async function writeFiles(root: string, files: Record<string, string | null>): Promise<void> {
@@ -20,4 +22,17 @@ export async function settle(root: string): Promise<void> {
   for (const e of await fsp.readdir(root, { recursive: true, withFileTypes: true })) {
     if (e.isFile()) await fsp.utimes(path.join(e.parentPath, e.name), old, old);
   }
+}
+
+/** A maker of temporary directories, all removed after the calling test file's tests. */
+export function tempDirs(): (prefix: string) => Promise<string> {
+  const made: string[] = [];
+  after(async () => {
+    for (const d of made) await fsp.rm(d, { recursive: true, force: true });
+  });
+  return async (prefix) => {
+    const d = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
+    made.push(d);
+    return d;
+  };
 }
