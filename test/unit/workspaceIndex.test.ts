@@ -7,20 +7,7 @@ import path from 'node:path';
 import { createChunker, type Chunker } from '../../src/core/chunker/index';
 import { WorkspaceIndex, StaleFileError, defaultStoreDir, defaultStoreLocation, type IndexChunker } from '../../src/core/index/index';
 import type { Chunk } from '../../src/core/types';
-import { settle, tempDirs, writeFiles } from './lib/workspaceFiles';
-
-/** The real chunker, counting which files it was asked to chunk. */
-function counting(inner: Chunker): IndexChunker & { calls: string[] } {
-  const calls: string[] = [];
-  return {
-    calls,
-    languageOf: (p) => inner.languageOf(p),
-    chunkFile: (p, bytes) => {
-      calls.push(p);
-      return inner.chunkFile(p, bytes);
-    },
-  };
-}
+import { counting, settle, tempDirs, writeFiles } from './lib/workspaceFiles';
 
 function moduleSource(i: number, variant = 0): string {
   const fns = Array.from(

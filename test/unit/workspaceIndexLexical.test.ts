@@ -4,22 +4,9 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createChunker, type Chunker } from '../../src/core/chunker/index';
-import { WorkspaceIndex, type IndexChunker } from '../../src/core/index/index';
+import { WorkspaceIndex } from '../../src/core/index/index';
 import { lexicalPath } from '../../src/core/index/lexicalStore';
-import { settle, tempDirs, writeFiles } from './lib/workspaceFiles';
-
-/** The real chunker, counting which files it was asked to chunk. */
-function counting(inner: Chunker): IndexChunker & { calls: string[] } {
-  const calls: string[] = [];
-  return {
-    calls,
-    languageOf: (p) => inner.languageOf(p),
-    chunkFile: (p, bytes) => {
-      calls.push(p);
-      return inner.chunkFile(p, bytes);
-    },
-  };
-}
+import { counting, settle, tempDirs, writeFiles } from './lib/workspaceFiles';
 
 const tempDir = tempDirs();
 

@@ -1,9 +1,12 @@
-// Files of a workspace the index tests write: content per path (null deletes), and settled mtimes so no
-// file is "racy" (read within moments of its last write) and an edit is seen by its new mtime.
+// Helpers of the index tests: the files of a workspace they write (content per path, null deletes), settled
+// mtimes so no file is "racy" (read within moments of its last write), temporary directories, and a
+// chunker that counts what it was asked to chunk.
 import { after } from 'node:test';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Chunker } from '../../../src/core/chunker/index';
+import type { IndexChunker } from '../../../src/core/index/index';
 
 export async function writeFiles(root: string, files: Record<string, string | null>): Promise<void> {
   for (const [rel, content] of Object.entries(files)) {
@@ -34,5 +37,18 @@ export function tempDirs(): (prefix: string) => Promise<string> {
     const d = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
     made.push(d);
     return d;
+  };
+}
+
+/** The real chunker, counting which files it was asked to chunk. */
+export function counting(inner: Chunker): IndexChunker & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    languageOf: (p) => inner.languageOf(p),
+    chunkFile: (p, bytes) => {
+      calls.push(p);
+      return inner.chunkFile(p, bytes);
+    },
   };
 }
