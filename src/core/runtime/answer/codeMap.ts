@@ -67,7 +67,7 @@ export async function buildCodeMap(ws: Workspace, resolver: SourceResolver, scop
       for (const d of [...defs].sort((a, b) => Number(!!b.doc) - Number(!!a.doc))) {
         if (symbols.length >= SYMBOLS_PER_DIR) break;
         symbols.push(`- \`${d.name}\` (${f}:${d.line})${d.doc ? ` — ${d.doc}` : ''}`);
-        const s = await resolver.forName(f, language, d.name, 'search');
+        const s = await resolver.forDefinition(f, language, d, 'search');
         if (s) sources.push(s);
       }
     }

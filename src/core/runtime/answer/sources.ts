@@ -80,12 +80,10 @@ export class SourceResolver {
     return this.forDef(chunk.path, info, def, from, chunk.endLine);
   }
 
-  /** The source of the definition of `name` in `rel`, if the file defines it. */
-  async forName(rel: string, language: string, name: string, from: Source['from']): Promise<Source | null> {
+  /** The source of one of `rel`'s definitions (as `defs` returned it). */
+  async forDefinition(rel: string, language: string, def: SourceDef, from: Source['from']): Promise<Source | null> {
     const info = await this.file(rel, language);
-    if (!info) return null;
-    const def = (info.facts.defs as SourceDef[]).find((d) => d.name === name);
-    return def ? this.forDef(rel, info, def, from) : null;
+    return info ? this.forDef(rel, info, def, from) : null;
   }
 
   async moduleDoc(rel: string, language: string): Promise<string> {

@@ -120,45 +120,35 @@ async function answer(deps: TaskDeps, state: WorkspaceState, params: GeneratePar
   const ranking = await rankChunks(deps.model, state, rankText, { signal: hooks.signal, names });
   const resolver = new SourceResolver(ws.root);
   const maxTokens = params.options?.maxTokens ?? DEFAULT_MAX_TOKENS;
-  const base = completionBase(state, params, hooks);
-  const pinnedPaths = sel ? [sel.path] : undefined;
 
-  if (deps.model.can(writes(params))) {
-    const last = await deps.completer.complete({
-      ...base,
-      request,
-      history: params.task === 'ask' ? params.history : undefined,
-      relevance: ranking.relevance,
-      pinnedPaths,
-      maxTokens,
-      onText: emit,
-    });
-    const snapped = snapPaths(last.output.text.trim(), ws.files());
-    const sources = await rankedSources(ws, resolver, ranking, { picked: snapped.paths, selection: sel });
-    const empty = snapped.text.length === 0;
-    return { answer: snapped.text, origin: 'model', sources, last, ...(empty ? { notice: 'The model gave an empty answer.' } : {}) };
-  }
-
-  // A bundle that can only locate: its decoder picks a file (what it was trained to do well), the index
-  // says where in it, and the answer quotes the code.
-  const noMatch = !ws.lexicalOff && ranking.lexical.length === 0 && ranking.definitions.length === 0 && !sel;
+  // A bundle that can write answers in its own words. One that can only locate: its decoder picks a file
+  // (what it was trained to do well), the index says where in it, and the answer quotes the code.
+  const writing = deps.model.can(writes(params));
+  const noMatch = !writing && !ws.lexicalOff && ranking.lexical.length === 0 && ranking.definitions.length === 0 && !sel;
   if (noMatch) {
     const text = `Nothing in this workspace matches “${oneLine(params.prompt, 120)}”.`;
     emit(text);
     return { answer: text, origin: 'index', notice: 'nothing in this workspace matches', sources: [] };
   }
-  let last: CompletionResult | undefined;
-  let picked: string[] = [];
-  if (deps.model.can('locate') && !sel) {
-    last = await deps.completer.complete({
-      ...base,
-      request,
-      history: params.task === 'ask' ? params.history : undefined,
-      relevance: ranking.relevance,
-      maxTokens: Math.min(PICK_TOKENS, maxTokens),
-    });
-    picked = snapPaths(last.output.text, ws.files()).paths.slice(0, 1);
+  const last =
+    writing || (deps.model.can('locate') && !sel)
+      ? await deps.completer.complete({
+          ...completionBase(state, params, hooks),
+          request,
+          history: params.task === 'ask' ? params.history : undefined,
+          relevance: ranking.relevance,
+          pinnedPaths: sel ? [sel.path] : undefined,
+          maxTokens: writing ? maxTokens : Math.min(PICK_TOKENS, maxTokens),
+          onText: writing ? emit : undefined,
+        })
+      : undefined;
+  const snapped = last ? snapPaths(last.output.text.trim(), ws.files()) : undefined;
+  if (writing) {
+    const text = snapped!.text;
+    const sources = await rankedSources(ws, resolver, ranking, { picked: snapped!.paths, selection: sel });
+    return { answer: text, origin: 'model', sources, last, ...(text.length === 0 ? { notice: 'The model gave an empty answer.' } : {}) };
   }
+  const picked = snapped?.paths.slice(0, 1) ?? [];
   const sources = await rankedSources(ws, resolver, ranking, { picked, selection: sel });
   const text = sel ? await explainMarkdown(ws, resolver, sel, sources) : askMarkdown(params.prompt, ranking, sources);
   emit(text);
