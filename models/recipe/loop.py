@@ -11,6 +11,17 @@ import torch
 from common import Clock, MetricLog, device, load_ckpt, save_ckpt
 
 
+def resume(ck: dict | None, opt: torch.optim.Optimizer, **modules: torch.nn.Module) -> tuple[int, Clock]:
+    """A leg's checkpoint back into its modules (keyword = the checkpoint's key) and optimiser: the step and
+    the wall clock to continue from, or (0, a new clock) when there is no checkpoint."""
+    if not ck:
+        return 0, Clock()
+    for key, module in modules.items():
+        module.load_state_dict(ck[key])
+    opt.load_state_dict(ck["opt"])
+    return ck["step"], Clock(ck["wall_s"])
+
+
 def amp(a):
     """bf16 autocast for training steps (~1.7x faster on this CPU with avx512_bf16; also right for CUDA).
     Evaluation and export stay float32."""

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from batches import TokCache, encode_chunks
-from common import Clock, MetricLog, device
-from loop import Leg, amp, finish_stage, leg_finished, log_and_save, lr_at, optimize
+from common import MetricLog, device
+from loop import Leg, amp, finish_stage, leg_finished, log_and_save, lr_at, optimize, resume
 from runs import data_dir, load_tokenizer, run_dir, stage_state
 
 
@@ -92,12 +92,7 @@ def run(a) -> None:
     pool, queries = contrast_eval_set(held, 64 if a.smoke else 400)
     _, enc, _, ck = stage_state(rd, "contrast", a, dev)
     opt = torch.optim.AdamW(enc.parameters(), lr=1e-3, weight_decay=0.01)
-    step, clock = 0, Clock()
-    if ck:
-        enc.load_state_dict(ck["encoder"])
-        opt.load_state_dict(ck["opt"])
-        step = ck["step"]
-        clock = Clock(ck["wall_s"])
+    step, clock = resume(ck, opt, encoder=enc)
     log = MetricLog(rd / "metrics.jsonl")
     total = a.steps or (10 if a.smoke else 600)
     batch = 8 if a.smoke else 48

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from batches import copy_logits, copy_rows, lm_stream
-from common import Clock, MetricLog, device, load_ckpt
-from loop import Leg, amp, finish_stage, leg_finished, log_and_save, lr_at, optimize
+from common import MetricLog, device, load_ckpt
+from loop import Leg, amp, finish_stage, leg_finished, log_and_save, lr_at, optimize, resume
 from model import Decoder
 from runs import load_tokenizer, model_configs, run_dir
 
@@ -30,13 +30,8 @@ def run(a) -> None:
     dec = Decoder(dec_cfg).to(dev)
     ck = load_ckpt(rd / "copy.pt")
     opt = torch.optim.AdamW(dec.parameters(), lr=a.lr, weight_decay=0.0)
-    step, clock = 0, Clock()
-    if ck:
-        dec.load_state_dict(ck["decoder"])
-        opt.load_state_dict(ck["opt"])
-        step = ck["step"]
-        clock = Clock(ck["wall_s"])
-    else:
+    step, clock = resume(ck, opt, decoder=dec)
+    if not ck:
         dec.load_state_dict(load_ckpt(rd / f"{a.init_from or 'lm'}.pt")["decoder"])
     span = 16 if a.smoke else 64
     batch = 4 if a.smoke else a.batch

@@ -22,8 +22,8 @@ from batches import (
     shuffled_soft,
 )
 from common import CHAT_TEMPLATE as CHAT
-from common import Clock, MetricLog, device, load_ckpt
-from loop import Leg, amp, finish_stage, leg_finished, log_and_save, lr_at, optimize
+from common import MetricLog, device, load_ckpt
+from loop import Leg, amp, finish_stage, leg_finished, log_and_save, lr_at, optimize, resume
 from losses import answer_loss, copy_loss, names_loss, pointer_loss, pointer_queries
 from runs import data_dir, load_tokenizer, run_dir, stage_state
 
@@ -103,13 +103,7 @@ def run(a) -> None:
         p.requires_grad_(False)
     enc.eval()
     opt = torch.optim.AdamW([{"params": dec.parameters(), "lr": a.lr}, {"params": ad.parameters(), "lr": a.lr}], weight_decay=0.0)
-    step, clock = 0, Clock()
-    if ck:
-        dec.load_state_dict(ck["decoder"])
-        ad.load_state_dict(ck["adapter"])
-        opt.load_state_dict(ck["opt"])
-        step = ck["step"]
-        clock = Clock(ck["wall_s"])
+    step, clock = resume(ck, opt, decoder=dec, adapter=ad)
     if a.init_from and not ck:  # e.g. start the soft-token run from the pure-text control's decoder, which has learned to copy
         init = load_ckpt(rd / f"{a.init_from}.pt")
         dec.load_state_dict(init["decoder"])

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from batches import lm_stream
-from common import Clock, MetricLog, device, load_ckpt, save_ckpt
-from loop import Leg, amp, finish_stage, leg_finished, lr_at, optimize
+from common import MetricLog, device, load_ckpt, save_ckpt
+from loop import Leg, amp, finish_stage, leg_finished, lr_at, optimize, resume
 from model import Decoder, config_dict
 from runs import ensure_tokenizer, model_configs, run_dir
 
@@ -27,12 +27,7 @@ def run(a) -> None:
     ck = load_ckpt(rd / "lm.pt")
     dec = Decoder(dec_cfg).to(dev)
     opt = torch.optim.AdamW(dec.parameters(), lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95))
-    step, clock = 0, Clock()
-    if ck:
-        dec.load_state_dict(ck["decoder"])
-        opt.load_state_dict(ck["opt"])
-        step = ck["step"]
-        clock = Clock(ck["wall_s"])
+    step, clock = resume(ck, opt, decoder=dec)
     log = MetricLog(rd / "metrics.jsonl")
     rng = np.random.default_rng(1234 + step)
     g = torch.Generator().manual_seed(99)
