@@ -167,7 +167,10 @@ describe('workbench (code-server)', function () {
       from + 5,
     );
     // Right-click on the selection itself (its overlay lies under the text layer, so by coordinates).
-    const box = await page.locator('.monaco-editor .view-overlays .selected-text').first().boundingBox();
+    // The status bar can report the selection a frame before the editor paints it: wait for the paint.
+    const drawn = page.locator('.monaco-editor .view-overlays .selected-text').first();
+    await drawn.waitFor({ state: 'visible', timeout: 10_000 });
+    const box = await drawn.boundingBox();
     assert.ok(box, 'the selection is drawn');
     await page.mouse.click(box.x + 8, box.y + box.height / 2, { button: 'right' });
     const item = page.locator('.monaco-menu .action-item', { hasText: 'Explain Selection' }).first();
