@@ -37,9 +37,15 @@ def optimize(opt: torch.optim.Optimizer, loss: torch.Tensor, params, clip: float
 
 
 def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
+    return lr_at_fraction(step, (step - warmup) / max(1, total - warmup), peak, warmup)
+
+
+def lr_at_fraction(step: int, frac: float, peak: float, warmup: int) -> float:
+    """Linear warmup over `warmup` steps, then cosine to a tenth of the peak as `frac` (of steps or of a time
+    budget) goes from 0 to 1."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    frac = min(1.0, (step - warmup) / max(1, total - warmup))
+    frac = min(1.0, max(0.0, frac))
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 

@@ -65,7 +65,8 @@ def plot_sweep(paths: list[Path], out: Path) -> None:
             color = next(colors)
             periodic = [r for r in rows if r.get("event") != "final"]
             final = rows[-1] if rows[-1].get("event") == "final" else None
-            label = f"{n} soft tokens ({rows[0]['compression']:g}x), {rows[0]['total_steps']} steps"
+            budget = f"{rows[0]['budget_min']:g} min" if "budget_min" in rows[0] else f"{rows[0]['total_steps']} steps"
+            label = f"{n} soft tokens ({rows[0]['compression']:g}x), {budget}"
             steps = [r["step"] for r in periodic]
             ax.plot(steps, [r["own"] for r in periodic], color=color, marker="o", ms=3, label=f"{label}: own")
             ax.plot(steps, [r["shuffled"] for r in periodic], color=color, ls="--", marker="x", ms=3, label="shuffled")
@@ -85,6 +86,7 @@ def plot_sweep(paths: list[Path], out: Path) -> None:
                             "compression",
                             "step",
                             "total_steps",
+                            "budget_min",
                             "batch",
                             "wall_s",
                             "eval_s",

@@ -110,6 +110,21 @@ print(json.dumps(out))`,
     assert.match(again, /arm 2 finished earlier/);
     assert.match(again, /arm 4 finished earlier/);
     assert.equal(readFileSync(path.join(work, 'sweep.jsonl'), 'utf8').trim().split('\n').length, rows.length);
+    // With --minutes each arm trains for that much wall time (evaluation not counted), whatever the step count.
+    rmSync(path.join(work, 'sweep.jsonl'));
+    for (const arm of [2, 4]) rmSync(path.join(work, `sweep-${arm}.pt`));
+    const timed = args.map((a, i) => (args[i - 1] === '--steps' ? '1000000' : args[i - 1] === '--eval-every' ? '1000000' : a));
+    run(PYTHON, [...timed, '--arms', '2', '--minutes', '0.03'], { cwd: RECIPE });
+    const timedRows = readFileSync(path.join(work, 'sweep.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const last = timedRows[timedRows.length - 1];
+    assert.equal(last.event, 'final');
+    assert.equal(last.budget_min, 0.03);
+    assert.equal(last.total_steps, undefined, 'a time budget, not a step count');
+    assert.ok(last.step >= 1 && last.step < 1000000, `trained some steps, not all: ${last.step}`);
+    assert.ok(last.wall_s - last.eval_s >= 1.8, `trained at least the budget (1.8 s): ${last.wall_s - last.eval_s}`);
     // A bad --arms fails before any data loads.
     assert.throws(
       () => run(PYTHON, ['train.py', 'sweep', '--run', runName, '--arms', '4,x'], { cwd: RECIPE }),

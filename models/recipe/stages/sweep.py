@@ -6,7 +6,9 @@ the shipped bundle's); the pooling queries and the adapter are new. The encoder 
 arm has soft tokens and the adapter maps each vector to one soft token: mapping 4 vectors to 32 soft tokens
 would keep the bottleneck at 4 x 192 numbers in every arm, so the arms would not differ in what the soft
 tokens can carry. Objective: E2LLM reconstruction alone (the decoder regenerates the whole chunk from its
-own soft tokens); encoder, queries, adapter and decoder all train. Same data, batch and step budget per arm.
+own soft tokens); encoder, queries, adapter and decoder all train. Same data and batch per arm, and the same
+budget: `--steps` each, or with `--minutes M` M minutes of training wall time each (held-out evaluation not
+counted; the learning rate then decays over the time budget, not over steps).
 
 Every `--eval-every` steps: held-out reconstruction token accuracy (teacher forced) with the chunk's own soft
 tokens and with another chunk's (shuffled control); at the end also with none (the same prompt without
@@ -27,7 +29,7 @@ import torch.nn.functional as F
 from batches import TokCache, assemble, encode_chunks
 from common import Clock, MetricLog, device, load_ckpt, save_ckpt
 from data import Example, load_files, reconstruction_example
-from loop import amp, lr_at, optimize
+from loop import amp, lr_at, lr_at_fraction, optimize
 from model import Adapter, AdapterConfig, Decoder, Encoder, config_dict
 from runs import data_dir, latest_modules, load_tokenizer, run_dir
 
@@ -144,6 +146,7 @@ def run_arm(a, n: int, base, toks, train_items, held_periodic, held_final, log: 
         opt.load_state_dict(ck["opt"])
         step, clock, eval_s, cpu0 = ck["step"], Clock(ck["wall_s"]), ck["eval_s"], time.process_time() - ck["cpu_s"]
     total = a.steps
+    budget_s = a.minutes * 60 if a.minutes else 0.0
     params = [p for g in opt.param_groups for p in g["params"]]
     state = lambda: {
         "decoder": dec.state_dict(),
@@ -152,7 +155,15 @@ def run_arm(a, n: int, base, toks, train_items, held_periodic, held_final, log: 
         "opt": opt.state_dict(),
         "configs": {"decoder": config_dict(dec.cfg), "encoder": config_dict(enc.cfg), "adapter": config_dict(ad.cfg)},
     }
-    row0 = {"arm": n, "compression": round(enc.cfg.max_tokens / n, 2), "batch": a.batch, "total_steps": total}
+    row0 = {"arm": n, "compression": round(enc.cfg.max_tokens / n, 2), "batch": a.batch}
+    row0 |= {"budget_min": a.minutes} if budget_s else {"total_steps": total}
+    train_s = lambda: clock.elapsed() - eval_s
+
+    def more() -> bool:
+        return train_s() < budget_s if budget_s else step < total
+
+    def lr(peak: float) -> float:
+        return lr_at_fraction(step, train_s() / budget_s, peak, 20) if budget_s else lr_at(step, total, peak, 20)
 
     def evaluate(final: bool) -> dict:
         nonlocal eval_s
@@ -174,11 +185,12 @@ def run_arm(a, n: int, base, toks, train_items, held_periodic, held_final, log: 
     if step == 0:
         log.write({**row0, "step": 0, "wall_s": 0.0, **evaluate(final=False)})
     rng = random.Random(17 + step)
-    print(f"sweep: arm {n} soft tokens per chunk from step {step} of {total}", flush=True)
-    while step < total:
+    goal = f"{a.minutes:g} minutes of training" if budget_s else f"{total} steps"
+    print(f"sweep: arm {n} soft tokens per chunk from step {step}, for {goal}", flush=True)
+    while more():
         exs = [reconstruction_example(rng, f, c, target) for f, c in rng.sample(train_items, a.batch)]
         for g, peak in zip(opt.param_groups, peaks):
-            g["lr"] = lr_at(step, total, peak, 20)
+            g["lr"] = lr(peak)
         with amp(a):
             soft = chunk_soft(enc, ad, toks, exs, dev)
             embeds, tg, _, _ = assemble(exs, toks, dec, soft, list(range(len(exs))), target, dev)
@@ -187,7 +199,7 @@ def run_arm(a, n: int, base, toks, train_items, held_periodic, held_final, log: 
             loss = F.cross_entropy(dec.logits(h[m]).float(), tg[m])
         optimize(opt, loss, params)
         step += 1
-        if step % a.eval_every == 0 and step < total:
+        if step % a.eval_every == 0 and more():
             res = evaluate(final=False)
             log.write(
                 {
