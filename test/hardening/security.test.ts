@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { resolveCitation, relativeTo, isInside } from '../../src/extension/paths';
-import { verifiedCitations, findCitations } from '../../src/core/runtime/answer/citations';
+import { lineCounter, snapPaths } from '../../src/core/runtime/answer/snap';
+import { listFiles } from '../../src/core/walker';
 import { REPO, REPO_SMALL, copyWorkspace, inetSockets, openFds, rmrf, startSidecar, tempDir, unixSockets } from './lib';
 
 function hostileWorkspace(): { root: string; outside: string } {
@@ -65,17 +66,22 @@ test('citations the extension opens (resolveCitation) never leave the workspace 
   }
 });
 
-test('citations the runtime returns (verifiedCitations) never name a file outside the workspace', async () => {
+test('paths in model text the runtime returns (snapPaths over the walked files) never name a file outside the workspace', async () => {
   const { root, outside } = hostileWorkspace();
   try {
+    const files = (await listFiles(root)).files.map((f) => f.path);
+    assert.ok(!files.includes('src/link.ts') && !files.some((f) => f.startsWith('outdir/')), `links out are not walked: ${files}`);
     const answer = [
       'See ../secret.ts:1 and src/../../secret.ts:2, also src/link.ts:3 and outdir/secret.ts:4.',
       'Absolute /etc/passwd:1 and C:/Windows/win.ini:1 and src/ok.ts:2 and src/ok.ts:99 and src/inner.ts:1.',
     ].join('\n');
-    assert.ok(findCitations(answer).length >= 6, 'the hostile citations are found in the first place');
-    const verified = verifiedCitations(answer, root);
-    const paths = verified.map((c) => `${c.path}:${c.line}`).sort();
-    assert.deepEqual(paths, ['src/inner.ts:1', 'src/ok.ts:2']);
+    const snapped = snapPaths(answer, files, lineCounter(root));
+    const named = [...snapped.text.matchAll(/[\w./-]+\.ts(?::\d+)?/g)].map((m) => m[0]);
+    assert.deepEqual(named.sort(), ['src/inner.ts:1', 'src/ok.ts', 'src/ok.ts:2'], snapped.text);
+    assert.deepEqual(snapped.paths.sort(), ['src/inner.ts', 'src/ok.ts'], 'the paths offered as sources');
+    assert.doesNotMatch(snapped.text, /secret|link\.ts|outdir/);
+    // Absolute paths are no workspace path: left as the model's words, never rewritten into one or linked.
+    assert.match(snapped.text, /Absolute \/etc\/passwd:1 and C:\/Windows\/win\.ini:1 and/);
   } finally {
     rmrf(root);
     rmrf(outside);

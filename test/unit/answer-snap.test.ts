@@ -1,7 +1,10 @@
 // Decoder text is untrusted: paths in it are snapped to indexed ones or dropped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { snapPath, snapPaths } from '../../src/core/runtime/answer/snap';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { lineCounter, snapPath, snapPaths } from '../../src/core/runtime/answer/snap';
 
 const files = ['command.go', 'args.go', 'cobra/doc.go', 'lib/etag.rb', 'src/a/util.ts', 'src/b/util.ts', 'README.md'];
 
@@ -20,9 +23,28 @@ test('an ambiguous or unknown name is not guessed', () => {
 });
 
 test('text keeps snapped paths with their lines and loses paths to nothing', () => {
-  const r = snapPaths('See command.go.go:12 and missing.py, version 1.2.3 and example.com.', files);
+  const r = snapPaths('See command.go.go:12 and missing.py, version 1.2.3 and example.com.', files, () => 20);
   assert.equal(r.text, 'See command.go:12 and , version 1.2.3 and example.com.');
   assert.deepEqual(r.paths, ['command.go']);
+});
+
+test('a line is kept only where the file on disk has it', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'e2code-snap-'));
+  try {
+    mkdirSync(path.join(root, 'src'));
+    writeFileSync(path.join(root, 'src/a.ts'), 'one\ntwo\nthree\n');
+    writeFileSync(path.join(root, 'b.ts'), 'no newline at the end');
+    const indexed = ['src/a.ts', 'b.ts', 'gone.ts'];
+    const r = snapPaths(
+      'src/a.ts:3, `./src/a.ts:2`, a.ts.ts:4, src/a.ts:0, b.ts:1, b.ts:2, gone.ts:1, missing.ts:1.',
+      indexed,
+      lineCounter(root),
+    );
+    assert.equal(r.text, 'src/a.ts:3, `src/a.ts:2`, src/a.ts, src/a.ts, b.ts:1, b.ts, gone.ts, .');
+    assert.deepEqual(r.paths, ['src/a.ts', 'b.ts', 'gone.ts']);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 import { symbolMentions } from '../../src/core/runtime/plan/retrieve';

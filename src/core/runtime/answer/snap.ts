@@ -1,6 +1,7 @@
 // Decoder output is untrusted: anything in it that looks like a file path is snapped to a path the index
 // holds, or dropped. The bundled model tends to name the right file but mangle it (`command.go.go`,
-// `args.go.js`); a link to a file that does not exist is worse than no link.
+// `args.go.js`); a link to a file that does not exist is worse than no link, and so is a line past its end.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const PATH_LIKE = /(?<![\w@./-])((?:[\w@.-]+\/)*[\w@-][\w@.-]*\.[A-Za-z][A-Za-z0-9]{0,9})(?::(\d+))?(?![\w/])/g;
@@ -48,8 +49,30 @@ export function basenameIndex(files: readonly string[]): Map<string, string[]> {
   return out;
 }
 
-/** Rewrites every path-like mention to its indexed path (keeping `:line`), dropping the ones that fit none. */
-export function snapPaths(text: string, files: readonly string[]): SnappedText {
+/** Lines in an indexed file (undefined when it cannot be read). */
+export type LineCount = (indexedPath: string) => number | undefined;
+
+/** Counts the lines of indexed files under `root` as they are on disk, reading each file once. */
+export function lineCounter(root: string): LineCount {
+  const counts = new Map<string, number | undefined>();
+  return (p) => {
+    if (!counts.has(p)) {
+      let n: number | undefined;
+      try {
+        const content = readFileSync(path.join(root, p));
+        n = content.length === 0 ? 0 : content.toString('utf8').split('\n').length - (content[content.length - 1] === 0x0a ? 1 : 0);
+      } catch {
+        n = undefined;
+      }
+      counts.set(p, n);
+    }
+    return counts.get(p);
+  };
+}
+
+/** Rewrites every path-like mention to its indexed path, dropping the ones that fit none. A `:line` is kept
+ * only where `lines` says the file has that line. */
+export function snapPaths(text: string, files: readonly string[], lines: LineCount): SnappedText {
   const bases = basenameIndex(files);
   const paths: string[] = [];
   const out = text.replace(PATH_LIKE, (whole, p: string, line?: string) => {
@@ -58,7 +81,8 @@ export function snapPaths(text: string, files: readonly string[]): SnappedText {
     const snapped = snapPath(p, files, bases);
     if (!snapped) return looksLikeFile(p) ? '' : whole;
     if (!paths.includes(snapped)) paths.push(snapped);
-    return line ? `${snapped}:${line}` : snapped;
+    const n = line === undefined ? NaN : Number(line);
+    return n >= 1 && n <= (lines(snapped) ?? 0) ? `${snapped}:${n}` : snapped;
   });
   return { text: out.replace(/[ \t]{2,}/g, ' ').trim(), paths };
 }

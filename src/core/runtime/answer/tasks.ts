@@ -11,7 +11,7 @@ import type { IndexedChunk } from '../workspace/workspace';
 import { rankChunks, type Ranking } from '../plan/retrieve';
 import { requestIdentifiers } from '../plan/planner';
 import { SourceResolver } from './sources';
-import { snapPaths } from './snap';
+import { lineCounter, snapPaths } from './snap';
 import { buildCodeMap } from './codeMap';
 
 export interface TaskDeps {
@@ -142,7 +142,7 @@ async function answer(deps: TaskDeps, state: WorkspaceState, params: GeneratePar
           onText: writing ? emit : undefined,
         })
       : undefined;
-  const snapped = last ? snapPaths(last.output.text.trim(), ws.files()) : undefined;
+  const snapped = last ? snapPaths(last.output.text.trim(), ws.files(), lineCounter(ws.root)) : undefined;
   if (writing) {
     const text = snapped!.text;
     const sources = await rankedSources(ws, resolver, ranking, { picked: snapped!.paths, selection: sel });
@@ -269,7 +269,7 @@ async function summarize(deps: TaskDeps, state: WorkspaceState, params: Generate
     maxTokens: params.options?.maxTokens ?? DEFAULT_MAX_TOKENS,
     onText: emit,
   });
-  const prose = snapPaths(last.output.text.trim(), ws.files()).text;
+  const prose = snapPaths(last.output.text.trim(), ws.files(), lineCounter(ws.root)).text;
   emit(`\n\n${map.markdown}`);
   return { answer: `${prose}\n\n${map.markdown}`.trim(), origin: 'model', sources: map.sources.slice(0, MAX_SOURCES), last };
 }
