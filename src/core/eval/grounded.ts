@@ -107,8 +107,9 @@ export async function runGroundedEval(
     for (const q of questions) {
       o.signal?.throwIfAborted();
       const state = engine.workspaces.get(q.repo)!;
+      const queryVector = await engine.model.queryVector(q.request, o.signal);
       for (const mode of ['lexical', 'vector', 'fused'] as RetrievalMode[]) {
-        const r = await rankChunks(engine.model, state, q.request, { mode, signal: o.signal });
+        const r = await rankChunks(engine.model, state, q.request, { mode, signal: o.signal, queryVector });
         const top = r.fused
           .slice(0, 3)
           .map((x) => state.workspace.chunkByHash(x.hash))

@@ -84,6 +84,8 @@ export async function rankChunks(
     mode?: RetrievalMode;
     depth?: number;
     /** Names whose definitions rank first (default: the request's symbolMentions). */ names?: readonly string[];
+    /** The request's query vector when the caller already has it (the evaluation ranks one request three ways). */
+    queryVector?: Float32Array;
   } = {},
 ): Promise<Ranking> {
   const depth = options.depth ?? DEPTH;
@@ -91,7 +93,7 @@ export async function rankChunks(
   const lexical = mode === 'vector' ? [] : state.workspace.lexicalSearch(request, depth);
   let vector: Ranked[] = [];
   if (mode !== 'lexical' && state.search.size > 0) {
-    const q = await model.queryVector(request, options.signal);
+    const q = options.queryVector ?? (await model.queryVector(request, options.signal));
     vector = state.search.search(q, depth).map((r) => ({ hash: r.id, score: r.score }));
   }
   const definitions: (Ranked & { name: string })[] = [];
