@@ -8,6 +8,7 @@ import type { Chunk } from '../core/types';
 import type { IndexOptions, IndexResult, ProgressNotification } from '../core/protocol';
 import { readSizing, type ChunkSizing } from '../core/runtime/workspace/sizing';
 import { openWorkspace, type Workspace } from '../core/runtime/workspace/workspace';
+import { SerialRuns } from '../core/runtime/workspace/serialRuns';
 import { FILE_CAPS, checkRegularFile } from '../core/runtime/model/bundleFiles';
 
 function sizingOf(bundlePath: string): ChunkSizing {
@@ -23,7 +24,7 @@ function sizingOf(bundlePath: string): ChunkSizing {
 
 export class ModelFreeIndex {
   private readonly workspaces = new Map<string, { workspace: Workspace; indexed: boolean }>();
-  private readonly runs = new Map<string, Promise<IndexResult>>();
+  private readonly runs = new SerialRuns<IndexResult>();
   private readonly sizing: ChunkSizing;
 
   /** `modelError`: why the model is not available (reported with every index result). */
@@ -44,15 +45,7 @@ export class ModelFreeIndex {
     hooks: { signal?: AbortSignal; options?: IndexOptions; onProgress?: (p: Omit<ProgressNotification, 'streamId'>) => void } = {},
   ): Promise<IndexResult> {
     root = path.resolve(root);
-    const previous = this.runs.get(root) ?? Promise.resolve();
-    const run = previous
-      .catch(() => undefined)
-      .then(() => this.indexNow(root, hooks))
-      .finally(() => {
-        if (this.runs.get(root) === run) this.runs.delete(root);
-      });
-    this.runs.set(root, run);
-    return run;
+    return this.runs.run(root, () => this.indexNow(root, hooks));
   }
 
   private async indexNow(

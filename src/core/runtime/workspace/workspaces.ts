@@ -8,6 +8,7 @@ import type { Model } from '../model/model';
 import type { SoftPromptCache, SoftPromptEntry } from '../cache/cache';
 import { retrievalVector, VectorSearch } from '../encode/vectorSearch';
 import { openWorkspace, type Workspace } from './workspace';
+import { SerialRuns } from './serialRuns';
 
 /** Pauses indexing between encoder batches. */
 export class PauseGate {
@@ -68,7 +69,7 @@ export class EmptyWorkspaceError extends Error {
 
 export class Workspaces {
   private readonly states = new Map<string, WorkspaceState>();
-  private readonly runs = new Map<string, Promise<IndexResult>>();
+  private readonly runs = new SerialRuns<IndexResult>();
 
   constructor(
     private readonly model: Model,
@@ -87,20 +88,13 @@ export class Workspaces {
   /** Refreshes `root` (the whole tree, or `hooks.paths`); runs of one root are serialized. */
   async index(root: string, hooks: IndexHooks = {}): Promise<IndexResult> {
     root = path.resolve(root);
-    const previous = this.runs.get(root) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.indexNow(root, hooks));
-    this.runs.set(root, run);
-    try {
-      return await run;
-    } finally {
-      if (this.runs.get(root) === run) this.runs.delete(root);
-    }
+    return this.runs.run(root, () => this.indexNow(root, hooks));
   }
 
   /** The state of an indexed `root`: waits for a run in flight, indexes a root not indexed yet. */
   async ready(root: string, signal?: AbortSignal): Promise<WorkspaceState> {
     root = path.resolve(root);
-    if (!this.isIndexed(root)) await this.runs.get(root)?.catch(() => undefined);
+    if (!this.isIndexed(root)) await this.runs.inFlight(root)?.catch(() => undefined);
     if (!this.isIndexed(root)) await this.index(root, { signal });
     return this.states.get(root)!;
   }
