@@ -2,7 +2,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -123,6 +123,13 @@ test('bad input gets a clear error and a non-zero exit', () => {
   const device = cli('ask', FIXTURE, 'hello', '--device', 'tpu');
   assert.notEqual(device.code, 0);
   assert.match(device.stderr, /Allowed choices are auto, cpu, cuda/);
+  // A workspace with nothing e2code can read (here, only a binary file): refused with exit 1, no answer.
+  const empty = mkdtempSync(path.join(tmp, 'empty-'));
+  writeFileSync(path.join(empty, 'blob.bin'), Buffer.from([0, 1, 2, 0, 255, 0]));
+  const nothing = cli('ask', empty, 'Where is main defined?');
+  assert.equal(nothing.code, 1, nothing.stderr);
+  assert.match(nothing.stderr, /nothing is indexed in .*empty-/);
+  assert.equal(nothing.stdout, '', 'no answer');
 });
 
 test('doctor prints provider, bundle, cache and threads', () => {
