@@ -58,3 +58,19 @@ test('names a request mentions as code, not as English', () => {
   assert.deepEqual(symbolMentions('How do I add a subcommand?'), []);
   assert.deepEqual(symbolMentions('Where is the code that returns the request body?'), []);
 });
+
+import { narrowDefinitions } from '../../src/core/runtime/plan/retrieve';
+
+test('a name defined in several places means the one inside something else the request names', () => {
+  const rectangle = { symbols: ['Rectangle', 'area', 'constructor'], symbolPath: 'class Rectangle' };
+  const circleArea = { symbols: ['area'], symbolPath: 'class Circle > method area' };
+  const squareArea = { symbols: ['area'], symbolPath: 'class Square > method area' };
+  const all = [rectangle, circleArea, squareArea];
+  // The selection: `const shape = new Rectangle(w, h); return shape.area();`
+  assert.deepEqual(narrowDefinitions('area', all, ['shape', 'Rectangle', 'area']), [rectangle]);
+  assert.deepEqual(narrowDefinitions('area', all, ['Circle', 'area']), [circleArea]);
+  assert.deepEqual(narrowDefinitions('area', all, ['Circle', 'Square', 'area']), [circleArea, squareArea]);
+  // Nothing else named: every definition (where is `area` defined?), and one definition is left alone.
+  assert.deepEqual(narrowDefinitions('area', all, ['area']), all);
+  assert.deepEqual(narrowDefinitions('area', [circleArea], ['Rectangle', 'area']), [circleArea]);
+});

@@ -222,7 +222,8 @@ async function explainMarkdown(
   const own = holder ? await resolver.forChunk(holder, 'search') : null;
   lines.push(`The selection is ${sel.path}:${sel.startLine}-${sel.endLine}${own?.symbol ? `, in \`${own.symbol}\`` : ''}.`);
   if (own?.doc) lines.push('', ...own.doc.split('\n').map((l) => `> ${l}`));
-  const used = sources.filter((s) => s.symbol);
+  // Only exact definitions of names the selection uses: a source found by search is related, not used.
+  const used = sources.filter((s) => s.symbol && s.from === 'definition');
   if (used.length > 0) {
     lines.push('', 'What it uses, as defined in this workspace:', '');
     for (const s of used.slice(0, 5)) lines.push(...sourceBlock(s));

@@ -4,6 +4,7 @@
 import type { Model } from '../model/model';
 import type { WorkspaceState } from '../workspace/workspaces';
 import { reciprocalRankFusion } from '../../retrieve/fuse';
+import type { Chunk } from '../../types';
 
 export interface Ranked {
   hash: string;
@@ -75,6 +76,24 @@ export function symbolMentions(request: string): string[] {
   return [...names].filter((n) => n.length >= 2);
 }
 
+/**
+ * The definitions of `name` the request means. A name defined in several places (`area` in `Circle` and
+ * in `Rectangle`) means the ones inside something else the request names (`new Rectangle(...)`, then
+ * `shape.area()`); when none is, all of them.
+ */
+export function narrowDefinitions<C extends Pick<Chunk, 'symbols' | 'symbolPath'>>(
+  name: string,
+  defs: readonly C[],
+  named: readonly string[],
+): readonly C[] {
+  if (defs.length < 2) return defs;
+  const others = new Set(named.filter((n) => n !== name));
+  // `class Circle > method area` -> Circle, area (each segment's last word).
+  const enclosing = (c: C) => c.symbolPath.split(' > ').map((seg) => seg.trim().split(/\s+/).pop() ?? '');
+  const inside = defs.filter((c) => c.symbols.some((s) => others.has(s)) || enclosing(c).some((e) => others.has(e)));
+  return inside.length > 0 ? inside : defs;
+}
+
 export async function rankChunks(
   model: Model,
   state: WorkspaceState,
@@ -99,8 +118,9 @@ export async function rankChunks(
   const definitions: (Ranked & { name: string })[] = [];
   if (mode === 'fused') {
     const seen = new Set<string>();
-    for (const name of options.names ?? symbolMentions(request)) {
-      for (const c of state.workspace.definitions(name)) {
+    const names = options.names ?? symbolMentions(request);
+    for (const name of names) {
+      for (const c of narrowDefinitions(name, state.workspace.definitions(name), names)) {
         if (seen.has(c.hash)) continue;
         seen.add(c.hash);
         definitions.push({ hash: c.hash, score: 1, name });
