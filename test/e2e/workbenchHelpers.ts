@@ -1,5 +1,5 @@
 // Driving the e2code UI in the workbench (code-server) with Playwright.
-import type { FrameLocator, Page } from 'playwright-core';
+import type { FrameLocator, Locator, Page } from 'playwright-core';
 
 export function chatFrame(page: Page): FrameLocator {
   // A webview view is an iframe (the host) holding the content iframe.
@@ -40,10 +40,26 @@ export async function ask(frame: FrameLocator, question: string) {
 }
 
 /** Runs a command from the command palette by its title (e.g. "e2code: Open Chat"). */
-export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('Control+Shift+P');
+/**
+ * Opens the quick input with `keys` and returns its box. A key pressed while a webview holds the focus
+ * reaches the workbench only by the webview forwarding it, which a loaded machine has been seen to drop:
+ * press again, up to three times, before failing.
+ */
+async function showQuickInput(page: Page, keys: string): Promise<Locator> {
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press(keys);
+    try {
+      await input.waitFor({ timeout: attempt < 3 ? 5_000 : 30_000 });
+      return input;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
+export async function runCommand(page: Page, title: string): Promise<void> {
+  const input = await showQuickInput(page, 'Control+Shift+P');
   await input.fill(`>${title}`);
   await page
     .locator('.quick-input-list .monaco-list-row', { hasText: title.replace(/^e2code: /, '') })
@@ -54,9 +70,7 @@ export async function runCommand(page: Page, title: string): Promise<void> {
 
 /** The titles the command palette lists for a filter. */
 export async function paletteTitles(page: Page, filter: string): Promise<string[]> {
-  await page.keyboard.press('Control+Shift+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
+  const input = await showQuickInput(page, 'Control+Shift+P');
   await input.fill(`>${filter}`);
   await page.waitForTimeout(500);
   const rows = await page.locator('.quick-input-list .monaco-list-row .label-name').allInnerTexts();
@@ -71,9 +85,7 @@ export async function cursorLine(page: Page): Promise<string> {
 
 /** Opens a file with Quick Open. */
 export async function quickOpen(page: Page, name: string): Promise<void> {
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
+  const input = await showQuickInput(page, 'Control+P');
   // Filled through its element: typed keys would follow the focus, which a webview may still hold.
   await input.fill(name);
   await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor();
