@@ -91,6 +91,9 @@ export async function quickOpen(page: Page, name: string): Promise<void> {
   await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor();
   await input.press('Enter');
   await page.locator('.tab.active', { hasText: name }).waitFor();
+  // The editor takes the focus after its tab shows, later still on a loaded machine: wait for it, or it
+  // would take the focus from whatever the test does next.
+  await page.waitForFunction(() => !!document.activeElement?.closest('.editor-instance .monaco-editor'), undefined, { timeout: 30_000 });
 }
 
 /** Whether the chat view's question box has the keyboard focus (in the page and in the webview). */
