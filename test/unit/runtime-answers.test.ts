@@ -77,6 +77,42 @@ test('a natural-language question finds the code by its words (split identifiers
   assertRealPaths(r);
 });
 
+test('a "how do I" question puts the public API before private helpers, unless it names the helper', async () => {
+  const api = path.join(tmp, 'api');
+  mkdirSync(api);
+  // Bodies long enough that each method is a chunk of its own.
+  const body = Array.from({ length: 12 }, (_, i) => `    const step${i} = doc.length * ${i + 2} + this.docs.length;`).join('\n') + '\n';
+  writeFileSync(
+    path.join(api, 'store.ts'),
+    'export class DocumentStore {\n' +
+      '  private readonly docs: string[] = [];\n\n' +
+      '  /** Adds a document to the store. */\n' +
+      '  addDocument(doc: string): void {\n' +
+      body +
+      '    this.docs.push(doc);\n    this.addDocumentTerms(doc);\n  }\n\n' +
+      '  /** Adds the terms of a document to the store: each document term, each store entry. */\n' +
+      '  private addDocumentTerms(doc: string): void {\n' +
+      body +
+      '    for (const documentTerm of doc.split(" ")) this.addStoreTerm(documentTerm, doc);\n  }\n\n' +
+      '  /** @internal Adds one store term of a document to the store. */\n' +
+      '  addStoreTerm(term: string, doc: string): void {\n' +
+      body +
+      '    void term;\n    void doc;\n  }\n}\n',
+  );
+  const how = await engine.generate({ task: 'ask', root: api, prompt: 'How do I add a document to the store?' });
+  const order = how.sources.map((s) => s.symbol ?? '');
+  const at = (symbol: string) => (order.includes(symbol) ? order.indexOf(symbol) : Infinity);
+  assert.ok(at('DocumentStore.addDocument') < at('DocumentStore.addDocumentTerms'), JSON.stringify(order));
+  assert.ok(at('DocumentStore.addDocument') < at('DocumentStore.addStoreTerm'), JSON.stringify(order));
+  // A question about where code is means the implementation, internal or not.
+  const impl = await engine.generate({ task: 'ask', root: api, prompt: 'Where is the code that adds the terms of a document?' });
+  const implOrder = impl.sources.map((s) => s.symbol ?? '');
+  assert.equal(implOrder[0], 'DocumentStore.addDocumentTerms', JSON.stringify(implOrder));
+  const where = await engine.generate({ task: 'ask', root: api, prompt: 'Where is addDocumentTerms defined?' });
+  assert.equal(where.sources[0]?.symbol, 'DocumentStore.addDocumentTerms');
+  assertRealPaths(how, api);
+});
+
 test('a question nothing matches says so instead of inventing, and gives no sources', async () => {
   const r = await engine.generate({ task: 'ask', root: repo, prompt: 'zyxwvut qqqplorb frobnicator' });
   assert.equal(r.notice, 'nothing in this workspace matches');

@@ -66,11 +66,12 @@ import { IndexStore, type LoadReport, type StoreRecord, makeDir, nearestExisting
 import { cacheHome } from '../runtime/cache/location';
 import { LexicalIndex, type LexicalDoc, type LexicalHit } from '../retrieve/lexical';
 import { readLexical, writeLexical } from './lexicalStore';
+import { internalMarks } from '../retrieve/visibility';
 
 export type { LoadReport } from './store';
 
-/** A chunk as the index knows it: everything but the text. */
-export type IndexedChunk = Omit<Chunk, 'text'>;
+/** A chunk as the index knows it: everything but the text, and whether its code marks it internal. */
+export type IndexedChunk = Omit<Chunk, 'text'> & { internal?: boolean };
 
 export interface FileEntry {
   size: number;
@@ -215,6 +216,7 @@ type DiskChunk = [
   symbolPath: string,
   symbols: string[],
   hash: string,
+  internal: 0 | 1,
 ];
 interface DiskEntry {
   size: number;
@@ -232,7 +234,17 @@ function toDisk(e: FileEntry): DiskEntry {
     contentHash: e.contentHash,
     language: e.language,
     checkedAt: e.checkedAt,
-    chunks: e.chunks.map((c) => [c.startByte, c.endByte, c.startLine, c.endLine, c.kind, c.symbolPath, c.symbols, c.hash]),
+    chunks: e.chunks.map((c) => [
+      c.startByte,
+      c.endByte,
+      c.startLine,
+      c.endLine,
+      c.kind,
+      c.symbolPath,
+      c.symbols,
+      c.hash,
+      c.internal ? 1 : 0,
+    ]),
   };
 }
 
@@ -243,7 +255,7 @@ function fromDisk(p: string, d: DiskEntry): FileEntry {
     contentHash: d.contentHash,
     language: d.language,
     checkedAt: d.checkedAt,
-    chunks: d.chunks.map(([startByte, endByte, startLine, endLine, kind, symbolPath, symbols, hash]) => ({
+    chunks: d.chunks.map(([startByte, endByte, startLine, endLine, kind, symbolPath, symbols, hash, internal]) => ({
       path: p,
       language: d.language,
       startByte,
@@ -254,11 +266,12 @@ function fromDisk(p: string, d: DiskEntry): FileEntry {
       symbolPath,
       symbols,
       hash,
+      internal: internal === 1,
     })),
   };
 }
 
-function stripText(c: Chunk): IndexedChunk {
+function stripText(c: Chunk, internal: boolean): IndexedChunk {
   return {
     path: c.path,
     language: c.language,
@@ -270,6 +283,7 @@ function stripText(c: Chunk): IndexedChunk {
     symbolPath: c.symbolPath,
     symbols: c.symbols,
     hash: c.hash,
+    internal,
   };
 }
 
@@ -798,7 +812,7 @@ export class WorkspaceIndex {
               mtimeMs: r.mtimeMs,
               contentHash,
               language: chunker!.languageOf(f.path),
-              chunks: chunks.map(stripText),
+              chunks: internalMarks(chunks).map((internal, i) => stripText(chunks[i], internal)),
               checkedAt,
             };
             if (prev) this.removeFile(f.path, run, true);

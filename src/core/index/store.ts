@@ -24,7 +24,7 @@ const SNAPSHOT = 'index.snapshot';
 const JOURNAL = 'index.journal';
 const SNAPSHOT_MAGIC = 'e2code-index';
 const JOURNAL_MAGIC = 'e2code-index-journal';
-export const STORE_FORMAT_VERSION = 3;
+export const STORE_FORMAT_VERSION = 4;
 const MIN_COMPACT_BYTES = 4 * 1024 * 1024;
 const WRITE_BUFFER_BYTES = 1024 * 1024;
 

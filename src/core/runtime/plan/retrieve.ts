@@ -35,6 +35,9 @@ export function isTestPath(p: string): boolean {
   return TEST_PATH.test(p);
 }
 
+const INTERNAL_WEIGHT = 0.5;
+const USAGE = /\bhow\s+(?:do|can|should|would|could)\s+(?:i|we|you|one)\b|\bhow\s+to\b/i;
+
 /**
  * The names a request mentions as code, not as English: "Where is X defined?" / "What does X do?",
  * `backticked` names, and code-shaped words (inner capitals, underscores, digits, dots, a trailing ? or !
@@ -134,10 +137,21 @@ export async function rankChunks(
   const lists = [definitions.map((r) => r.hash), lexical.map((r) => r.hash), vector.map((r) => r.hash)];
   let fused = reciprocalRankFusion(lists, { weights: [2, 1, VECTOR_WEIGHT] });
   // Tests mention everything they test, so they outrank the code itself on words; unless the request is
-  // about tests, the code comes first.
-  if (!/\btest|\bspec/i.test(request)) {
-    const path = (h: string) => state.workspace.chunkByHash(h)?.path ?? '';
-    fused = fused.map((r) => (isTestPath(path(r.hash)) ? { ...r, score: r.score * TEST_WEIGHT } : r)).sort((a, b) => b.score - a.score);
-  }
+  // about tests, the code comes first. A question about using the code ("how do I ...") wants the public
+  // API before the internals that share its words, unless it names the internal definition. A question
+  // about where code is wants the implementation, internal or not: on the grounded evaluation's "where is
+  // the code that ..." questions, demoting internals cost 3-6 points (commander, Python http).
+  const aboutTests = /\btest|\bspec/i.test(request);
+  const aboutUsage = USAGE.test(request) && !/\b(?:private|internal|protected|helper)s?\b/i.test(request);
+  const named = new Set(definitions.map((r) => r.hash));
+  const weight = (h: string) => {
+    const c = state.workspace.chunkByHash(h);
+    if (!c) return 1;
+    let w = 1;
+    if (!aboutTests && isTestPath(c.path)) w *= TEST_WEIGHT;
+    if (aboutUsage && !named.has(h) && c.internal) w *= INTERNAL_WEIGHT;
+    return w;
+  };
+  fused = fused.map((r) => ({ ...r, score: r.score * weight(r.hash) })).sort((a, b) => b.score - a.score);
   return { fused, lexical, vector, definitions, relevance: new Map(fused.map((r) => [r.hash, r.score])) };
 }
