@@ -21,6 +21,8 @@ async function marks(file: string, source: string): Promise<Map<string, boolean>
 }
 
 const body = (n: number) => Array.from({ length: n }, (_, i) => `    const v${i} = input.length * ${i + 3};`).join('\n');
+/** The same body without `const`, indented by `indent` more (Python, Ruby). */
+const bareBody = (n: number, indent = '') => body(n).replace(/const /g, indent);
 
 test('TypeScript: private, protected and #name members and @internal/@ignore docs are internal; public API is not', async () => {
   const m = await marks(
@@ -46,9 +48,9 @@ test('TypeScript: private, protected and #name members and @internal/@ignore doc
 test('Python: names that all start with one underscore are internal; dunder and public names are not', async () => {
   const m = await marks(
     'mod.py',
-    `def _helper(input):\n${body(8).replace(/const /g, '')}\n    return 1\n\n\n` +
-      `def __init_subclass__(cls):\n${body(8).replace(/const /g, '')}\n    return 2\n\n\n` +
-      `def public(input):\n    """Private helpers aside, this is the API."""\n${body(8).replace(/const /g, '')}\n    return 3\n`,
+    `def _helper(input):\n${bareBody(8)}\n    return 1\n\n\n` +
+      `def __init_subclass__(cls):\n${bareBody(8)}\n    return 2\n\n\n` +
+      `def public(input):\n    """Private helpers aside, this is the API."""\n${bareBody(8)}\n    return 3\n`,
   );
   assert.equal(m.get('_helper'), true);
   assert.equal(m.get('__init_subclass__'), false);
@@ -58,8 +60,8 @@ test('Python: names that all start with one underscore are internal; dunder and 
 test('Ruby: `private def` is internal (a `private` line before a section is not seen); Go has no such mark', async () => {
   const rb = await marks(
     'store.rb',
-    `class Store\n  # Adds a document.\n  def add(input)\n${body(8).replace(/const /g, '')}\n  end\n\n` +
-      `  private def add_term(input)\n${body(8).replace(/const /g, '')}\n  end\nend\n`,
+    `class Store\n  # Adds a document.\n  def add(input)\n${bareBody(8)}\n  end\n\n` +
+      `  private def add_term(input)\n${bareBody(8)}\n  end\nend\n`,
   );
   assert.equal(rb.get('add'), false);
   assert.equal(rb.get('add_term'), true);
@@ -77,7 +79,7 @@ test("an internal definition's later pieces and what it encloses are internal to
   assert.ok(of('rebuild').length >= 2, 'the long method is cut into pieces');
   assert.ok(of('rebuild').every((m) => m));
   assert.ok(of('run').length >= 2 && of('run').every((m) => !m));
-  const py = `class _Cache:\n    def get(self, key):\n${body(30).replace(/const /g, '    ')}\n        return key\n`;
+  const py = `class _Cache:\n    def get(self, key):\n${bareBody(30, '    ')}\n        return key\n`;
   const pyChunks = await chunker.chunkFile('cache.py', Buffer.from(py));
   assert.ok(
     internalMarks(pyChunks).every((m) => m),
@@ -85,7 +87,7 @@ test("an internal definition's later pieces and what it encloses are internal to
   );
   // Private methods of a public class, cut into a chunk of their own, are; the class's head is not.
   const methods = (names: string[]) =>
-    names.map((n) => `    def ${n}(self, input):\n${body(6).replace(/const /g, '    ')}\n        return input\n`).join('\n');
+    names.map((n) => `    def ${n}(self, input):\n${bareBody(6, '    ')}\n        return input\n`).join('\n');
   const pub = `class Cache:\n    def get(self, key):\n        return key\n\n${methods(['_load', '_store'])}`;
   const pubChunks = await chunker.chunkFile('pub.py', Buffer.from(pub));
   const pubMarks = internalMarks(pubChunks);

@@ -253,6 +253,11 @@ export function headerOf(path: string, symbolPath: string): string {
   return symbolPath ? `${escapePath(path)} | ${escapePath(symbolPath)}\n` : `${escapePath(path)}\n`;
 }
 
+/** The names along a symbol path, outermost first: `class Circle > method area` -> Circle, area. */
+export function symbolPathNames(symbolPath: string): string[] {
+  return symbolPath.split(' > ').map((label) => label.trim().split(/\s+/).pop() ?? '');
+}
+
 /** Token reserve for the header while merging (path + a typical symbol path). */
 export function headerReserve(path: string, count: (t: string) => number): number {
   return count(headerOf(path, 'class Abcdefgh > method abcdefgh')) + 2;

@@ -1,6 +1,7 @@
 // Whether a chunk's code marks it as not for callers. Computed once when a file is chunked and kept
 // in the index; the ranking puts such code after the public API around it.
 import type { Chunk } from '../types';
+import { symbolPathNames } from '../chunker/engine';
 
 const HIDDEN_TAG = /@(?:ignore|internal|private|hidden)\b/;
 const PRIVATE_MEMBER =
@@ -19,7 +20,7 @@ export function isInternal(chunk: Pick<Chunk, 'text' | 'symbols' | 'language' | 
   if (chunk.symbols.length === 0) return false;
   if (chunk.language === 'python') {
     // The definition the chunk begins (`class _Cache` with its first methods), else all it defines.
-    const own = chunk.symbolPath.split(' > ').pop()?.trim().split(/\s+/).pop() ?? '';
+    const own = symbolPathNames(chunk.symbolPath).pop() ?? '';
     return chunk.symbols.includes(own) ? PY_PRIVATE.test(own) : chunk.symbols.every((s) => PY_PRIVATE.test(s));
   }
   // The chunk's code (after its one-line header) up to its first line that is not a comment.

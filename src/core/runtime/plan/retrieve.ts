@@ -4,6 +4,7 @@
 import type { Model } from '../model/model';
 import type { WorkspaceState } from '../workspace/workspaces';
 import { reciprocalRankFusion } from '../../retrieve/fuse';
+import { symbolPathNames } from '../../chunker/engine';
 import type { Chunk } from '../../types';
 
 export interface Ranked {
@@ -91,9 +92,7 @@ export function narrowDefinitions<C extends Pick<Chunk, 'symbols' | 'symbolPath'
 ): readonly C[] {
   if (defs.length < 2) return defs;
   const others = new Set(named.filter((n) => n !== name));
-  // `class Circle > method area` -> Circle, area (each segment's last word).
-  const enclosing = (c: C) => c.symbolPath.split(' > ').map((seg) => seg.trim().split(/\s+/).pop() ?? '');
-  const inside = defs.filter((c) => c.symbols.some((s) => others.has(s)) || enclosing(c).some((e) => others.has(e)));
+  const inside = defs.filter((c) => c.symbols.some((s) => others.has(s)) || symbolPathNames(c.symbolPath).some((e) => others.has(e)));
   return inside.length > 0 ? inside : defs;
 }
 
